@@ -1,0 +1,42 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv on a fresh machine
+# that has Python 3.11+ and Java 17+.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+PROFILE ?= demo
+
+.PHONY: demo test setup check-prereqs lint clean
+
+demo: $(STAMP)
+	$(VENV)/bin/workbench demo --profile $(PROFILE)
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check workbench tests bench pipelines
+	$(VENV)/bin/ruff format --check workbench tests bench pipelines
+
+# Reinstall whenever the pins change.
+$(STAMP): pyproject.toml | check-prereqs
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+check-prereqs:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' \
+	  || { echo "error: Python 3.11 or newer is required (found: $$($(PYTHON) --version 2>&1))." >&2; exit 1; }
+	@command -v java >/dev/null 2>&1 \
+	  || { echo "error: Java 17 or newer is required by Spark and was not found on PATH." >&2; \
+	       echo "       Install it (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME." >&2; exit 1; }
+	@major=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
+	  [ -n "$$major" ] && [ "$$major" -ge 17 ] \
+	  || { echo "error: Java 17 or newer is required by Spark (found: $$(java -version 2>&1 | head -1))." >&2; exit 1; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/artifacts

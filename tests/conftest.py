@@ -1,0 +1,58 @@
+"""Fixtures shared by the whole suite: one local Spark session, an isolated project folder, and
+the `tiny` synthetic operator generated once per run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench.config import Settings, SparkSettings, load_settings
+from workbench.spark import get_spark
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+EXTERNAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "external"
+TEST_SPARK = SparkSettings(
+    master="local[2]",
+    driver_memory="2g",
+    shuffle_partitions=4,
+    conf={"spark.ui.enabled": False, "spark.sql.adaptive.coalescePartitions.enabled": True},
+)
+
+
+def make_project(root: Path, **overrides: object) -> Settings:
+    """A project folder under ``root`` with the real pipelines/ YAML and its own data folders.
+
+    ``overrides`` are dotted keys, e.g. ``**{"generator.dirty_rate": 0.01}``.
+    """
+    pipelines = root / "pipelines"
+    pipelines.mkdir(parents=True, exist_ok=True)
+    for source in (PROJECT_ROOT / "pipelines").glob("*.yml"):
+        shutil.copy(source, pipelines / source.name)
+    config = yaml.safe_load((pipelines / "config.yml").read_text())
+    config["spark"] = TEST_SPARK.model_dump()
+    (pipelines / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return load_settings(pipelines / "config.yml", environ={}, overrides=dict(overrides))
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = get_spark(TEST_SPARK)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory) -> Settings:
+    """Settings of a throw-away project whose raw/ holds the `tiny` operator (see tiny_raw)."""
+    return make_project(tmp_path_factory.mktemp("tiny_project"))
+
+
+@pytest.fixture(scope="session")
+def tiny_manifest(spark, tiny_project) -> dict:
+    """Generate the `tiny` operator once per run and return its manifest."""
+    from workbench.generate import generate_operator
+
+    return generate_operator(spark, tiny_project, profile="tiny")

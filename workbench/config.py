@@ -1,0 +1,224 @@
+"""Settings: one YAML file (``pipelines/config.yml``) plus environment overrides, validated.
+
+Errors name the offending key, for example ``spark.driver_memory: must look like 4g or 512m``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from workbench.errors import WorkbenchError
+from workbench.months import MonthRange, parse_month_range
+
+ENV_PREFIX = "WORKBENCH__"
+CONFIG_ENV = "WORKBENCH_CONFIG"
+DEFAULT_CONFIG = Path("pipelines") / "config.yml"
+
+
+class ConfigError(WorkbenchError, ValueError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathSettings(_Strict):
+    raw: Path = Path("data/raw")
+    warehouse: Path = Path("data/warehouse")
+    reports: Path = Path("reports")
+
+
+_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|spark://[^\s]+|yarn|k8s://[^\s]+)$")
+_MEMORY = re.compile(r"^\d+[kmgt]$", re.IGNORECASE)
+
+
+class SparkSettings(_Strict):
+    master: str = "local[*]"
+    app_name: str = "telecom-workbench"
+    driver_memory: str = "4g"
+    shuffle_partitions: int | str = "auto"
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("master")
+    @classmethod
+    def _check_master(cls, value: str) -> str:
+        if not _MASTER.match(value):
+            raise ValueError(
+                "must be local[*], local[N], spark://host:port, yarn or k8s://https://host:port"
+            )
+        return value
+
+    @field_validator("driver_memory")
+    @classmethod
+    def _check_memory(cls, value: str) -> str:
+        if not _MEMORY.match(value):
+            raise ValueError("must look like 4g or 512m")
+        return value
+
+    @field_validator("shuffle_partitions")
+    @classmethod
+    def _check_partitions(cls, value: int | str) -> int | str:
+        if isinstance(value, str) and value != "auto":
+            if not value.isdigit():
+                raise ValueError("must be 'auto' or a positive whole number")
+            value = int(value)
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be 'auto' or a positive whole number")
+        return value
+
+    @field_validator("conf")
+    @classmethod
+    def _check_conf(cls, value: dict[str, Any]) -> dict[str, Any]:
+        bad = [key for key in value if not key.startswith("spark.")]
+        if bad:
+            raise ValueError(f"keys must start with 'spark.': {', '.join(sorted(bad))}")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.master.startswith("local")
+
+
+class GeneratorSettings(_Strict):
+    seed: int = 20260101
+    dirty_rate: float = Field(0.002, ge=0.0, le=0.2)
+
+
+class ProfileSettings(_Strict):
+    subscribers: int = Field(gt=0)
+    months: str
+    events_per_subscriber_month: int = Field(40, gt=0, le=10_000)
+
+    @field_validator("months")
+    @classmethod
+    def _check_months(cls, value: str) -> str:
+        parse_month_range(value)
+        return value
+
+    @property
+    def month_range(self) -> MonthRange:
+        return parse_month_range(self.months)
+
+
+class Settings(_Strict):
+    paths: PathSettings = Field(default_factory=PathSettings)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
+    root: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _need_profiles(self) -> Settings:
+        if not self.profiles:
+            raise ValueError("profiles: at least one scale profile is required")
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """An absolute path for a configured path (relative ones are relative to the root)."""
+        return path if path.is_absolute() else (self.root / path).resolve()
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.resolve(self.paths.raw)
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.resolve(self.paths.warehouse)
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.resolve(self.paths.reports)
+
+    def profile(self, name: str) -> ProfileSettings:
+        try:
+            return self.profiles[name]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles))
+            raise ConfigError(f"profiles.{name}: no such profile (known: {known})") from None
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"{key}: {message}")
+    return f"invalid configuration in {source}:\n  " + "\n  ".join(lines)
+
+
+def _set_nested(tree: dict[str, Any], keys: list[str], value: str) -> None:
+    node = tree
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{'.'.join(keys)}: cannot override inside a non-mapping value")
+        node = child
+    node[keys[-1]] = yaml.safe_load(value) if value != "" else ""
+
+
+def apply_env_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    """Overlay ``WORKBENCH__A__B=value`` variables onto the parsed YAML (values parsed as YAML)."""
+    merged = dict(raw)
+    for name, value in sorted(environ.items()):
+        if name.startswith(ENV_PREFIX) and len(name) > len(ENV_PREFIX):
+            keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+            # spark.conf keys are dotted and case-sensitive: WORKBENCH__SPARK__CONF__spark.x.y
+            if keys[:2] == ["spark", "conf"] and len(keys) == 3:
+                keys[2] = name.split("__")[-1]
+            _set_nested(merged, keys, value)
+    return merged
+
+
+def find_config(start: Path | None = None) -> Path:
+    """The config file: $WORKBENCH_CONFIG, else pipelines/config.yml here or in a parent folder."""
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV]).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / DEFAULT_CONFIG
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(
+        f"no {DEFAULT_CONFIG} found in {here} or its parents; run from the project folder "
+        f"or set {CONFIG_ENV}"
+    )
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: dict[str, str] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Read, override and validate the settings.
+
+    Args:
+        path: the YAML file; found with :func:`find_config` when omitted.
+        environ: environment to take ``WORKBENCH__`` overrides from (default ``os.environ``).
+        overrides: nested values applied last (used by the CLI for flags such as ``--master``).
+    """
+    config_path = (path or find_config()).resolve()
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {config_path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{config_path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{config_path}: the top level must be a mapping of sections")
+    raw = apply_env_overrides(raw, dict(os.environ if environ is None else environ))
+    for dotted, value in (overrides or {}).items():
+        _set_nested(raw, dotted.split("."), value if isinstance(value, str) else yaml.safe_dump(value))
+    root = config_path.parent.parent if config_path.parent.name == "pipelines" else config_path.parent
+    try:
+        return Settings.model_validate({**raw, "root": root})
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, str(config_path))) from None

@@ -1,0 +1,83 @@
+"""The one place a SparkSession is built, from :class:`workbench.config.SparkSettings`.
+
+Library code receives a session; it never creates one at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from workbench.config import SparkSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+
+def default_shuffle_partitions(settings: SparkSettings) -> int:
+    """Shuffle partitions sized for the machine: 2 per local core, Spark's 200 on a cluster."""
+    if isinstance(settings.shuffle_partitions, int):
+        return settings.shuffle_partitions
+    if settings.is_local:
+        inner = settings.master.removeprefix("local").strip("[]").split(",")[0]
+        cores = (os.cpu_count() or 2) if inner in ("", "*") else int(inner)
+        return max(2, 2 * cores)
+    return 200
+
+
+def session_conf(settings: SparkSettings) -> dict[str, str]:
+    """Every ``spark.*`` setting the session is built with (explicit ``conf`` entries win)."""
+    log4j = resources.files("workbench") / "conf" / "log4j2.properties"
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+    conf: dict[str, str] = {
+        "spark.driver.memory": settings.driver_memory,
+        "spark.sql.shuffle.partitions": str(default_shuffle_partitions(settings)),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": java_opts,
+        # Times are the operator's local wall-clock times; keep Spark from shifting them.
+        "spark.sql.session.timeZone": "UTC",
+        # Partition values such as 2026-01 stay strings whatever they look like.
+        "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+        # Standard Parquet timestamps, so DuckDB, pandas and Trino read the same values.
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        # Overwrite only the partitions a job writes, never the whole table.
+        "spark.sql.sources.partitionOverwriteMode": "dynamic",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.adaptive.enabled": "true",
+    }
+    if settings.is_local:
+        conf["spark.driver.host"] = "127.0.0.1"
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
+        conf["spark.ui.enabled"] = "false"
+    conf.update({key: str(value).lower() if isinstance(value, bool) else str(value)
+                 for key, value in settings.conf.items()})
+    return conf
+
+
+def get_spark(settings: SparkSettings | None = None) -> SparkSession:
+    """Build (or return the running) SparkSession for these settings.
+
+    Workers run the same interpreter as the driver (``PYSPARK_PYTHON``), so pandas UDFs find
+    the project's packages on ``local[*]`` and on a standalone cluster sharing the machine.
+    """
+    from pyspark.sql import SparkSession
+
+    settings = settings or SparkSettings()
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if settings.is_local:
+        # Without it Spark resolves the hostname and warns about a loopback address.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
+    for key, value in session_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    log.info("Spark %s session on %s", spark.version, settings.master)
+    return spark
