@@ -56,3 +56,12 @@ def tiny_manifest(spark, tiny_project) -> dict:
     from workbench.generate import generate_operator
 
     return generate_operator(spark, tiny_project, profile="tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_warehouse(spark, tiny_project, tiny_manifest) -> Settings:
+    """The `tiny` warehouse, built once per run from the `tiny` operator."""
+    from workbench.warehouse.build import build_warehouse
+
+    build_warehouse(spark, tiny_project)
+    return tiny_project

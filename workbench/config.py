@@ -91,6 +91,11 @@ class GeneratorSettings(_Strict):
     dirty_rate: float = Field(0.002, ge=0.0, le=0.2)
 
 
+class WarehouseSettings(_Strict):
+    churn_horizon_months: int = Field(3, ge=1, le=12)
+    kpi_dictionary: Path = Path("pipelines/kpis.yml")
+
+
 class ProfileSettings(_Strict):
     subscribers: int = Field(gt=0)
     months: str
@@ -111,6 +116,7 @@ class Settings(_Strict):
     paths: PathSettings = Field(default_factory=PathSettings)
     spark: SparkSettings = Field(default_factory=SparkSettings)
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
     root: Path = Field(default=Path("."), exclude=True)
 

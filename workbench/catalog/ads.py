@@ -1,0 +1,3 @@
+"""ADS: application marts for the subject analyses and the dashboards."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""DWD: cleaned facts and conformed dimensions."""
+
+from __future__ import annotations

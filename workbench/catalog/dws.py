@@ -1,0 +1,3 @@
+"""DWS: summaries, above all the subscriber-month wide table."""
+
+from __future__ import annotations
