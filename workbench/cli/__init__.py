@@ -19,9 +19,11 @@ app.callback()(common.root_options)
 
 def _register() -> None:
     # Imported here so `workbench --help` stays fast and modules stay independent.
-    from workbench.cli import generate
+    from workbench.cli import build, demo, generate
 
     generate.register(app)
+    build.register(app)
+    demo.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,337 @@
+"""The build end to end on tiny inline extracts: reconciliation, quarantine, re-runs, schema
+drift, contract violations and a build killed with SIGKILL; plus the `tiny` operator build."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from tests.conftest import make_project
+from tests.warehouse import clean_rows, write_raw, write_raw_months
+from workbench import catalog
+from workbench.catalog import Table, get_table, tables
+from workbench.catalog.contracts import Unique
+from workbench.catalog.schema import col
+from workbench.warehouse import build as build_module
+from workbench.warehouse.build import build_warehouse, expand_months
+from workbench.warehouse.contracts import ContractViolation
+from workbench.warehouse.ledger import read_runs
+from workbench.warehouse.model import Model
+from workbench.warehouse.ods import RawSchemaError
+from workbench.warehouse.storage import read_table
+
+MONTHS = ["2026-01", "2026-02"]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# A model whose month M reads usage of M and M+1 (like the churn label): lookahead 1.
+NEXT_TABLE = Table(
+    "dws_test_usage_next",
+    "dws",
+    "one row per subscriber and month",
+    "engine test model",
+    (
+        col("subscriber_id", "bigint"),
+        col("n_events", "bigint"),
+        col("n_events_next", "bigint"),
+        col("month", "string", nullable=False),
+    ),
+    keys=("subscriber_id",),
+    contracts=(Unique(("subscriber_id",)),),
+)
+
+
+def _next_month_usage(read, ctx):
+    from workbench.months import add_months
+
+    months = sorted({*ctx.months, *[add_months(m, 1) for m in ctx.months]})
+    usage = read("ods_cdr__usage", months).groupBy("subscriber_id", "month").count()
+    nxt = usage.select(
+        "subscriber_id",
+        F.col("count").alias("n_events_next"),
+        F.date_format(
+            F.add_months(F.to_date(F.concat("month", F.lit("-01"))), -1), "yyyy-MM"
+        ).alias("month"),
+    )
+    return (
+        usage.where(F.col("month").isin(ctx.months))
+        .join(nxt, ["subscriber_id", "month"], "left")
+        .select("subscriber_id", F.col("count").alias("n_events"), "n_events_next", "month")
+    )
+
+
+FAKE_MODELS = [Model(NEXT_TABLE.name, ("ods_cdr__usage",), _next_month_usage, lookahead_months=1)]
+
+
+@pytest.fixture
+def fake_models(monkeypatch):
+    """Replace the real DWD/DWS/ADS models by one small look-ahead model."""
+    monkeypatch.setitem(catalog._REGISTRY, NEXT_TABLE.name, NEXT_TABLE)
+    monkeypatch.setattr(build_module, "_models", lambda settings: FAKE_MODELS)
+
+
+DIRTY_USAGE = [
+    {
+        "record_id": None,
+        "subscriber_id": 1,
+        "event_type": "sms",
+        "started_at": "2026-01-09 10:00:00",
+        "duration_sec": 0,
+    },
+    {
+        "record_id": "D-bad",
+        "subscriber_id": 1,
+        "event_type": "sms",
+        "started_at": "N/A",
+        "duration_sec": 0,
+    },
+    {
+        "record_id": "D-neg",
+        "subscriber_id": 2,
+        "event_type": "voice",
+        "started_at": "2026-01-09 10:00:00",
+        "duration_sec": -3,
+    },
+    {
+        "record_id": "D-unknown",
+        "subscriber_id": 999,
+        "event_type": "sms",
+        "started_at": "2026-01-09 10:00:00",
+        "duration_sec": 0,
+    },
+]
+
+
+def _project(root: Path) -> object:
+    settings = make_project(root)
+    write_raw_months(settings.raw_dir, MONTHS)
+    for month in MONTHS:  # dirty rows in a second file per month; each month's own dates
+        rows = [dict(r, started_at=r["started_at"].replace("2026-01", month)) for r in DIRTY_USAGE]
+        rows.append(dict(clean_rows(month)["usage"][0]))  # a duplicate of a clean row
+        rows.append({**rows[0], "record_id": "D-future", "started_at": "2027-01-01 00:00:00"})
+        write_raw(settings.raw_dir, "usage", month, rows, file="part-1.parquet")
+    return settings
+
+
+def snapshot(spark, settings, names=None) -> dict[str, list]:
+    """Every warehouse table's rows, sorted (tiny data)."""
+    names = names or [t.name for t in tables() if t.layer != "raw"]
+    out = {}
+    for name in names:
+        if name == NEXT_TABLE.name and name not in catalog._REGISTRY:
+            continue
+        rows = read_table(spark, settings, name).collect()
+        out[name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(spark, tmp_path_factory):
+    """A warehouse of two months built once with the fake model."""
+    mp = pytest.MonkeyPatch()
+    mp.setitem(catalog._REGISTRY, NEXT_TABLE.name, NEXT_TABLE)
+    mp.setattr(build_module, "_models", lambda settings: FAKE_MODELS)
+    settings = _project(tmp_path_factory.mktemp("built"))
+    result = build_warehouse(spark, settings)
+    yield settings, result
+    mp.undo()
+
+
+def test_expand_months_follows_lookahead_and_lookback():
+    model = Model("x", ("a",), lambda r, c: None, lookback_months=1, lookahead_months=2)
+    months = [f"2026-0{i}" for i in range(1, 7)]
+    assert expand_months(model, {"2026-04"}, months, []) == [
+        "2026-02",
+        "2026-03",
+        "2026-04",
+        "2026-05",
+    ]
+    assert expand_months(model, set(), months, ["2026-06", "2027-01"]) == ["2026-06"]
+
+
+def test_build_reconciles_and_quarantines_each_reason(spark, built, fake_models):
+    settings, result = built
+    usage = result.table("ods_cdr__usage")
+    assert usage.rows_read == usage.rows_accepted + usage.rows_quarantined
+    assert usage.rows_read == 2 * (2 + 6)
+    for stats in result.tables:
+        if stats.layer == "ods":
+            assert stats.rows_read == stats.rows_accepted + stats.rows_quarantined, stats.name
+    expected = {
+        "missing_key": 2,
+        "bad_timestamp": 2,
+        "negative_duration": 2,
+        "unknown_subscriber": 2,
+        "duplicate": 2,
+        "future_date": 2,
+    }
+    assert result.quarantined_by_reason == expected
+    q = read_table(spark, settings, "quarantine_rows").where("reason = 'duplicate'").collect()
+    assert {r["source_file"] for r in q} == {f"usage/month={m}/part-1.parquet" for m in MONTHS}
+    assert read_table(spark, settings, "ods_cdr__usage").count() == 4
+    label = {
+        (r["subscriber_id"], r["month"]): r["n_events_next"]
+        for r in read_table(spark, settings, NEXT_TABLE.name).collect()
+    }
+    assert label == {
+        (1, "2026-01"): 1,
+        (2, "2026-01"): 1,
+        (1, "2026-02"): None,
+        (2, "2026-02"): None,
+    }
+    runs = read_runs(settings)
+    assert runs[-1]["status"] == "ok" and runs[-1]["months"] == MONTHS
+    assert not list((settings.warehouse_dir / "_staging").glob("*"))
+
+
+def test_rerunning_one_month_leaves_the_warehouse_unchanged(spark, built, fake_models):
+    settings, _ = built
+    before = snapshot(spark, settings)
+    result = build_warehouse(spark, settings, ["2026-02"])
+    # look-ahead: the label of 2026-01 reads 2026-02, so 2026-01 is rebuilt too
+    assert result.table(NEXT_TABLE.name).months == MONTHS
+    assert result.table("ods_cdr__usage").months == ["2026-02"]
+    assert snapshot(spark, settings) == before
+
+
+def test_schema_drift_fails_naming_file_and_column_and_writes_nothing(spark, tmp_path, fake_models):
+    settings = _project(tmp_path)
+    get_table("complaints")
+    bad = write_raw(
+        settings.raw_dir,
+        "complaints",
+        "2026-02",
+        [{"complaint_id": "Q"}],
+        file="part-9.parquet",
+        schema=__import__("pyarrow").schema([("complaint_id", "string")]),
+    )
+    with pytest.raises(RawSchemaError, match=rf"{bad.name}.*'subscriber_id'"):
+        build_warehouse(spark, settings)
+    assert not [p for p in settings.warehouse_dir.rglob("*.parquet")]
+    assert read_runs(settings)[-1]["status"] == "failed"
+
+
+def test_contract_violation_fails_the_build_and_publishes_nothing(spark, tmp_path, monkeypatch):
+    settings = _project(tmp_path)
+    doubled = Model(
+        NEXT_TABLE.name,
+        ("ods_cdr__usage",),
+        lambda read, ctx: _next_month_usage(read, ctx).unionByName(_next_month_usage(read, ctx)),
+    )
+    monkeypatch.setitem(catalog._REGISTRY, NEXT_TABLE.name, NEXT_TABLE)
+    monkeypatch.setattr(build_module, "_models", lambda s: [doubled])
+    with pytest.raises(ContractViolation, match=r"dws_test_usage_next.*unique\(subscriber_id\)"):
+        build_warehouse(spark, settings, ["2026-01"])
+    assert not [p for p in settings.warehouse_dir.rglob("*.parquet")]
+    record = read_runs(settings)[-1]
+    assert record["status"] == "failed" and "ContractViolation" in record["error"]
+
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from workbench.config import load_settings
+    from workbench.spark import get_spark
+    from workbench.warehouse import build, storage
+    from tests.conftest import TEST_SPARK
+
+    point, after = sys.argv[1], int(sys.argv[2])
+    calls = {"n": 0}
+
+    def die_after(fn):
+        def wrapper(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] > after:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return fn(*args, **kwargs)
+        return wrapper
+
+    if point == "write":
+        storage.write_staged = die_after(storage.write_staged)
+    else:  # inside the publish, between the two renames of a partition swap
+        publish = storage.publish
+
+        def killing_publish(*args):
+            storage.os.rename = die_after(os.rename)
+            return publish(*args)
+
+        storage.publish = killing_publish
+    build._models = lambda settings: []
+    settings = load_settings()
+    build.build_warehouse(get_spark(TEST_SPARK), settings, ["2026-01", "2026-02"])
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "after"), [("write", 6), ("publish", 1)])
+def test_sigkill_leaves_previous_tables_and_rerun_matches(
+    spark, built, tmp_path, monkeypatch, point, after
+):
+    monkeypatch.setattr(build_module, "_models", lambda s: [])
+    settings = _project(tmp_path)
+    build_warehouse(spark, settings, ["2026-01"])
+    ods = [t.name for t in tables() if t.layer in ("ods", "quarantine")]
+    before = snapshot(spark, settings, ods)
+    env = {
+        **os.environ,
+        "WORKBENCH_CONFIG": str(settings.root / "pipelines" / "config.yml"),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLER, point, str(after)],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    staging = settings.warehouse_dir / "_staging"
+    assert any(staging.iterdir()), "the kill should leave a staged run behind"
+    if point == "write":
+        # nothing was published: the previous warehouse reads exactly as before
+        assert snapshot(spark, settings, ods) == before
+    else:
+        assert (next(staging.iterdir()) / "PUBLISH.json").is_file()
+        # the swap was cut between its renames: the old partition waits in the trash
+        assert list((settings.warehouse_dir / "_trash").rglob("month=2026-01"))
+    result = build_warehouse(spark, settings, ["2026-01", "2026-02"])  # recovers, then builds
+    assert result.status == "ok"
+    assert not list(staging.iterdir()) and not list((settings.warehouse_dir / "_trash").glob("*"))
+    assert snapshot(spark, settings, ods) == snapshot(spark, built[0], ods)
+
+
+@pytest.mark.slow
+def test_tiny_operator_dirty_rows_are_quarantined_with_their_reason(
+    spark, tiny_warehouse, tiny_manifest
+):
+    runs = [r for r in read_runs(tiny_warehouse) if r["status"] == "ok"]
+    assert runs, "the tiny build left no ledger record"
+    for stats in runs[-1]["tables"]:
+        if stats["layer"] == "ods":
+            assert stats["rows_read"] == stats["rows_accepted"] + stats["rows_quarantined"]
+    counts = (
+        read_table(spark, tiny_warehouse, "quarantine_rows")
+        .groupBy("source_table", "month", "reason")
+        .count()
+        .collect()
+    )
+    found = {(r["source_table"], r["month"], r["reason"]): r["count"] for r in counts}
+    expected = {
+        (table, month, reason): n
+        for table, by_month in tiny_manifest["dirty_rows"].items()
+        for month, by_reason in by_month.items()
+        for reason, n in by_reason.items()
+        if n
+    }
+    assert sum(expected.values()) > 0
+    assert found == expected
+    assert json.dumps(runs[-1]["quarantined_by_reason"])

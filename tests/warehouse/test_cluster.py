@@ -1,0 +1,171 @@
+"""The same build on a Spark standalone cluster (master + one worker on 127.0.0.1) gives the same
+tables as the local build."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyspark
+import pytest
+
+from workbench.catalog import tables
+from workbench.config import Settings, load_settings
+from workbench.warehouse.ledger import read_runs
+from workbench.warehouse.storage import read_table
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SPARK_HOME = Path(pyspark.__file__).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cluster_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "SPARK_HOME": str(SPARK_HOME),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_NO_DAEMONIZE": "1",
+    }
+
+
+def _alive_workers(webui: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{webui}/json/", timeout=2) as r:
+            return sum(w.get("state") == "ALIVE" for w in json.load(r).get("workers", []))
+    except OSError:
+        return 0
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop one daemon we started (its own process group), politely then for good."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+
+
+@contextmanager
+def standalone_cluster(log_dir: Path) -> Iterator[str]:
+    """A master and one worker (1 core, 1g); yields the master URL; always stops both."""
+    port, webui, worker_ui = free_port(), free_port(), free_port()
+    launcher = str(SPARK_HOME / "bin" / "spark-class")
+    daemons: list[subprocess.Popen] = []
+    try:
+        for name, args in (
+            (
+                "master",
+                [
+                    "org.apache.spark.deploy.master.Master",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--webui-port",
+                    str(webui),
+                ],
+            ),
+            (
+                "worker",
+                [
+                    "org.apache.spark.deploy.worker.Worker",
+                    "--host",
+                    "127.0.0.1",
+                    "--cores",
+                    "1",
+                    "--memory",
+                    "1g",
+                    "--webui-port",
+                    str(worker_ui),
+                    "--work-dir",
+                    str(log_dir / "work"),  # executor folders stay out of the pyspark package
+                    f"spark://127.0.0.1:{port}",
+                ],
+            ),
+        ):
+            out = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 (closed with the process)
+            daemons.append(
+                subprocess.Popen(
+                    [launcher, *args],
+                    env=cluster_env(),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        deadline = time.monotonic() + 120
+        while _alive_workers(webui) < 1:
+            if time.monotonic() > deadline or any(d.poll() is not None for d in daemons):
+                raise RuntimeError(f"cluster did not start; see logs in {log_dir}")
+            time.sleep(1)
+        yield f"spark://127.0.0.1:{port}"
+    finally:
+        for daemon in reversed(daemons):
+            _stop(daemon)
+
+
+def copy_project(source: Settings, dest: Path) -> Settings:
+    """A copy of a project (pipelines/ and raw/) with an empty warehouse."""
+    shutil.copytree(source.root / "pipelines", dest / "pipelines")
+    shutil.copytree(source.raw_dir, dest / "data" / "raw")
+    config = dest / "pipelines" / "config.yml"
+    settings = load_settings(config, environ={})
+    assert settings.raw_dir == dest / "data" / "raw", "the copy must use its own raw/"
+    return settings
+
+
+def cluster_build(settings: Settings, master: str, log_dir: Path) -> subprocess.CompletedProcess:
+    env = {**cluster_env(), "WORKBENCH_CONFIG": str(settings.root / "pipelines" / "config.yml")}
+    env.pop("SPARK_NO_DAEMONIZE")
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "build", "--master", master],
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3000,
+    )
+
+
+def assert_same_tables(spark, left: Settings, right: Settings) -> None:
+    compared = 0
+    for table in tables():
+        if table.layer == "raw":
+            continue
+        a = read_table(spark, left, table.name)
+        b = read_table(spark, right, table.name)
+        assert a.count() == b.count(), table.name
+        assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, table.name
+        compared += 1
+    assert compared > 15
+
+
+def test_cluster_build_equals_local_build(spark, tiny_warehouse, tmp_path):
+    settings = copy_project(tiny_warehouse, tmp_path / "project")
+    with standalone_cluster(tmp_path) as master:
+        proc = cluster_build(settings, master, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = read_runs(settings)[-1]
+    assert run["status"] == "ok" and run["master"] == master
+    assert_same_tables(spark, tiny_warehouse, settings)

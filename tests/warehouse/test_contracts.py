@@ -1,0 +1,91 @@
+"""Each contract kind on a few inline rows: holds, and is violated with a named error."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.catalog import Table
+from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
+from workbench.catalog.schema import col
+from workbench.warehouse.contracts import ContractViolation, SchemaMismatch, check_contracts
+
+COLUMNS = (
+    col("sub_id", "bigint"),
+    col("plan_type", "string"),
+    col("revenue_cny", "double"),
+    col("month", "string", nullable=False),
+)
+SCHEMA = "sub_id bigint, plan_type string, revenue_cny double, month string"
+
+
+def table(*contracts) -> Table:
+    return Table(
+        "t_contract_test",
+        "dws",
+        "one row per sub and month",
+        "test",
+        COLUMNS,
+        keys=("sub_id",),
+        contracts=contracts,
+    )
+
+
+ROWS = [
+    (1, "prepaid", 10.0, "2026-01"),
+    (2, "postpaid", None, "2026-01"),
+    (1, "prepaid", 12.0, "2026-02"),
+]
+
+
+def check(spark, rows, *contracts):
+    return check_contracts(spark.createDataFrame(rows, SCHEMA), table(*contracts))
+
+
+def test_all_kinds_hold_in_one_pass(spark):
+    counts = check(
+        spark,
+        ROWS,
+        Unique(("sub_id",)),
+        NotNull(("sub_id", "plan_type")),
+        AcceptedValues("plan_type", ("prepaid", "postpaid")),
+        Expression("non-negative revenue", "revenue_cny >= 0"),
+    )
+    assert set(counts.values()) == {0} and len(counts) == 4
+
+
+def test_unique_violation_names_table_contract_count_and_keys(spark):
+    rows = [*ROWS, (1, "prepaid", 5.0, "2026-01"), (1, "prepaid", 6.0, "2026-01")]
+    with pytest.raises(ContractViolation) as info:
+        check(spark, rows, Unique(("sub_id",)))
+    err = info.value
+    assert (err.table, err.contract, err.count) == ("t_contract_test", "unique(sub_id)", 2)
+    assert "'sub_id': 1" in str(err) and "'month': '2026-01'" in str(err)
+
+
+def test_not_null_violation(spark):
+    with pytest.raises(ContractViolation, match=r"not_null\(plan_type\) violated by 1 row"):
+        check(spark, [*ROWS, (3, None, 1.0, "2026-01")], NotNull(("plan_type",)))
+
+
+def test_accepted_values_violation(spark):
+    with pytest.raises(ContractViolation, match=r"accepted_values\(plan_type\).*'gold'"):
+        check(
+            spark,
+            [*ROWS, (4, "gold", 1.0, "2026-01")],
+            AcceptedValues("plan_type", ("prepaid", "postpaid")),
+        )
+
+
+def test_expression_violation_and_null_counts_as_satisfied(spark):
+    with pytest.raises(ContractViolation, match=r"non-negative revenue.*by 2 row"):
+        check(
+            spark,
+            [*ROWS, (5, "prepaid", -1.0, "2026-01"), (6, "prepaid", -2.0, "2026-02")],
+            Expression("non-negative revenue", "revenue_cny >= 0"),
+        )
+
+
+def test_schema_mismatch_is_named(spark):
+    df = spark.createDataFrame(ROWS, SCHEMA).withColumnRenamed("revenue_cny", "revenue")
+    with pytest.raises(SchemaMismatch, match=r"t_contract_test.*revenue_cny"):
+        check_contracts(df, table())

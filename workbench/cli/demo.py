@@ -1,0 +1,112 @@
+"""``workbench demo``: the main job behind ``make demo``.
+
+Generates the synthetic operator (unless the same profile and seed are already there), builds the
+warehouse, runs the subject reports and says where everything is.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from workbench.cli import common
+
+if TYPE_CHECKING:
+    from workbench.config import Settings
+
+log = logging.getLogger("workbench")
+
+
+def existing_manifest(settings: Settings) -> dict | None:
+    """The raw folder's manifest, or None when nothing was generated yet."""
+    path = settings.raw_dir / "_manifest.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def needs_generation(manifest: dict | None, profile: str, seed: int) -> bool:
+    return manifest is None or (manifest.get("profile"), manifest.get("seed")) != (profile, seed)
+
+
+def alerts_table(settings: Settings, month: str, limit: int = 12):
+    """The latest month's KPI alerts at province level and by region, worst first."""
+    from rich.table import Table
+
+    from workbench.marts import read_mart
+
+    alerts = read_mart("ads_kpi_alerts", settings, months=[month])
+    alerts = alerts[(alerts["segment"] == "ALL") & (alerts["plan_type"] == "ALL")]
+    table = Table(title=f"KPI alerts {month}: {len(alerts)} at province and region level")
+    for name in ("severity", "region", "KPI", "指标", "value", "threshold"):
+        table.add_column(name)
+    ranked = alerts.assign(rank=alerts["severity"].map({"alarm": 0, "warning": 1}))
+    for row in ranked.sort_values(["rank", "region_id", "kpi_code"]).head(limit).itertuples():
+        colour = "red" if row.severity == "alarm" else "yellow"
+        table.add_row(
+            f"[{colour}]{row.severity}[/]",
+            row.region_id,
+            row.kpi_name_en,
+            row.kpi_name_zh,
+            f"{row.value:,.4g}",
+            f"{row.threshold:,.4g}",
+        )
+    return table
+
+
+def demo(
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help="Scale profile from pipelines/config.yml.")
+    ] = "demo",
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Generator seed (default: generator.seed).")
+    ] = None,
+) -> None:
+    """Generate the demo operator, build the warehouse and print a summary."""
+    from workbench.cli.build import summary_table
+    from workbench.generate import generate_operator
+    from workbench.log import console
+    from workbench.spark import get_spark
+    from workbench.warehouse.build import build_warehouse
+
+    with common.user_errors():
+        settings = common.settings()
+        seed = settings.generator.seed if seed is None else seed
+        settings.profile(profile)  # fail early on an unknown profile
+        spark = get_spark(settings.spark)
+        manifest = existing_manifest(settings)
+        if needs_generation(manifest, profile, seed):
+            console.print(f"Generating the [bold]{profile}[/] operator (seed {seed}) ...")
+            manifest = generate_operator(spark, settings, profile=profile, seed=seed)
+        else:
+            console.print(f"Reusing the {profile} operator already in {settings.raw_dir}")
+        console.print("Building the warehouse ...")
+        result = build_warehouse(spark, settings, master=settings.spark.master)
+        console.print(summary_table(result))
+        console.print(alerts_table(settings, result.months[-1]))
+        _print_locations(settings, manifest)
+
+
+def _print_locations(settings: Settings, manifest: dict) -> None:
+    from workbench.log import console
+
+    def show(path: Path) -> str:
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+
+    console.print(
+        f"\n[bold green]Done.[/] {manifest['subscribers']:,} subscribers over "
+        f"{len(manifest['months'])} months.\n"
+        f"  raw extracts and manifest: {show(settings.raw_dir)}/ (_manifest.json)\n"
+        f"  warehouse:                 {show(settings.warehouse_dir)}/ (ods dwd dws ads quarantine)\n"
+        f"  build ledger:              workbench runs\n"
+        f"  read a mart in Python:     workbench.read_mart('ads_kpi_cube')"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)

@@ -1,0 +1,376 @@
+"""Build the warehouse for some months: ODS, then every model in order, checked and published.
+
+Steps of :func:`build_warehouse`:
+
+1. :func:`~workbench.warehouse.storage.recover` repairs what a killed build left.
+2. Every raw file of the months is schema-checked (footers only); a missing or mistyped column
+   stops the build before anything is written.
+3. ODS: each extract is validated (:mod:`workbench.warehouse.ods`); accepted rows and quarantined
+   rows are staged. Per table and month, rows read (raw footers) must equal rows accepted plus
+   rows quarantined (staged footers), else :class:`ReconciliationError`.
+4. Models (``workbench.warehouse.models``) run in order. A partitioned model rebuilds the months
+   whose inputs changed in this build, widened by its look-back (later months that read a
+   changed month) and its look-ahead (earlier months whose label reads it). Unpartitioned tables
+   are rebuilt whole. Models read their inputs through an overlay: the months staged by this run,
+   the published warehouse for the rest.
+5. Every staged table is checked against its catalog contracts, then all are published together
+   (journal + atomic renames, see :mod:`workbench.warehouse.storage`), and the run is appended
+   to the ledger (failed runs too).
+
+The churn label: ``dws_subscriber_month`` for month M says whether the line deactivates in
+M+1..M+k (``warehouse.churn_horizon_months``), so it declares ``lookahead_months=k``. Building a
+new month N therefore also rebuilds N-k..N-1, whose labels gain a month of evidence. A month
+whose k following months are not yet all in the warehouse has an incomplete label; it is
+rebuilt automatically as each later month arrives and is final once M+k has been built.
+Re-running the same months reproduces the same tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from workbench.catalog import Table, get_table, tables
+from workbench.catalog.ods import ODS_NAMES, ODS_TABLES, QUARANTINE_ROWS
+from workbench.errors import WorkbenchError
+from workbench.months import MonthRange, add_months, parse_month
+from workbench.warehouse import ledger, storage
+from workbench.warehouse.contracts import check_contracts
+from workbench.warehouse.model import BuildContext, Model
+from workbench.warehouse.ods import accepted_rows, check_raw_schema, label_rows, quarantined_rows
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pyspark.sql import DataFrame, SparkSession
+
+    from workbench.config import Settings
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+
+
+class ReconciliationError(WorkbenchError):
+    """Rows read from an extract differ from rows accepted plus rows quarantined."""
+
+
+class RawDataError(WorkbenchError):
+    """The raw extracts needed for the requested months are missing."""
+
+
+@dataclass
+class TableStats:
+    """What one build did to one table."""
+
+    name: str
+    layer: str
+    months: list[str]
+    rows_read: int | None = None
+    rows_accepted: int | None = None
+    rows_quarantined: int | None = None
+    rows_written: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class BuildResult:
+    """The summary of a build (also its ledger record)."""
+
+    run_id: str
+    started_at: str
+    ended_at: str
+    months: list[str]
+    master: str
+    status: str = "ok"
+    error: str | None = None
+    tables: list[TableStats] = field(default_factory=list)
+
+    @property
+    def quarantined_by_reason(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for stats in self.tables:
+            for reason, n in stats.quarantined_by_reason.items():
+                totals[reason] = totals.get(reason, 0) + n
+        return dict(sorted(totals.items()))
+
+    def table(self, name: str) -> TableStats:
+        return next(t for t in self.tables if t.name == name)
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["quarantined_by_reason"] = self.quarantined_by_reason
+        return record
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def resolve_months(settings: Settings, months: MonthRange | list[str] | None) -> list[str]:
+    """The months to build: all raw months, or the requested ones (which must exist in raw)."""
+    raw_months = storage.table_months(settings, "subscribers")
+    if months is None:
+        wanted = raw_months
+    else:
+        wanted = sorted(
+            {parse_month(m) for m in (months.months if isinstance(months, MonthRange) else months)}
+        )
+    missing = [m for m in wanted if m not in raw_months]
+    if missing or not wanted:
+        where = get_table("subscribers").path(settings)
+        raise RawDataError(
+            f"no raw subscribers extract for month(s) {', '.join(missing) or '(none found)'} "
+            f"in {where}; run `workbench generate` or check paths.raw"
+        )
+    return wanted
+
+
+def expand_months(
+    model: Model, changed: set[str], all_months: list[str], fallback: list[str]
+) -> list[str]:
+    """Output months a model must rebuild when its inputs changed in ``changed`` months."""
+    if not changed:
+        return [m for m in fallback if m in all_months]
+    out = {
+        add_months(month, shift)
+        for month in changed
+        for shift in range(-model.lookahead_months, model.lookback_months + 1)
+    }
+    return sorted(m for m in out if m in set(all_months))
+
+
+def _models(settings: Settings) -> list[Model]:
+    from workbench.warehouse import models
+
+    get_models = getattr(models, "get_models", None)
+    if get_models is not None:
+        return get_models(settings.warehouse.churn_horizon_months)
+    return list(models.MODELS)
+
+
+class _Run:
+    """One build: the staged tables of this run and the reader overlay models see."""
+
+    def __init__(self, spark: SparkSession, settings: Settings, run_id: str, months: list[str]):
+        self.spark, self.settings, self.run_id, self.months = spark, settings, run_id, months
+        self.staged: dict[str, list[str]] = {}  # table -> staged months ([] = whole table)
+        self.stats: dict[str, TableStats] = {}
+
+    # -- reading -------------------------------------------------------------------------------
+    def staged_dir(self, table: Table) -> Path:
+        return storage.staged_path(self.settings, self.run_id, table)
+
+    def read(self, name: str, months: list[str] | None = None) -> DataFrame:
+        """A table as this build sees it: staged months from this run, the rest as published."""
+        table = get_table(name)
+        if name not in self.staged:
+            return storage.read_path(self.spark, table, table.path(self.settings), months)
+        if not table.partition_by:
+            return storage.read_path(self.spark, table, self.staged_dir(table))
+        mine = self.staged[name]
+        published = [
+            m
+            for m in storage.list_months(table.path(self.settings))
+            if m not in mine and (months is None or m in months)
+        ]
+        fresh = [m for m in mine if months is None or m in months]
+        old = storage.read_path(self.spark, table, table.path(self.settings), published)
+        new = storage.read_path(self.spark, table, self.staged_dir(table), fresh)
+        return old.unionByName(new) if published else new
+
+    # -- writing -------------------------------------------------------------------------------
+    def stage(self, df: DataFrame, table: Table, months: list[str]) -> TableStats:
+        """Write to staging, check contracts on what was written, count rows per month."""
+        storage.write_staged(df, table, self.staged_dir(table))
+        self.staged[table.name] = months if table.partition_by else []
+        check_contracts(self.read(table.name, months or None), table)
+        rows = (
+            sum(storage.file_rows(storage.partition_dir(self.staged_dir(table), m)) for m in months)
+            if table.partition_by
+            else storage.file_rows(self.staged_dir(table))
+        )
+        stats = TableStats(table.name, table.layer, months, rows_written=rows)
+        self.stats[table.name] = stats
+        return stats
+
+    # -- steps ---------------------------------------------------------------------------------
+    def check_raw(self) -> None:
+        """Schema-check every raw file of the months (an extract may have no rows in a month,
+        e.g. campaign contacts before the first campaign)."""
+        for raw_name in ODS_NAMES:
+            raw = get_table(raw_name)
+            check_raw_schema(raw, storage.raw_file_schemas(self.settings, raw_name, self.months))
+
+    def build_ods(self, progress: Progress) -> None:
+        parts_root = storage.staging_root(self.settings, self.run_id) / "_quarantine_parts"
+        order = ["subscribers", *[n for n in ODS_NAMES if n != "subscribers"]]
+        for i, raw_name in enumerate(order):
+            progress(ODS_NAMES[raw_name], i, len(order))
+            raw = get_table(raw_name)
+            ods = ODS_TABLES[raw_name]
+            known = None
+            if "subscriber_id" in raw.column_names and raw_name != "subscribers":
+                known = self.read("ods_crm__subscribers", self.months).select(
+                    "subscriber_id", "month"
+                )
+            labelled = (
+                storage.read_raw(self.spark, self.settings, raw_name, self.months)
+                .transform(label_rows(raw, known))
+                .persist()
+            )
+            try:
+                stats = self.stage(labelled.transform(accepted_rows(raw)), ods, self.months)
+                storage.write_staged(
+                    labelled.transform(quarantined_rows(raw)),
+                    QUARANTINE_ROWS,
+                    parts_root / raw_name,
+                )
+            finally:
+                labelled.unpersist()
+            self.reconcile(raw_name, stats, parts_root / raw_name)
+        self.gather_quarantine(parts_root)
+
+    def reconcile(self, raw_name: str, stats: TableStats, rejects: Path) -> None:
+        raw_path = get_table(raw_name).path(self.settings)
+        staged = self.staged_dir(ODS_TABLES[raw_name])
+        stats.rows_read = stats.rows_accepted = stats.rows_quarantined = 0
+        for month in self.months:
+            read = storage.file_rows(storage.partition_dir(raw_path, month))
+            accepted = storage.file_rows(storage.partition_dir(staged, month))
+            quarantined = storage.file_rows(storage.partition_dir(rejects, month))
+            if read != accepted + quarantined:
+                raise ReconciliationError(
+                    f"{raw_name} {month}: read {read} rows but accepted {accepted} + "
+                    f"quarantined {quarantined} = {accepted + quarantined}"
+                )
+            stats.rows_read += read
+            stats.rows_accepted += accepted
+            stats.rows_quarantined += quarantined
+
+    def gather_quarantine(self, parts_root: Path) -> None:
+        """Move each extract's staged rejects into one staged quarantine table (file renames)."""
+        target = self.staged_dir(QUARANTINE_ROWS)
+        for month in self.months:
+            for part in sorted(parts_root.glob(f"*/month={month}/*.parquet")):
+                dest = (
+                    storage.partition_dir(target, month) / f"{part.parent.parent.name}-{part.name}"
+                )
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                part.rename(dest)
+        self.staged[QUARANTINE_ROWS.name] = list(self.months)
+        check_contracts(self.read(QUARANTINE_ROWS.name, self.months), QUARANTINE_ROWS)
+        from pyspark.sql import functions as F
+
+        counts = (
+            self.read(QUARANTINE_ROWS.name, self.months)
+            .groupBy("source_table", "reason")
+            .agg(F.count(F.lit(1)).alias("n"))
+            .collect()
+        )
+        total = TableStats(QUARANTINE_ROWS.name, "quarantine", list(self.months))
+        total.rows_written = sum(r["n"] for r in counts)
+        for row in counts:
+            by_reason = self.stats[ODS_NAMES[row["source_table"]]].quarantined_by_reason
+            by_reason[row["reason"]] = row["n"]
+        self.stats[QUARANTINE_ROWS.name] = total
+
+    def build_models(self, progress: Progress) -> None:
+        published = storage.list_months(get_table("ods_crm__subscribers").path(self.settings))
+        all_months = sorted(set(published) | set(self.months))
+        changed: dict[str, set[str]] = {name: set(self.months) for name in ODS_NAMES.values()}
+        params = {
+            **self.settings.warehouse.model_dump(),
+            "kpi_dictionary": self.settings.resolve(self.settings.warehouse.kpi_dictionary),
+        }
+        models = _models(self.settings)
+        for i, model in enumerate(models):
+            progress(model.table, i, len(models))
+            table = get_table(model.table)
+            if table.partition_by:
+                inputs = set().union(*[changed.get(name, set()) for name in model.inputs])
+                months = expand_months(model, inputs, all_months, self.months)
+            else:
+                months = []
+            ctx = BuildContext(self.spark, months, all_months, params)
+            df = model.build(self.read, ctx)
+            if table.partition_by:
+                from pyspark.sql import functions as F
+
+                df = df.where(F.col(table.partition_by[0]).isin(months))
+            log.info("building %s %s", model.table, ", ".join(months) or "(whole table)")
+            self.stage(df, table, months)
+            if table.partition_by:
+                changed[model.table] = set(months)
+
+    def publish(self) -> None:
+        moves = []
+        for name, months in self.staged.items():
+            table = get_table(name)
+            moves.extend(storage.plan_moves(self.settings, self.run_id, table, months or None))
+        storage.publish(self.settings, self.run_id, moves)
+
+
+def build_warehouse(
+    spark: SparkSession,
+    settings: Settings,
+    months: MonthRange | list[str] | None = None,
+    master: str | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build (or rebuild) the warehouse for some months and publish it atomically.
+
+    Args:
+        months: months to process (``None``: every month in raw); later and earlier months that
+            depend on them are rebuilt too (see the module docstring).
+        master: label recorded in the ledger (default: the session's master).
+        progress: called as ``progress(table, index, total)`` before each table.
+
+    Returns:
+        the summary, also appended to ``<warehouse>/_ledger/runs.jsonl``.
+
+    Raises:
+        WorkbenchError: raw schema drift, missing raw months, a broken contract or a failed
+            reconciliation; the warehouse is left as it was and the failure is recorded.
+    """
+    run_id = new_run_id()
+    result = BuildResult(
+        run_id=run_id,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ended_at="",
+        months=[],
+        master=master or spark.sparkContext.master,
+    )
+    report = progress or (lambda *_: None)
+    storage.recover(settings)
+    try:
+        run = _Run(spark, settings, run_id, [])
+        run.months = result.months = resolve_months(settings, months)
+        log.info("build %s: months %s", run_id, ", ".join(run.months))
+        run.check_raw()
+        run.build_ods(lambda name, i, n: report(name, i, n + len(_models(settings))))
+        offset = len(ODS_NAMES)
+        run.build_models(lambda name, i, n: report(name, offset + i, offset + n))
+        run.publish()
+        order = [t.name for t in tables()]
+        result.tables = sorted(run.stats.values(), key=lambda s: order.index(s.name))
+    except BaseException as exc:
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
+        storage.recover(settings)
+        ledger.append_run(settings, result.to_record())
+        log.error("build %s failed: %s", run_id, exc)
+        raise
+    result.ended_at = datetime.now(UTC).isoformat(timespec="seconds")
+    ledger.append_run(settings, result.to_record())
+    log.info(
+        "build %s ok: %d tables, %d rows quarantined",
+        run_id,
+        len(result.tables),
+        sum(result.quarantined_by_reason.values()),
+    )
+    return result

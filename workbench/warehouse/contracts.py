@@ -1,0 +1,118 @@
+"""Check a DataFrame against its catalog table's contracts, in one aggregation pass.
+
+``Unique`` holds within each partition: for a month-partitioned table the partition column is
+added to the unique columns (a key repeats once per monthly snapshot). ``Expression`` treats a
+null result as satisfied (SQL ``CHECK`` semantics); ``AcceptedValues`` ignores nulls.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from workbench.catalog import Table
+from workbench.catalog.contracts import AcceptedValues, Contract, Expression, NotNull, Unique
+from workbench.errors import WorkbenchError
+
+log = logging.getLogger(__name__)
+SAMPLES = 3
+
+
+class ContractViolation(WorkbenchError):
+    """A table breaks one of its declared contracts."""
+
+    def __init__(self, table: str, contract: str, count: int, samples: list[str]) -> None:
+        self.table, self.contract, self.count, self.samples = table, contract, count, samples
+        shown = f"; e.g. {', '.join(samples)}" if samples else ""
+        super().__init__(f"table {table}: contract {contract} violated by {count} row(s){shown}")
+
+
+class SchemaMismatch(WorkbenchError):
+    """A DataFrame does not have exactly the catalog columns and types."""
+
+
+def check_schema(df: DataFrame, table: Table) -> None:
+    """The DataFrame has exactly the catalog columns, in order, with the catalog types."""
+    expected = [(f.name, f.dataType.simpleString()) for f in table.spark_schema.fields]
+    found = [(f.name, f.dataType.simpleString()) for f in df.schema.fields]
+    if found != expected:
+        missing = [c for c in expected if c not in found]
+        extra = [c for c in found if c not in expected]
+        raise SchemaMismatch(
+            f"table {table.name}: columns differ from the catalog (missing or mistyped: "
+            f"{missing}; unexpected: {extra}; order found: {[n for n, _ in found]})"
+        )
+
+
+def unique_columns(contract: Unique, table: Table) -> list[str]:
+    return list(dict.fromkeys([*contract.columns, *table.partition_by]))
+
+
+def _violations(contract: Contract, table: Table) -> Column:
+    """A column expression counting the rows that break ``contract``."""
+    if isinstance(contract, NotNull):
+        bad = F.lit(False)
+        for name in contract.columns:
+            bad = bad | F.col(name).isNull()
+        return F.sum(F.when(bad, 1).otherwise(0))
+    if isinstance(contract, AcceptedValues):
+        bad = F.col(contract.column).isNotNull() & ~F.col(contract.column).isin(
+            list(contract.values)
+        )
+        return F.sum(F.when(bad, 1).otherwise(0))
+    if isinstance(contract, Expression):
+        return F.sum(F.when(~F.coalesce(F.expr(contract.sql), F.lit(True)), 1).otherwise(0))
+    if isinstance(contract, Unique):
+        cols = unique_columns(contract, table)
+        complete = F.lit(True)
+        for name in cols:
+            complete = complete & F.col(name).isNotNull()
+        # rows with every key present minus distinct keys = surplus copies
+        return F.sum(F.when(complete, 1).otherwise(0)) - F.count_distinct(*[F.col(c) for c in cols])
+    raise TypeError(f"unknown contract type {type(contract).__name__}")
+
+
+def _samples(df: DataFrame, contract: Contract, table: Table) -> list[str]:
+    """A few offending keys, queried only once a violation is known."""
+    keys = list(dict.fromkeys([*table.keys, *table.partition_by])) or df.columns[:3]
+    if isinstance(contract, Unique):
+        cols = unique_columns(contract, table)
+        rows = df.groupBy(*cols).count().where("count > 1").orderBy(*cols).limit(SAMPLES).collect()
+        return [str({c: r[c] for c in cols}) for r in rows]
+    if isinstance(contract, NotNull):
+        cond = F.lit(False)
+        for name in contract.columns:
+            cond = cond | F.col(name).isNull()
+    elif isinstance(contract, AcceptedValues):
+        cond = ~F.col(contract.column).isin(list(contract.values))
+        keys = list(dict.fromkeys([*keys, contract.column]))
+    else:
+        cond = ~F.coalesce(F.expr(contract.sql), F.lit(True))
+    rows = df.where(cond).select(*keys).orderBy(*keys).limit(SAMPLES).collect()
+    return [str(r.asDict()) for r in rows]
+
+
+def check_contracts(df: DataFrame, table: Table) -> dict[str, int]:
+    """Check every contract of ``table`` on ``df`` in one aggregation.
+
+    Returns:
+        violations per contract name (all zero when it returns).
+
+    Raises:
+        ContractViolation: for the first contract (in declaration order) that is broken.
+    """
+    check_schema(df, table)
+    if not table.contracts:
+        return {}
+    aggs = [_violations(c, table).alias(f"c{i}") for i, c in enumerate(table.contracts)]
+    row = df.agg(*aggs).collect()[0]
+    counts = {c.name: int(row[f"c{i}"] or 0) for i, c in enumerate(table.contracts)}
+    for contract in table.contracts:
+        if counts[contract.name]:
+            raise ContractViolation(
+                table.name, contract.name, counts[contract.name], _samples(df, contract, table)
+            )
+    log.debug("contracts of %s hold: %s", table.name, counts)
+    return counts

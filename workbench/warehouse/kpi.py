@@ -1,0 +1,272 @@
+"""The KPI dictionary (``pipelines/kpis.yml``) and the marts computed from it.
+
+Each indicator is a Spark SQL aggregate over one source table (``dws_subscriber_month`` unless
+``source`` names another monthly DWS table). The cube evaluates every formula on every
+combination of region, segment and plan type (a rolled-up dimension reads ``ALL``; a dimension the
+source lacks is always ``ALL``) per month, and is stored long: one row per KPI and cell. Alerts
+compare each cell with the KPI's thresholds, on the value itself (``basis: level``) or on its
+month-on-month change (``basis: mom_change``, value / last month - 1), which suits counts whose
+size differs between a city and the province. Adding an indicator is one YAML entry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from workbench.catalog.ads import ALL
+from workbench.errors import WorkbenchError
+from workbench.warehouse.dwd import conform_to, month_index_col, require_columns
+
+CUBE_DIMENSIONS = ("region_id", "segment", "plan_type")
+DEFAULT_SOURCE = "dws_subscriber_month"
+KPI_SOURCES = ("dws_subscriber_month", "dws_channel_month", "dws_region_month", "dws_product_month")
+UNKNOWN = "UNKNOWN"  # a null dimension value at the detailed level
+
+_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
+_REQUIRED = ("code", "name_en", "name_zh", "formula", "unit", "grain", "better")
+_OPTIONAL = ("warning", "alarm", "target", "source", "basis", "description")
+
+
+class KpiDictionaryError(WorkbenchError, ValueError):
+    """The KPI dictionary is wrong; the message names the file, the KPI code and the field."""
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One indicator of the dictionary."""
+
+    code: str
+    name_en: str
+    name_zh: str
+    formula: str
+    unit: str
+    grain: str
+    better: str  # higher | lower
+    warning: float | None = None
+    alarm: float | None = None
+    target: float | None = None
+    source: str = DEFAULT_SOURCE
+    basis: str = "level"  # level | mom_change
+    description: str = ""
+
+    @property
+    def has_thresholds(self) -> bool:
+        return self.warning is not None or self.alarm is not None
+
+
+def _number(entry: Mapping[str, Any], key: str, where: str) -> float | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise KpiDictionaryError(f"{where}.{key}: must be a number, got {value!r}")
+    return float(value)
+
+
+def parse_kpi(entry: Any, where: str) -> Kpi:
+    """Validate one dictionary entry (``where`` names it in errors)."""
+    if not isinstance(entry, Mapping):
+        raise KpiDictionaryError(f"{where}: must be a mapping of fields, got {entry!r}")
+    code = entry.get("code")
+    if isinstance(code, str):
+        where = f"{where.split('[')[0]} KPI {code!r}"
+    for key in _REQUIRED:
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise KpiDictionaryError(f"{where}.{key}: required text field is missing or empty")
+    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
+    if unknown:
+        raise KpiDictionaryError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    if not _CODE.match(code):
+        raise KpiDictionaryError(f"{where}.code: must be lower_snake_case")
+    if entry["better"] not in ("higher", "lower"):
+        raise KpiDictionaryError(f"{where}.better: must be 'higher' or 'lower'")
+    basis = entry.get("basis", "level")
+    if basis not in ("level", "mom_change"):
+        raise KpiDictionaryError(f"{where}.basis: must be 'level' or 'mom_change'")
+    source = entry.get("source", DEFAULT_SOURCE)
+    if source not in KPI_SOURCES:
+        raise KpiDictionaryError(f"{where}.source: must be one of {', '.join(KPI_SOURCES)}")
+    warning, alarm = _number(entry, "warning", where), _number(entry, "alarm", where)
+    target = _number(entry, "target", where)
+    if warning is not None and alarm is not None:
+        # the alarm is the worse threshold: further in the bad direction than the warning
+        wrong = alarm > warning if entry["better"] == "higher" else alarm < warning
+        if wrong:
+            raise KpiDictionaryError(
+                f"{where}.alarm: {alarm} is not worse than warning {warning} "
+                f"(better is {entry['better']})"
+            )
+    return Kpi(
+        code=code,
+        name_en=entry["name_en"].strip(),
+        name_zh=entry["name_zh"].strip(),
+        formula=entry["formula"].strip(),
+        unit=entry["unit"],
+        grain=entry["grain"],
+        better=entry["better"],
+        warning=warning,
+        alarm=alarm,
+        target=target,
+        source=source,
+        basis=basis,
+        description=str(entry.get("description", "")),
+    )
+
+
+def load_kpis(path: Path) -> list[Kpi]:
+    """Read and validate the dictionary; errors name the file, the KPI and the field."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KpiDictionaryError(f"KPI dictionary not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise KpiDictionaryError(f"{path}: not valid YAML: {exc}") from None
+    entries = raw.get("kpis") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise KpiDictionaryError(f"{path}: needs a non-empty list under 'kpis'")
+    kpis = [parse_kpi(entry, f"{path}: kpis[{i}]") for i, entry in enumerate(entries)]
+    seen: set[str] = set()
+    for kpi in kpis:
+        if kpi.code in seen:
+            raise KpiDictionaryError(f"{path}: KPI {kpi.code!r}.code: defined twice")
+        seen.add(kpi.code)
+    return kpis
+
+
+def _kpi_metadata(spark: SparkSession, kpis: list[Kpi]) -> DataFrame:
+    rows = [(k.code, k.name_en, k.name_zh, k.unit) for k in kpis]
+    return spark.createDataFrame(
+        rows, "kpi_code string, kpi_name_en string, kpi_name_zh string, unit string"
+    )
+
+
+def _aggregate_source(source: DataFrame, kpis: list[Kpi], source_name: str) -> DataFrame:
+    """All KPIs of one source on every level of the cube, long format."""
+    require_columns(source, ["month"], source_name)
+    dims = [d for d in CUBE_DIMENSIONS if d in source.columns]
+    aggregates = []
+    for kpi in kpis:
+        # rounded: a formula's float sums depend on row order in their last bits, and a
+        # rebuild must give identical tables
+        expression = F.round(F.expr(kpi.formula).cast("double"), 6).alias(kpi.code)
+        try:
+            # analysis is eager: a bad column or a non-aggregate fails here, named by its KPI
+            source.groupBy("month").agg(expression)
+        except Exception as exc:  # ParseException, AnalysisException: both carry the reason
+            reason = str(exc).strip().splitlines()[0][:300]
+            raise KpiDictionaryError(
+                f"KPI {kpi.code!r}.formula: {kpi.formula!r} does not evaluate over "
+                f"{source_name}: {reason}"
+            ) from None
+        aggregates.append(expression)
+    sets = [
+        [F.col("month"), *(F.col(d) for d in subset)]
+        for n in range(len(dims), -1, -1)
+        for subset in itertools.combinations(dims, n)
+    ]
+    grouped = source.groupingSets(sets, "month", *dims).agg(
+        *aggregates, *(F.grouping(d).alias(f"_g_{d}") for d in dims)
+    )
+    labelled = grouped.select(
+        "month",
+        *(
+            (
+                F.when(F.col(f"_g_{d}") == 1, F.lit(ALL)).otherwise(
+                    F.coalesce(F.col(d).cast("string"), F.lit(UNKNOWN))
+                )
+                if d in dims
+                else F.lit(ALL)
+            ).alias(d)
+            for d in CUBE_DIMENSIONS
+        ),
+        *(F.col(k.code) for k in kpis),
+    )
+    return labelled.unpivot(
+        ["month", *CUBE_DIMENSIONS], [k.code for k in kpis], "kpi_code", "value"
+    )
+
+
+def compute_kpi_cube(kpis: list[Kpi], sources: Mapping[str, DataFrame]) -> DataFrame:
+    """The KPI cube (catalog ``ads_kpi_cube``) from the source tables named by the KPIs.
+
+    Args:
+        kpis: the dictionary (see :func:`load_kpis`).
+        sources: table name -> DataFrame, holding at least every KPI's ``source``.
+    """
+    if not kpis:
+        raise KpiDictionaryError("the KPI dictionary is empty")
+    by_source: dict[str, list[Kpi]] = {}
+    for kpi in kpis:
+        by_source.setdefault(kpi.source, []).append(kpi)
+    parts = []
+    for name, group in by_source.items():
+        if name not in sources:
+            raise KpiDictionaryError(
+                f"KPI {group[0].code!r}.source: table {name!r} was not provided"
+            )
+        parts.append(_aggregate_source(sources[name], group, name))
+    long = parts[0]
+    for part in parts[1:]:
+        long = long.unionByName(part)
+    spark = long.sparkSession
+    return long.join(F.broadcast(_kpi_metadata(spark, kpis)), "kpi_code").transform(
+        conform_to("ads_kpi_cube")
+    )
+
+
+def compute_kpi_alerts(kpis: list[Kpi], cube: DataFrame) -> DataFrame:
+    """Cells of ``cube`` whose KPI breached its warning or alarm threshold.
+
+    For ``basis: mom_change`` KPIs the cube must also hold the previous month (the first month
+    of the cube therefore raises no change alert).
+    """
+    require_columns(cube, ["kpi_code", "value", "month", *CUBE_DIMENSIONS], "ads_kpi_cube")
+    rules = [k for k in kpis if k.has_thresholds]
+    spark = cube.sparkSession
+    thresholds = spark.createDataFrame(
+        [(k.code, k.better, k.basis, k.warning, k.alarm) for k in rules],
+        "kpi_code string, better string, basis string, warning double, alarm double",
+    )
+    cell = Window.partitionBy("kpi_code", *CUBE_DIMENSIONS).orderBy("_mi")
+    measured = (
+        cube.join(F.broadcast(thresholds), "kpi_code")
+        .withColumn("_mi", month_index_col("month"))
+        .withColumn("_prev", F.sum("value").over(cell.rangeBetween(-1, -1)))
+        .withColumn(
+            "measured",
+            F.when(F.col("basis") == "level", F.col("value")).otherwise(
+                F.when(F.col("_prev") != 0, F.col("value") / F.col("_prev") - 1)
+            ),
+        )
+    )
+    higher = F.col("better") == "higher"
+
+    def breached(threshold: str):
+        limit = F.col(threshold)
+        return limit.isNotNull() & F.when(higher, F.col("measured") < limit).otherwise(
+            F.col("measured") > limit
+        )
+
+    return (
+        measured.where(F.col("measured").isNotNull())
+        .withColumn(
+            "severity",
+            F.when(breached("alarm"), F.lit("alarm")).when(breached("warning"), F.lit("warning")),
+        )
+        .where(F.col("severity").isNotNull())
+        .withColumn(
+            "threshold",
+            F.when(F.col("severity") == "alarm", F.col("alarm")).otherwise(F.col("warning")),
+        )
+        .withColumn("direction", F.when(higher, F.lit("below")).otherwise(F.lit("above")))
+        .transform(conform_to("ads_kpi_alerts"))
+    )

@@ -1,0 +1,209 @@
+"""ODS transforms: validate a raw extract into accepted (typed) rows and quarantined rows.
+
+Pure functions: a raw DataFrame in (its catalog columns plus ``_source_file`` and
+``_source_row``, see :func:`workbench.warehouse.storage.read_raw`), DataFrames out. Each rejected
+row gets exactly one reason, the first that applies in this order (``DIRTY_KINDS`` codes):
+
+1. ``missing_key``: a key column (or ``subscriber_id`` where the extract has one) is null or blank;
+2. ``bad_timestamp``: an ``*_at`` / ``*_date`` value does not parse;
+3. ``future_date``: the event time (``EVENT_TIME_COLUMNS``) is after the end of the extract month;
+4. ``negative_duration``: ``duration_sec < 0``;
+5. ``unknown_subscriber``: ``subscriber_id`` is not among that month's accepted subscribers;
+6. ``duplicate``: the key was already seen that month (the first by source file and row stays).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from workbench.catalog import Table
+from workbench.catalog.ods import (
+    DATE_FORMAT,
+    EVENT_TIME_COLUMNS,
+    ODS_TABLES,
+    QUARANTINE_ROWS,
+    TIMESTAMP_FORMAT,
+)
+from workbench.catalog.schema import arrow_type
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+REASON = "_reason"
+_PARSED = "_parsed__"
+
+
+class RawSchemaError(WorkbenchError):
+    """A raw file lacks a catalog column or has it with the wrong type."""
+
+
+def check_raw_schema(table: Table, file_schemas: Mapping[str, pa.Schema]) -> None:
+    """Fail on the first file missing a column or holding it with another type.
+
+    Args:
+        table: the raw catalog table.
+        file_schemas: Parquet schema of every file of the extract, by file path.
+
+    Raises:
+        RawSchemaError: naming the file, the column and the expected type.
+    """
+    import pyarrow as pa
+
+    for path, schema in sorted(file_schemas.items()):
+        for column in table.data_columns:
+            expected = arrow_type(column.type)
+            if column.name not in schema.names:
+                raise RawSchemaError(
+                    f"raw extract {table.name}: file {path} has no column {column.name!r} "
+                    f"(expected {column.type})"
+                )
+            found = schema.field(column.name).type
+            if pa.types.is_large_string(found):
+                found = pa.string()
+            if found != expected:
+                raise RawSchemaError(
+                    f"raw extract {table.name}: file {path} column {column.name!r} is {found}, "
+                    f"expected {column.type}"
+                )
+
+
+def _time_columns(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.name.endswith(("_at", "_date"))]
+
+
+def _parse(name: str) -> Column:
+    fmt = TIMESTAMP_FORMAT if name.endswith("_at") else DATE_FORMAT
+    if name.endswith("_at"):
+        return F.try_to_timestamp(F.col(name), F.lit(fmt))
+    return F.try_to_date(F.col(name), fmt)
+
+
+def _missing(name: str, is_string: bool) -> Column:
+    value = F.col(name)
+    return value.isNull() | (F.trim(value) == "") if is_string else value.isNull()
+
+
+def required_columns(table: Table) -> list[str]:
+    """Columns that make a row ``missing_key`` when null: the keys and the subscriber link."""
+    extra = ["subscriber_id"] if "subscriber_id" in table.column_names else []
+    return list(dict.fromkeys([*table.keys, *extra]))
+
+
+def label_rows(table: Table, known_subscribers: DataFrame | None = None):
+    """Transform adding ``_reason`` (null for accepted rows) and parsed time columns.
+
+    Args:
+        table: the raw catalog table the rows come from.
+        known_subscribers: ``subscriber_id, month`` of accepted subscribers; required for
+            extracts with a ``subscriber_id`` (other than subscribers itself).
+    """
+    types = {c.name: c.type for c in table.columns}
+    times = _time_columns(table)
+    events = EVENT_TIME_COLUMNS.get(table.name, ())
+    checks_fk = "subscriber_id" in types and table.name != "subscribers"
+    if checks_fk and known_subscribers is None:
+        raise ValueError(f"{table.name}: the month's accepted subscribers are needed")
+
+    def transform(raw: DataFrame) -> DataFrame:
+        df = raw.select("*", *[_parse(t).alias(_PARSED + t) for t in times])
+        next_month = F.add_months(F.to_date(F.concat(F.col("month"), F.lit("-01"))), 1)
+        rules: list[tuple[str, Column]] = []
+        missing = [_missing(c, types[c] == "string") for c in required_columns(table)]
+        rules.append(("missing_key", _any(missing)))
+        bad = [F.col(t).isNotNull() & F.col(_PARSED + t).isNull() for t in times]
+        rules.append(("bad_timestamp", _any(bad)))
+        future = [
+            F.col(_PARSED + t)
+            >= (next_month.cast("timestamp") if t.endswith("_at") else next_month)
+            for t in events
+        ]
+        rules.append(("future_date", _any(future)))
+        if "duration_sec" in types:
+            rules.append(("negative_duration", F.col("duration_sec") < 0))
+        if checks_fk:
+            known = known_subscribers.select(
+                F.col("subscriber_id").alias("_known_id"), F.col("month").alias("_known_month")
+            ).distinct()
+            df = df.join(
+                known,
+                (df["subscriber_id"] == known["_known_id"])
+                & (df["month"] == known["_known_month"]),
+                "left",
+            )
+            rules.append(("unknown_subscriber", F.col("_known_id").isNull()))
+            df = df.drop("_known_month")
+        reason = F.lit(None).cast("string")
+        for code, condition in reversed(rules):
+            reason = F.when(F.coalesce(condition, F.lit(False)), F.lit(code)).otherwise(reason)
+        df = df.withColumn(REASON, reason)
+        if "_known_id" in df.columns:
+            df = df.drop("_known_id")
+        first_seen = Window.partitionBy(
+            F.col("month"), *[F.col(k) for k in table.keys], F.col(REASON).isNull()
+        ).orderBy(F.col(SOURCE_FILE), F.col(SOURCE_ROW))
+        duplicate = F.col(REASON).isNull() & (F.row_number().over(first_seen) > 1)
+        return df.withColumn(REASON, F.when(duplicate, F.lit("duplicate")).otherwise(F.col(REASON)))
+
+    return transform
+
+
+def _any(conditions: list[Column]) -> Column:
+    if not conditions:
+        return F.lit(False)
+    result = F.coalesce(conditions[0], F.lit(False))
+    for condition in conditions[1:]:
+        result = result | F.coalesce(condition, F.lit(False))
+    return result
+
+
+def accepted_rows(table: Table):
+    """Transform from labelled rows to the typed ODS table (accepted rows only)."""
+    ods = ODS_TABLES[table.name]
+    times = set(_time_columns(table))
+
+    def transform(labelled: DataFrame) -> DataFrame:
+        return labelled.where(F.col(REASON).isNull()).select(
+            *[
+                (F.col(_PARSED + c.name) if c.name in times else F.col(c.name)).alias(c.name)
+                for c in ods.columns
+            ]
+        )
+
+    return transform
+
+
+def quarantined_rows(table: Table):
+    """Transform from labelled rows to ``quarantine_rows`` (rejected rows only)."""
+    data = [c.name for c in table.data_columns]
+
+    def transform(labelled: DataFrame) -> DataFrame:
+        record = F.to_json(F.struct(*data), {"ignoreNullFields": "false"})
+        return (
+            labelled.where(F.col(REASON).isNotNull())
+            .select(
+                F.lit(table.name).alias("source_table"),
+                F.col(REASON).alias("reason"),
+                F.col(SOURCE_FILE).alias("source_file"),
+                F.col(SOURCE_ROW).cast("bigint").alias("source_row"),
+                record.alias("record_json"),
+                F.col("month"),
+            )
+            .select(*QUARANTINE_ROWS.column_names)
+        )
+
+    return transform
+
+
+def validate(
+    raw: DataFrame, table: Table, known_subscribers: DataFrame | None = None
+) -> tuple[DataFrame, DataFrame]:
+    """Split a raw extract into (accepted ODS rows, quarantine rows)."""
+    labelled = raw.transform(label_rows(table, known_subscribers))
+    return labelled.transform(accepted_rows(table)), labelled.transform(quarantined_rows(table))

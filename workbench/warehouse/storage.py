@@ -1,0 +1,297 @@
+"""Where tables live and how partitions are published atomically.
+
+Layout: ``<warehouse>/<layer>/<table>/month=YYYY-MM/part-*.parquet`` (Hive partitioning), raw
+extracts under ``<paths.raw>/<extract>/month=YYYY-MM/``.
+
+Publishing (why readers never see a half-written partition): a build writes every table to
+``<warehouse>/_staging/<run_id>/<layer>/<table>/`` first. When everything is staged and checked, it
+writes a journal ``_staging/<run_id>/PUBLISH.json`` listing the moves, then for each partition
+renames the old folder to ``<warehouse>/_trash/<run_id>/...``, renames the staged folder into
+place and deletes the trash. Each rename is atomic, so a reader sees the old partition, the new
+one, or (for the instant between the two renames) none: never a partial one.
+:func:`recover` runs at the start of every build: a journal left by a killed build is completed
+(roll forward, every step is idempotent); staging without a journal is discarded; leftover trash
+is restored when its partition is missing, else deleted.
+
+Paths are ``pathlib.Path`` folders, so ``os.rename`` is used: the warehouse must live on a
+filesystem every Spark executor mounts at the same path (a local disk for ``local[*]``, or a
+shared/NFS mount on a standalone cluster). Staging and trash sit inside the warehouse folder so
+the renames never cross filesystems. Only one build may write a warehouse at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from workbench.catalog import PARTITION_COLUMN, Table, get_table
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from workbench.config import Settings
+
+log = logging.getLogger(__name__)
+
+STAGING = "_staging"
+TRASH = "_trash"
+JOURNAL = "PUBLISH.json"
+
+
+class StorageError(WorkbenchError):
+    """A table folder is not what the catalog says it should be."""
+
+
+def partition_dir(table_path: Path, month: str) -> Path:
+    return table_path / f"{PARTITION_COLUMN}={month}"
+
+
+def _parquet_files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p
+        for p in folder.rglob("*.parquet")
+        if not any(part.startswith(("_", ".")) for part in p.relative_to(folder).parts)
+    )
+
+
+def list_months(path: Path) -> list[str]:
+    """Months with at least one Parquet file under a partitioned table folder, ascending."""
+    if not path.is_dir():
+        return []
+    prefix = f"{PARTITION_COLUMN}="
+    return sorted(
+        p.name[len(prefix) :]
+        for p in path.iterdir()
+        if p.is_dir() and p.name.startswith(prefix) and _parquet_files(p)
+    )
+
+
+def table_months(settings: Settings, name: str) -> list[str]:
+    """Months present for a catalog table (raw or warehouse)."""
+    return list_months(get_table(name).path(settings))
+
+
+def file_rows(folder: Path) -> int:
+    """Rows in every Parquet file under ``folder``, from the footers (no data is read)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in _parquet_files(folder))
+
+
+def rows_by_month(path: Path) -> dict[str, int]:
+    """Rows per month partition of a table folder, from the Parquet footers."""
+    return {m: file_rows(partition_dir(path, m)) for m in list_months(path)}
+
+
+def read_path(
+    spark: SparkSession, table: Table, path: Path, months: list[str] | None = None
+) -> DataFrame:
+    """Read a table stored at ``path`` with the catalog schema (empty frame if nothing is there)."""
+    reader = spark.read.schema(table.spark_schema)
+    if not table.partition_by:
+        if not _parquet_files(path):
+            return spark.createDataFrame([], table.spark_schema)
+        return reader.parquet(str(path)).select(*table.column_names)
+    present = list_months(path)
+    wanted = present if months is None else [m for m in present if m in set(months)]
+    if not wanted:
+        return spark.createDataFrame([], table.spark_schema)
+    paths = [str(partition_dir(path, m)) for m in wanted]
+    return reader.option("basePath", str(path)).parquet(*paths).select(*table.column_names)
+
+
+def read_table(
+    spark: SparkSession, settings: Settings, name: str, months: list[str] | None = None
+) -> DataFrame:
+    """A catalog table as a Spark DataFrame with its explicit schema.
+
+    Args:
+        months: only these month partitions (``None``: every month present). Ignored for
+            unpartitioned tables.
+    """
+    table = get_table(name)
+    return read_path(spark, table, table.path(settings), months)
+
+
+def staging_root(settings: Settings, run_id: str) -> Path:
+    return settings.warehouse_dir / STAGING / run_id
+
+
+def staged_path(settings: Settings, run_id: str, table: Table) -> Path:
+    return staging_root(settings, run_id) / table.layer / table.name
+
+
+def write_staged(df: DataFrame, table: Table, path: Path, *, append: bool = False) -> None:
+    """Write a DataFrame with exactly the catalog columns to a staging folder.
+
+    Rows are sorted by partition and key inside each file so re-runs write the same content.
+    """
+    if df.columns != table.column_names:
+        raise StorageError(
+            f"{table.name}: columns {df.columns} differ from the catalog {table.column_names}"
+        )
+    order = [*table.partition_by, *table.keys]
+    writer = df.sortWithinPartitions(*order).write.mode("append" if append else "overwrite")
+    if table.partition_by:
+        writer = writer.partitionBy(*table.partition_by)
+    writer.parquet(str(path))
+
+
+@dataclass(frozen=True)
+class Move:
+    """Replace ``final`` by ``staged`` (``staged`` None: remove ``final``)."""
+
+    staged: str | None
+    final: str
+    trash: str
+
+
+def plan_moves(
+    settings: Settings, run_id: str, table: Table, months: list[str] | None
+) -> list[Move]:
+    """The renames that publish a staged table: one per month, or the whole folder."""
+    staged = staged_path(settings, run_id, table)
+    final = table.path(settings)
+    trash = settings.warehouse_dir / TRASH / run_id / table.layer / table.name
+    if not table.partition_by:
+        return [Move(str(staged) if staged.is_dir() else None, str(final), str(trash))]
+    moves = []
+    for month in months or []:
+        source = partition_dir(staged, month)
+        moves.append(
+            Move(
+                str(source) if _parquet_files(source) else None,
+                str(partition_dir(final, month)),
+                str(partition_dir(trash, month)),
+            )
+        )
+    return moves
+
+
+def apply_move(move: Move) -> None:
+    """One idempotent swap: final -> trash, staged -> final, delete trash."""
+    final, trash = Path(move.final), Path(move.trash)
+    staged = Path(move.staged) if move.staged else None
+    if staged is not None and not staged.exists():
+        # Already moved by an earlier attempt of the same run.
+        shutil.rmtree(trash, ignore_errors=True)
+        return
+    if final.exists():
+        trash.parent.mkdir(parents=True, exist_ok=True)
+        if trash.exists():
+            shutil.rmtree(trash)
+        os.rename(final, trash)
+    if staged is not None:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(staged, final)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _write_journal(root: Path, moves: list[Move]) -> None:
+    tmp = root / (JOURNAL + ".tmp")
+    tmp.write_text(json.dumps([m.__dict__ for m in moves]), encoding="utf-8")
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, root / JOURNAL)
+
+
+def publish(settings: Settings, run_id: str, moves: list[Move]) -> None:
+    """Make staged partitions visible: journal first, then the swaps, then clean up."""
+    root = staging_root(settings, run_id)
+    root.mkdir(parents=True, exist_ok=True)
+    _write_journal(root, moves)
+    for move in moves:
+        apply_move(move)
+    _discard_run(settings, run_id)
+
+
+def _discard_run(settings: Settings, run_id: str) -> None:
+    shutil.rmtree(staging_root(settings, run_id), ignore_errors=True)
+    shutil.rmtree(settings.warehouse_dir / TRASH / run_id, ignore_errors=True)
+
+
+def recover(settings: Settings) -> list[str]:
+    """Repair what a killed build left; returns the run ids it completed or discarded.
+
+    A run with a publish journal is rolled forward (its checks had all passed); a run without one
+    never touched a visible partition, so its staging is deleted. Trash whose partition is
+    missing is put back (a rename pair interrupted outside any journal).
+    """
+    handled = []
+    staging = settings.warehouse_dir / STAGING
+    for root in sorted(staging.iterdir()) if staging.is_dir() else []:
+        journal = root / JOURNAL
+        if journal.is_file():
+            moves = [Move(**m) for m in json.loads(journal.read_text(encoding="utf-8"))]
+            log.warning(
+                "completing the publish of killed build %s (%d moves)", root.name, len(moves)
+            )
+            for move in moves:
+                apply_move(move)
+        else:
+            log.warning("discarding the staging of killed build %s", root.name)
+        _discard_run(settings, root.name)
+        handled.append(root.name)
+    trash_root = settings.warehouse_dir / TRASH
+    for run in sorted(trash_root.iterdir()) if trash_root.is_dir() else []:
+        for leftover in sorted(_trash_leaves(run)):
+            final = settings.warehouse_dir / leftover.relative_to(run)
+            if not final.exists():
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(leftover, final)
+        shutil.rmtree(run, ignore_errors=True)
+        handled.append(run.name)
+    return handled
+
+
+def _trash_leaves(run: Path) -> list[Path]:
+    """Trash entries: partition folders, or whole table folders of unpartitioned tables."""
+    leaves = []
+    for table_dir in run.glob("*/*"):
+        parts = [p for p in table_dir.iterdir() if p.name.startswith(f"{PARTITION_COLUMN}=")]
+        leaves.extend(parts or [table_dir])
+    return leaves
+
+
+def raw_files(settings: Settings, name: str, months: list[str]) -> list[Path]:
+    """The Parquet files of a raw extract for these months."""
+    path = get_table(name).path(settings)
+    return [f for m in months for f in _parquet_files(partition_dir(path, m))]
+
+
+def raw_file_schemas(settings: Settings, name: str, months: list[str]) -> dict[str, object]:
+    """Arrow schema of every file of a raw extract for these months (footers only)."""
+    import pyarrow.parquet as pq
+
+    return {str(f): pq.read_schema(f) for f in raw_files(settings, name, months)}
+
+
+def read_raw(spark: SparkSession, settings: Settings, name: str, months: list[str]) -> DataFrame:
+    """A raw extract with its catalog columns plus ``_source_file`` (relative to ``paths.raw``,
+    so the same in every checkout) and ``_source_row`` (0-based row index in the file)."""
+    from pyspark.sql import functions as F
+
+    table = get_table(name)
+    df = read_path(spark, table, table.path(settings), months)
+    if not list_months(table.path(settings)) or not any(
+        m in months for m in list_months(table.path(settings))
+    ):
+        return df.select(
+            "*",
+            F.lit(None).cast("string").alias("_source_file"),
+            F.lit(None).cast("bigint").alias("_source_row"),
+        )
+    relative = F.regexp_extract(F.col("_metadata.file_path"), r"([^/]+/[^/]+)$", 1)
+    return df.select(
+        "*",
+        F.concat(F.lit(f"{name}/"), relative).alias("_source_file"),
+        F.col("_metadata.row_index").cast("bigint").alias("_source_row"),
+    )
