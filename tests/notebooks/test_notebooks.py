@@ -1,0 +1,88 @@
+"""Every subject notebook runs through papermill on the tiny warehouse and writes its report;
+a bad parameter stops each one at once with a message naming the parameter."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import papermill as pm
+import pytest
+
+from workbench.analysis.churn import load_model
+from workbench.analysis.errors import ParameterError
+from workbench.marts import read_mart
+from workbench.reports import notebook_path, run_subject
+from workbench.subjects import SUBJECTS
+
+# Small settings so the whole module stays within a few minutes on two cores.
+FAST = {
+    "churn": {"num_boost_round": 60, "train_months": 2, "horizon_months": 2},
+    "cross_sell": {"by_groups": False, "max_len": 2},
+    "channel_roi": {},
+    "campaign_roi": {},
+    "kpi_overview": {},
+}
+BAD = {
+    "churn": ("horizon_months", 0),
+    "cross_sell": ("period", "2026-06; __import__('os').system('id')"),
+    "channel_roi": ("margin", 1.5),
+    "campaign_roi": ("include_incomplete", "yes"),
+    "kpi_overview": ("region_idd", "GZ"),
+}
+
+
+def test_notebooks_are_committed_without_outputs():
+    for subject in SUBJECTS:
+        book = nbformat.read(str(notebook_path(subject)), as_version=4)
+        code = [c for c in book.cells if c.cell_type == "code"]
+        assert all(not c.outputs and c.execution_count is None for c in code), subject
+        tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1 and "period: str" in tagged[0].source
+        assert all(line.count("  # ") == 1 for line in tagged[0].source.splitlines())
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manifest):
+    period = tiny_manifest["months"][-1]
+    paths = run_subject(subject, period, FAST[subject], tiny_warehouse)
+    assert paths.directory == tiny_warehouse.reports_dir / subject / period
+    book = nbformat.read(str(paths.notebook), as_version=4)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = paths.html.read_text(encoding="utf-8")
+    assert "workbench.params.validate" not in html  # no code cells in the HTML
+    assert "plotly" in html.lower()
+    run = json.loads(paths.run_file.read_text())
+    assert run["parameters"]["period"] == period
+    if subject == "churn":
+        model = load_model(paths.directory / "model")
+        scores = read_mart("ads_churn_scores", tiny_warehouse, months=[period])
+        assert set(scores["model_id"]) == {model.model_id}
+        assert "metrics.json" in run["files"]
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_bad_parameter_stops_the_notebook(subject, tmp_path):
+    name, value = BAD[subject]
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(
+            str(notebook_path(subject)),
+            str(tmp_path / "out.ipynb"),
+            parameters={name: value, "output_dir": str(tmp_path)},
+            kernel_name="python3",
+            progress_bar=False,
+        )
+    assert info.value.ename == "ParameterError"
+    assert repr(name) in str(info.value)
+    # stopped at the validation cell: nothing after it ran
+    book = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4)
+    later = [c for c in book.cells if c.cell_type == "code"][3:]
+    assert all(c.execution_count is None for c in later)
+
+
+def test_run_subject_checks_parameters_before_starting(tiny_project):
+    with pytest.raises(ParameterError, match="'min_suport'"):
+        run_subject("cross_sell", "2026-06", {"min_suport": 0.1}, tiny_project)
+    with pytest.raises(ParameterError, match="'output_dir' is set by run_subject"):
+        run_subject("churn", "2026-06", {"output_dir": "/tmp"}, tiny_project)

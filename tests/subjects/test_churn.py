@@ -1,0 +1,133 @@
+"""Churn subject: the horizon label, the time split, and the truth of the tiny operator."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyspark.sql import types as T
+
+from workbench.analysis.churn import load_model
+from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.marts import read_mart
+from workbench.subjects import churn
+
+# Which features of ads_churn_features measure each planted hazard driver of the generator.
+PLANTED_FEATURES = {
+    "per_complaint_last_month": {"n_complaints", "n_complaints_3m"},
+    "per_unresolved_complaint_last_month": {"n_complaints_open"},
+    "usage_drop_last_month": {
+        "mou_change_ratio",
+        "data_change_ratio",
+        "mou_min",
+        "data_mb",
+        "n_active_days",
+        "n_sms",
+        "revenue_cny",
+    },
+    "competitor_share": {"competitor_share", "offnet_share"},
+    "prepaid": {"plan_type"},
+    "short_tenure_under_6_months": {"tenure_months"},
+    "contract_ends_within_60_days": {"months_to_contract_end"},
+    "home_cell_drop_rate_pct": {"home_cell_drop_rate"},
+    "bill_shock_last_month": {"bill_shock_ratio", "revenue_cny"},
+    "per_product_held": {"n_products"},
+    "family_plan": {"has_family_plan"},
+    "enterprise_line": {"is_enterprise"},
+}
+SCHEMA = T.StructType(
+    [
+        T.StructField("subscriber_id", T.LongType()),
+        T.StructField("is_churned_next_month", T.BooleanType()),
+        T.StructField("month", T.StringType()),
+    ]
+)
+
+
+def test_horizon_label_looks_ahead_k_months(spark):
+    rows = [
+        (1, False, "2026-01"),
+        (1, False, "2026-02"),
+        (1, True, "2026-03"),  # deactivated in 2026-04
+        (2, False, "2026-01"),
+        (2, False, "2026-02"),
+        (2, False, "2026-03"),
+        (2, None, "2026-04"),
+    ]
+    df = spark.createDataFrame(rows, SCHEMA)
+    out = df.transform(churn.with_horizon_label(2, "2026-04")).toPandas()
+    got = {(r.subscriber_id, r.month): (r.is_churned, r.is_label_known) for r in out.itertuples()}
+    assert got == {
+        (1, "2026-01"): (False, True),
+        (1, "2026-02"): (True, True),
+        (1, "2026-03"): (True, False),
+        (2, "2026-01"): (False, True),
+        (2, "2026-02"): (False, True),
+        (2, "2026-03"): (False, False),
+        (2, "2026-04"): (False, False),
+    }
+
+
+def test_horizon_must_be_positive():
+    with pytest.raises(ParameterError, match="horizon_months"):
+        churn.with_horizon_label(0, "2026-04")
+
+
+def test_plan_months_leaves_no_overlap():
+    train, test = churn.plan_months("2026-10", 2, 3)
+    assert train == ["2026-04", "2026-05", "2026-06"] and test == "2026-08"
+    with pytest.raises(ParameterError, match="train_months"):
+        churn.plan_months("2026-10", 1, 0)
+
+
+@pytest.fixture(scope="module")
+def churn_run(spark, tiny_warehouse, tiny_manifest, tmp_path_factory):
+    period = tiny_manifest["months"][-1]
+    out = tmp_path_factory.mktemp("churn_report")
+    result = churn.run(
+        spark, tiny_warehouse, period, horizon_months=1, train_months=3, output_dir=out
+    )
+    return result, period
+
+
+def test_model_finds_the_planted_drivers_and_beats_the_base_rate(churn_run, tiny_manifest):
+    result, _ = churn_run
+    coefficients = tiny_manifest["planted"]["churn_hazard"]["coefficients"]
+    planted = set().union(
+        *(
+            PLANTED_FEATURES[name]
+            for name, coef in coefficients.items()
+            if name in PLANTED_FEATURES and coef
+        )
+    )
+    top = list(result.drivers["feature"].head(5))
+    assert sum(f in planted for f in top) >= 4, top
+    assert top[0] in planted, top
+    lift = result.evaluation.lift
+    assert float(lift["lift"].iloc[0]) >= 2.0, lift
+    assert result.evaluation.metrics["auc"] > 0.65
+
+
+def test_scores_cover_the_active_base_and_trace_to_the_bundle(churn_run, tiny_warehouse):
+    result, period = churn_run
+    scores = read_mart("ads_churn_scores", tiny_warehouse, months=[period])
+    base = read_mart("ads_churn_features", tiny_warehouse, months=[period])
+    assert len(scores) == len(base) == result.n_scored
+    assert set(scores["subscriber_id"]) == set(base["subscriber_id"])
+    assert scores["churn_probability"].between(0, 1).all()
+    assert scores["reason_1"].notna().all()
+    bundle = load_model(result.bundle_dir)
+    assert set(scores["model_id"]) == {bundle.model_id}
+    assert (
+        f"test_{result.test_month}"
+        in json.loads((result.bundle_dir / "bundle.json").read_text())["metrics"]
+    )
+    drivers = read_mart("ads_churn_drivers", tiny_warehouse, months=[period])
+    assert list(drivers.sort_values("driver_rank")["feature"][:3]) == list(
+        result.drivers["feature"][:3]
+    )
+
+
+def test_a_period_without_features_is_refused(spark, tiny_warehouse):
+    with pytest.raises(InputDataError, match="ads_churn_features has no month 2030-01"):
+        churn.run(spark, tiny_warehouse, "2030-01")

@@ -1,0 +1,100 @@
+"""Parameter validation: what a notebook accepts before any work starts."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from workbench.analysis.errors import ParameterError
+from workbench.params import SPECS, check_overrides, validate
+
+
+def churn_namespace(**changes):
+    ns = {
+        "period": "2026-06",
+        "config_path": "",
+        "output_dir": "/tmp/reports/churn/2026-06",
+        "horizon_months": 1,
+        "train_months": 3,
+        "sample_size": 10_000,
+        "top_n_reasons": 3,
+        "num_boost_round": 100,
+        "seed": 7,
+        # what a notebook namespace holds besides the parameters
+        "os": os,
+        "In": [],
+        "get_ipython": lambda: None,
+        "_i1": "code",
+    }
+    ns.update(changes)
+    return ns
+
+
+def test_valid_parameters_pass_and_keep_declaration_order():
+    params = validate("churn", churn_namespace())
+    assert list(params) == list(SPECS["churn"])
+    assert params["period"] == "2026-06" and params["seed"] == 7
+
+
+def test_an_int_is_accepted_for_a_float_and_converted():
+    ns = {
+        "period": "2026-06",
+        "config_path": "",
+        "output_dir": "",
+        "min_support": 1,
+        "min_confidence": 0.5,
+        "max_len": 3,
+        "top_n_offers": 2,
+        "by_groups": False,
+    }
+    assert validate("cross_sell", ns)["min_support"] == 1.0
+    assert isinstance(validate("cross_sell", ns)["min_support"], float)
+
+
+@pytest.mark.parametrize(
+    ("changes", "named", "what"),
+    [
+        ({"horizon_monhts": 2}, "horizon_monhts", "unknown parameter"),
+        ({"horizon_months": "2"}, "horizon_months", "expected int"),
+        ({"horizon_months": True}, "horizon_months", "expected int"),
+        ({"horizon_months": 0}, "horizon_months", "out of range"),
+        ({"sample_size": 10**9}, "sample_size", "out of range"),
+        ({"period": "2026-13"}, "period", "not allowed"),
+        ({"period": "June"}, "period", "not allowed"),
+        ({"period": "__import__('os').system('id')"}, "period", "looks like code"),
+        ({"output_dir": "/tmp/x; rm -rf /"}, "output_dir", "looks like code"),
+        ({"output_dir": "`id`"}, "output_dir", "looks like code"),
+        ({"config_path": "os.system"}, "config_path", "looks like code"),
+        ({"output_dir": "../../etc"}, "output_dir", "not allowed"),
+    ],
+)
+def test_bad_parameters_are_refused_naming_them(changes, named, what):
+    with pytest.raises(ParameterError, match=what) as info:
+        validate("churn", churn_namespace(**changes))
+    assert repr(named) in str(info.value)
+
+
+def test_a_missing_parameter_is_named():
+    ns = churn_namespace()
+    del ns["seed"]
+    with pytest.raises(ParameterError, match="'seed' is missing"):
+        validate("churn", ns)
+
+
+def test_identifier_and_bool_kinds():
+    base = {"period": "2026-06", "config_path": "", "output_dir": ""}
+    ok = validate("kpi_overview", {**base, "region_id": "GZ", "segment": "ALL", "plan_type": "x-1"})
+    assert ok["region_id"] == "GZ"
+    with pytest.raises(ParameterError, match="'segment'"):
+        validate("kpi_overview", {**base, "region_id": "GZ", "segment": "a b", "plan_type": "p"})
+    with pytest.raises(ParameterError, match="'include_incomplete': expected bool"):
+        validate("campaign_roi", {**base, "confidence": 0.9, "include_incomplete": 1})
+
+
+def test_unknown_subject_and_overrides():
+    with pytest.raises(ParameterError, match="unknown subject"):
+        validate("weather", {})
+    assert check_overrides("churn", {"seed": 3}) == {"seed": 3}
+    with pytest.raises(ParameterError, match="unknown parameter 'sead'"):
+        check_overrides("churn", {"sead": 3})

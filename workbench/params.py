@@ -1,0 +1,246 @@
+"""Validation of the parameters a subject notebook (or the CLI) receives, before any work starts.
+
+Each subject declares its parameters once in :data:`SPECS`: type, range and, for text, what it
+may look like. :func:`validate` checks a notebook's namespace against that declaration and
+raises :class:`ParameterError` naming the parameter on the first problem: an unknown name, a
+wrong type, a value out of range, or a string shaped like code. Text parameters accept only
+what their kind allows:
+
+* ``month``: ``YYYY-MM`` (e.g. ``2026-10``);
+* ``identifier``: letters, digits, ``_``, ``-`` and ``.``, at most 64 characters (ids such as
+  ``GZ``, ``ALL`` or ``online_app``);
+* ``path``: a file or folder path of letters, digits, ``_ - . / :`` and spaces (empty allowed);
+* ``choice``: one of the listed values.
+
+Anything containing a code marker (``__``, ``;``, backticks, ``$(``, ``os.system``, ``eval(``,
+``exec(``, ``import``, quotes, brackets, newlines...) is refused outright, whatever its kind.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from workbench.analysis.errors import ParameterError
+
+Kind = Literal["month", "identifier", "path", "choice"]
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_IDENTIFIER = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_PATH = re.compile(r"^[A-Za-z0-9_.\-/: ]{0,1024}$")
+CODE_MARKERS: tuple[str, ...] = (
+    "__",
+    ";",
+    "`",
+    "$(",
+    "${",
+    "os.system",
+    "subprocess",
+    "eval(",
+    "exec(",
+    "import ",
+    "lambda ",
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    "'",
+    '"',
+    "\n",
+    "\r",
+    "|",
+    "&",
+    "<",
+    ">",
+)
+_KIND_HELP = {
+    "month": "a month like 2026-10",
+    "identifier": "an identifier of letters, digits, _ - . (at most 64 characters)",
+    "path": "a path of letters, digits, _ - . / : and spaces",
+    "choice": "one of the listed values",
+}
+# Names IPython and papermill put in a notebook's namespace besides the parameters.
+_IGNORED = {"In", "Out", "exit", "quit", "get_ipython", "display"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: its Python type, range (numbers) or kind (text), and a description."""
+
+    type: type
+    description: str
+    low: float | None = None
+    high: float | None = None
+    kind: Kind | None = None
+    choices: tuple[str, ...] = ()
+
+    def check(self, name: str, value: Any) -> Any:
+        """The value, converted where harmless (int -> float); raises naming ``name``."""
+        expected = self.type.__name__
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise ParameterError(f"parameter {name!r}: expected bool, got {value!r}")
+            return value
+        if self.type is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ParameterError(f"parameter {name!r}: expected int, got {value!r}")
+            return self._range(name, value)
+        if self.type is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ParameterError(f"parameter {name!r}: expected float, got {value!r}")
+            if math.isnan(value) or math.isinf(value):
+                raise ParameterError(f"parameter {name!r}: must be a finite number, got {value!r}")
+            return self._range(name, float(value))
+        if self.type is str:
+            if not isinstance(value, str):
+                raise ParameterError(f"parameter {name!r}: expected str, got {value!r}")
+            return self._text(name, value)
+        raise ParameterError(f"parameter {name!r}: unsupported type {expected}")
+
+    def _range(self, name: str, value: float) -> Any:
+        if (self.low is not None and value < self.low) or (
+            self.high is not None and value > self.high
+        ):
+            raise ParameterError(
+                f"parameter {name!r}: {value!r} is out of range [{self.low}, {self.high}]"
+            )
+        return value
+
+    def _text(self, name: str, value: str) -> str:
+        lowered = value.lower()
+        for marker in CODE_MARKERS:
+            if marker in lowered:
+                raise ParameterError(
+                    f"parameter {name!r}: value {value!r} looks like code (contains "
+                    f"{marker!r}); allowed: {_KIND_HELP[self.kind or 'identifier']}"
+                )
+        ok = {
+            "month": lambda v: bool(_MONTH.match(v)),
+            "identifier": lambda v: bool(_IDENTIFIER.match(v)),
+            "path": lambda v: bool(_PATH.match(v)) and ".." not in v.split("/"),
+            "choice": lambda v: v in self.choices,
+        }[self.kind or "identifier"](value)
+        if not ok:
+            allowed = (
+                f"one of {', '.join(self.choices)}"
+                if self.kind == "choice"
+                else _KIND_HELP[self.kind or "identifier"]
+            )
+            raise ParameterError(
+                f"parameter {name!r}: {value!r} is not allowed; expected {allowed}"
+            )
+        return value
+
+
+def _month(description: str) -> Param:
+    return Param(str, description, kind="month")
+
+
+def _path(description: str) -> Param:
+    return Param(str, description, kind="path")
+
+
+_COMMON: dict[str, Param] = {
+    "period": _month("the month analysed (YYYY-MM)"),
+    "config_path": _path(
+        "the project's pipelines/config.yml; empty: found from the working folder"
+    ),
+    "output_dir": _path("folder for the report's files; empty: reports/<subject>/<period>/"),
+}
+
+SPECS: dict[str, dict[str, Param]] = {
+    "churn": {
+        **_COMMON,
+        "horizon_months": Param(int, "label window: churn in months M+1..M+k", 1, 6),
+        "train_months": Param(int, "months of features used for training", 1, 24),
+        "sample_size": Param(int, "most training rows pulled to the driver", 500, 5_000_000),
+        "top_n_reasons": Param(int, "reason codes per scored subscriber", 1, 5),
+        "num_boost_round": Param(int, "boosting rounds of LightGBM", 10, 5000),
+        "seed": Param(int, "seed of sampling and training", 0, 2**31 - 1),
+    },
+    "cross_sell": {
+        **_COMMON,
+        "min_support": Param(float, "share of subscribers holding the itemset", 0.0001, 1.0),
+        "min_confidence": Param(float, "share of antecedent holders holding the offer", 0.01, 1.0),
+        "max_len": Param(int, "most products in a rule", 2, 6),
+        "top_n_offers": Param(int, "offers per subscriber", 1, 10),
+        "by_groups": Param(bool, "also mine rules per region and per segment"),
+    },
+    "channel_roi": {
+        **_COMMON,
+        "margin": Param(float, "contribution margin as a share of revenue", 0.0, 1.0),
+        "horizon_months": Param(int, "lifetime value horizon in months", 1, 120),
+        "annual_discount_rate": Param(float, "yearly discount rate of future margin", 0.0, 1.0),
+        "min_at_risk": Param(int, "lines needed to trust a survival month", 1, 100_000),
+    },
+    "campaign_roi": {
+        **_COMMON,
+        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
+        "include_incomplete": Param(bool, "also show campaigns whose window is still open"),
+    },
+    "kpi_overview": {
+        **_COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        "segment": Param(str, "segment to show, or ALL", kind="identifier"),
+        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier"),
+    },
+}
+
+
+def _is_parameter_like(name: str, value: Any) -> bool:
+    """Whether a namespace entry can be a parameter (not a module, function, class or IPython's)."""
+    if name.startswith("_") or name in _IGNORED:
+        return False
+    return not isinstance(
+        value, types.ModuleType | types.FunctionType | types.BuiltinFunctionType | type
+    )
+
+
+def validate(subject: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a subject's parameters, e.g. ``validate("churn", globals())`` in a notebook.
+
+    Every declared parameter must be present; any other public, non-module, non-function name
+    in the namespace is an unknown parameter.
+
+    Returns:
+        the parameters by name, in declaration order, numbers converted (int -> float).
+
+    Raises:
+        ParameterError: naming the first parameter at fault.
+    """
+    if subject not in SPECS:
+        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
+    spec = SPECS[subject]
+    unknown = sorted(n for n, v in namespace.items() if n not in spec and _is_parameter_like(n, v))
+    if unknown:
+        raise ParameterError(
+            f"unknown parameter {unknown[0]!r} for {subject}; known: {', '.join(spec)}"
+        )
+    out: dict[str, Any] = {}
+    for name, param in spec.items():
+        if name not in namespace:
+            raise ParameterError(f"parameter {name!r} is missing for {subject}")
+        out[name] = param.check(name, namespace[name])
+    return out
+
+
+def check_overrides(subject: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """Check parameters given from outside (CLI, :func:`workbench.reports.run_subject`): known
+    names with valid values; missing ones keep the notebook's defaults."""
+    if subject not in SPECS:
+        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
+    spec = SPECS[subject]
+    out = {}
+    for name, value in parameters.items():
+        if name not in spec:
+            raise ParameterError(
+                f"unknown parameter {name!r} for {subject}; known: {', '.join(spec)}"
+            )
+        out[name] = spec[name].check(name, value)
+    return out

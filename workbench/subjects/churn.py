@@ -1,0 +1,269 @@
+"""Churn subject: time-split training on ``ads_churn_features``, evaluation, drivers, and scores
+for the whole active base written to ``ads_churn_scores`` (inside Spark).
+
+Time split for a run of period ``P`` with label window ``k`` (``horizon_months``):
+
+* a row of month ``M`` has features up to ``M``; its label is "deactivated in ``M+1..M+k``",
+  rebuilt here from the monthly ``is_churned_next_month`` flags (a line churned in ``M+j`` has
+  ``is_churned_next_month`` set in ``M+j-1`` and no later row), complete only when ``M+k <= P``;
+* the test month is ``P - k`` (the newest month whose label is complete), the training months
+  the ``train_months`` months up to ``P - 2k``, so no training label window overlaps the test
+  one (:func:`workbench.analysis.churn.time_split`);
+* the model then scores every subscriber live at the end of ``P`` (features of ``P``).
+
+Training uses a seeded, bounded sample pulled to the driver; scoring never collects the base.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from workbench.analysis import churn as engine
+from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.catalog.results import N_REASONS
+from workbench.months import add_months, parse_month
+from workbench.subjects.common import write_result
+from workbench.warehouse.storage import read_table, table_months
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from workbench.config import Settings
+
+log = logging.getLogger(__name__)
+
+FEATURES_TABLE = "ads_churn_features"
+ID_COLUMN = "subscriber_id"
+LABEL_COLUMN = "is_churned"
+#: columns of ads_churn_features that are not model inputs (ids, labels, lineage)
+NOT_FEATURES = (
+    "subscriber_id",
+    "is_churned_next_month",
+    "is_churned_within_horizon",
+    "is_label_complete",
+    "is_do_not_contact",
+    "month",
+)
+CATEGORICAL = ("region_id", "plan_type", "segment", "channel_id", "device_generation")
+#: carried from the features to the scores mart for target lists and dashboards
+CONTEXT_COLUMNS = ("region_id", "segment", "plan_type", "is_do_not_contact")
+
+
+@dataclass(frozen=True)
+class ChurnResult:
+    """What a churn run produced."""
+
+    model: engine.ChurnModel
+    evaluation: engine.Evaluation
+    drivers: pd.DataFrame
+    period: str
+    train_months: list[str]
+    test_month: str
+    n_train: int
+    n_test: int
+    n_scored: int
+    bundle_dir: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _month_index(column: str):
+    from pyspark.sql import functions as F
+
+    return F.substring(column, 1, 4).cast("int") * 12 + F.substring(column, 6, 2).cast("int")
+
+
+def with_horizon_label(horizon_months: int, last_month: str):
+    """Transform: add ``is_churned`` (deactivated in M+1..M+k) and ``is_label_known``.
+
+    Args:
+        horizon_months: ``k``, at least 1.
+        last_month: newest month with data; labels reaching past it are not known.
+    """
+    from pyspark.sql import functions as F
+
+    if isinstance(horizon_months, bool) or not isinstance(horizon_months, int):
+        raise ParameterError(f"horizon_months must be a whole number, got {horizon_months!r}")
+    if horizon_months < 1:
+        raise ParameterError(f"horizon_months must be >= 1, got {horizon_months}")
+    last_index = int(last_month[:4]) * 12 + int(last_month[5:7])
+
+    def transform(features: DataFrame) -> DataFrame:
+        base = features.withColumn("_m", _month_index("month"))
+        flags = base.where(F.col("is_churned_next_month")).select(
+            F.col(ID_COLUMN).alias("_id"), F.col("_m").alias("_flag_m")
+        )
+        # churned within k of M  <=>  some row of M..M+k-1 is flagged "churned next month"
+        hits = (
+            base.select(ID_COLUMN, "_m")
+            .join(
+                flags,
+                (F.col(ID_COLUMN) == F.col("_id"))
+                & F.col("_flag_m").between(F.col("_m"), F.col("_m") + horizon_months - 1),
+            )
+            .select(ID_COLUMN, "_m")
+            .distinct()
+            .withColumn("_hit", F.lit(True))
+        )
+        return (
+            base.join(hits, [ID_COLUMN, "_m"], "left")
+            .withColumn(LABEL_COLUMN, F.coalesce(F.col("_hit"), F.lit(False)))
+            .withColumn("is_label_known", F.col("_m") + horizon_months <= F.lit(last_index))
+            .drop("_m", "_hit")
+        )
+
+    return transform
+
+
+def plan_months(period: str, horizon_months: int, train_months: int) -> tuple[list[str], str]:
+    """Training months and the test month of a run (see the module docstring)."""
+    period = parse_month(period)
+    if train_months < 1:
+        raise ParameterError(f"train_months must be >= 1, got {train_months}")
+    test_month = add_months(period, -horizon_months)
+    train_end = add_months(period, -2 * horizon_months)
+    train = [add_months(train_end, -i) for i in reversed(range(train_months))]
+    return train, test_month
+
+
+def _sample_to_pandas(df: DataFrame, sample_size: int, seed: int) -> pd.DataFrame:
+    """A seeded, bounded, hash-based sample of rows brought to the driver."""
+    from pyspark.sql import functions as F
+
+    n = df.count()
+    if n == 0:
+        return df.limit(0).toPandas()
+    if n > sample_size:
+        # Hash of id and month: the same rows every run, whatever the partitioning.
+        share = sample_size / n
+        bucket = F.abs(F.xxhash64(F.lit(seed), ID_COLUMN, "month")) % 1_000_000
+        df = df.where(bucket < F.lit(int(share * 1_000_000)))
+    return df.toPandas()
+
+
+def _feature_columns(features: DataFrame) -> list[str]:
+    return [c for c in features.columns if c not in NOT_FEATURES]
+
+
+def run(
+    spark: SparkSession,
+    settings: Settings,
+    period: str,
+    *,
+    horizon_months: int = 1,
+    train_months: int = 3,
+    sample_size: int = 200_000,
+    top_n_reasons: int = N_REASONS,
+    num_boost_round: int = 400,
+    seed: int = 42,
+    output_dir: Path | None = None,
+) -> ChurnResult:
+    """Train, evaluate and explain the churn model for ``period``; score the live base.
+
+    Writes ``ads_churn_scores`` and ``ads_churn_drivers`` for ``period``, and the model bundle
+    (booster, parameters, months, metrics) to ``output_dir/model`` when given.
+    """
+    period = parse_month(period)
+    if not 1 <= top_n_reasons <= N_REASONS:
+        raise ParameterError(f"top_n_reasons must be in 1..{N_REASONS}, got {top_n_reasons}")
+    available = table_months(settings, FEATURES_TABLE)
+    if period not in available:
+        raise InputDataError(
+            f"{FEATURES_TABLE} has no month {period} (it has {', '.join(available) or 'none'})"
+        )
+    train, test_month = plan_months(period, horizon_months, train_months)
+    train = [m for m in train if m in available]
+    if not train or test_month not in available:
+        raise InputDataError(
+            f"churn for {period} with a {horizon_months}-month label needs features for "
+            f"{test_month} and up to {add_months(period, -2 * horizon_months)}; "
+            f"{FEATURES_TABLE} has {', '.join(available)}"
+        )
+    # Labels of month M look at the flags of M..M+k-1: read every month up to the period.
+    features = read_table(
+        spark, settings, FEATURES_TABLE, [m for m in available if train[0] <= m <= period]
+    )
+    labelled = features.transform(with_horizon_label(horizon_months, period)).where(
+        "is_label_known"
+    )
+    columns = _feature_columns(features)
+    keep = [ID_COLUMN, "month", *columns, LABEL_COLUMN]
+    train_pd = _sample_to_pandas(
+        labelled.where(labelled.month.isin(train)).select(*keep), sample_size, seed
+    )
+    test_pd = _sample_to_pandas(
+        labelled.where(labelled.month == test_month).select(*keep), sample_size, seed
+    )
+    if train_pd.empty or test_pd.empty:
+        raise InputDataError(f"churn for {period}: no labelled rows to train or test on")
+    # One row per subscriber and month: the id the engine sees must be unique.
+    for frame in (train_pd, test_pd):
+        frame["row_id"] = frame[ID_COLUMN].astype(str) + "@" + frame["month"]
+    prepared = engine.prepare_features(
+        train_pd.drop(columns=[ID_COLUMN, "month"]),
+        "row_id",
+        LABEL_COLUMN,
+        positive_label=True,
+        categorical=[c for c in CATEGORICAL if c in columns],
+    )
+    params = engine.ChurnParams(num_boost_round=num_boost_round, seed=seed)
+    window = f"{train[0]}..{train[-1]} (label +{horizon_months})"
+    model = engine.train_churn_model(prepared, params, training_window=window)
+    test = engine.prepare_features(
+        test_pd.drop(columns=[ID_COLUMN, "month"]), "row_id", LABEL_COLUMN, spec=prepared.spec
+    )
+    evaluation = engine.evaluate(model, test)
+    model = engine.attach_metrics(model, f"test_{test_month}", evaluation.metrics)
+    drivers = engine.drivers(model, test.X)
+
+    base = read_table(spark, settings, FEATURES_TABLE, [period])
+    scores = engine.score_spark(
+        base, model, id_columns=[ID_COLUMN, *CONTEXT_COLUMNS], top_n=top_n_reasons
+    )
+    from pyspark.sql import functions as F
+
+    for i in range(top_n_reasons + 1, N_REASONS + 1):
+        scores = scores.withColumn(f"reason_{i}", F.lit(None).cast("string")).withColumn(
+            f"reason_{i}_contribution", F.lit(None).cast("double")
+        )
+    scores = scores.withColumn("horizon_months", F.lit(horizon_months))
+    n_scored = write_result(scores, "ads_churn_scores", settings, period)
+
+    driver_rows = drivers.assign(driver_rank=range(1, len(drivers) + 1), model_id=model.model_id)[
+        [
+            "feature",
+            "driver_rank",
+            "mean_abs_contribution",
+            "mean_contribution",
+            "share",
+            "model_id",
+        ]
+    ]
+    write_result(spark.createDataFrame(driver_rows), "ads_churn_drivers", settings, period)
+
+    bundle = None
+    if output_dir is not None:
+        bundle = engine.save_model(model, Path(output_dir) / "model")
+    log.info(
+        "churn %s: model %s, test AUC %.3f, %d subscriber(s) scored",
+        period,
+        model.model_id,
+        evaluation.metrics.get("auc", float("nan")),
+        n_scored,
+    )
+    return ChurnResult(
+        model=model,
+        evaluation=evaluation,
+        drivers=drivers,
+        period=period,
+        train_months=train,
+        test_month=test_month,
+        n_train=len(train_pd),
+        n_test=len(test_pd),
+        n_scored=n_scored,
+        bundle_dir=bundle,
+    )
