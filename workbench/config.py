@@ -96,6 +96,34 @@ class WarehouseSettings(_Strict):
     kpi_dictionary: Path = Path("pipelines/kpis.yml")
 
 
+class SuppressionSettings(_Strict):
+    """Target-list suppression rules, applied in this order (see :mod:`workbench.targets`)."""
+
+    do_not_contact: bool = True
+    open_complaint: bool = True
+    arrears: bool = True
+    arrears_threshold_cny: float = Field(0.0, ge=0.0)
+    recent_contact: bool = True
+    contacted_within_days: int = Field(30, ge=0, le=3660)
+    holds_offer: bool = True
+
+    @field_validator("do_not_contact")
+    @classmethod
+    def _never_off(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("cannot be turned off: do-not-contact subscribers are never exported")
+        return value
+
+
+class TargetSettings(_Strict):
+    output: Path = Path("data/exports")
+    control_share: float = Field(0.1, ge=0.0, lt=1.0)
+    mask_msisdn: bool = True
+    contact_channel: str = "telesales"
+    max_rows: int = Field(1_000_000, gt=0, le=1_048_575)
+    suppression: SuppressionSettings = Field(default_factory=SuppressionSettings)
+
+
 class ProfileSettings(_Strict):
     subscribers: int = Field(gt=0)
     months: str
@@ -117,6 +145,7 @@ class Settings(_Strict):
     spark: SparkSettings = Field(default_factory=SparkSettings)
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    targets: TargetSettings = Field(default_factory=TargetSettings)
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
     root: Path = Field(default=Path("."), exclude=True)
 
@@ -141,6 +170,10 @@ class Settings(_Strict):
     @property
     def reports_dir(self) -> Path:
         return self.resolve(self.paths.reports)
+
+    @property
+    def targets_dir(self) -> Path:
+        return self.resolve(self.targets.output)
 
     def profile(self, name: str) -> ProfileSettings:
         try:

@@ -1,0 +1,200 @@
+"""Units of the target list: selection, each suppression rule, masking, file names, writers and
+the export log, each with its failure mode."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from workbench.analysis.errors import InputDataError
+from workbench.targets import select, suppress
+from workbench.targets.errors import TargetError
+from workbench.targets.log import append_record, read_records
+from workbench.targets.privacy import mask_msisdn, masked_msisdn, safe_output_path
+from workbench.targets.writers import checksum, write_list
+
+CAND = (
+    "subscriber_id bigint, region_id string, segment string, offer_product_id string, "
+    "score double, reason string, source_rank int, is_do_not_contact boolean"
+)
+
+
+def _cands(spark, rows):
+    return spark.createDataFrame(rows, CAND)
+
+
+def _ids(df) -> list[int]:
+    return sorted(r[0] for r in df.select("subscriber_id").collect())
+
+
+def test_selection_dedupes_keeps_best_rank_and_ranks_by_score(spark):
+    df = _cands(
+        spark,
+        [
+            (1, "R1", "m", "P2", 0.9, "b", 2, None),
+            (1, "R1", "m", "P1", 0.4, "a", 1, None),
+            (2, "R2", "m", "P1", 0.8, "a", 1, None),
+            (3, "R1", "m", "P3", 0.8, "a", 1, None),
+        ],
+    )
+    out = (
+        df.transform(select.in_region("R1"))
+        .transform(select.drop_duplicate_subscribers)
+        .transform(select.rank_list(5))
+        .toPandas()
+        .sort_values("list_rank")
+    )
+    assert list(out.subscriber_id) == [3, 1] and list(out.offer_product_id) == ["P3", "P1"]
+    top = df.transform(select.drop_duplicate_subscribers).transform(select.rank_list(1))
+    assert _ids(top) == [2]  # 0.8 ties broken by the smaller id
+
+
+def test_selection_names_missing_columns(spark):
+    with pytest.raises(InputDataError, match="churn_probability"):
+        select.churn_candidates(spark.createDataFrame([(1,)], "subscriber_id bigint"))
+    with pytest.raises(InputDataError, match="offer_product_id"):
+        select.offer_candidates(spark.createDataFrame([(1,)], "subscriber_id bigint"))
+
+
+def test_each_rule_removes_exactly_its_subscribers(spark):
+    df = _cands(spark, [(i, "R", "m", "P1", 0.5, "r", 1, i == 9) for i in range(1, 10)])
+    subs = spark.createDataFrame(
+        [(i, None if i == 2 else i == 1) for i in range(1, 10) if i != 3],
+        "subscriber_id bigint, is_do_not_contact boolean",
+    )
+    assert _ids(df.transform(suppress.suppress_do_not_contact(subs))) == [4, 5, 6, 7, 8]
+    complaints = spark.createDataFrame(
+        [(4, datetime(2026, 6, 1), None), (5, datetime(2026, 6, 1), datetime(2026, 6, 2)),
+         (6, datetime(2026, 7, 2), None)],
+        "subscriber_id bigint, opened_at timestamp, resolved_at timestamp",
+    )  # fmt: skip
+    open_rule = suppress.suppress_open_complaints(complaints, date(2026, 7, 1))
+    assert 4 not in _ids(df.transform(open_rule)) and {5, 6} <= set(_ids(df.transform(open_rule)))
+    bills = spark.createDataFrame(
+        [(5, 10.0), (5, 10.0), (6, 15.0)], "subscriber_id bigint, arrears_cny double"
+    )
+    assert set(_ids(df)) - set(_ids(df.transform(suppress.suppress_arrears(bills, 15.0)))) == {5}
+    contacts = spark.createDataFrame(
+        [("A", 6, date(2026, 6, 1)), ("A", 7, date(2026, 5, 1)), ("SELF", 8, date(2026, 6, 30))],
+        "campaign_id string, subscriber_id bigint, contact_date date",
+    )
+    recent = suppress.suppress_recent_contacts(contacts, date(2026, 7, 1), 30, "SELF")
+    assert set(_ids(df)) - set(_ids(df.transform(recent))) == {6}
+    holdings = spark.createDataFrame(
+        [(7, "P1"), (8, "P9")], "subscriber_id bigint, product_id string"
+    )
+    assert set(_ids(df)) - set(_ids(df.transform(suppress.suppress_holders(holdings)))) == {7}
+
+
+def test_rules_name_missing_columns(spark):
+    bad = spark.createDataFrame([(1,)], "subscriber_id bigint")
+    for make in (
+        lambda: suppress.suppress_do_not_contact(bad),
+        lambda: suppress.suppress_open_complaints(bad, date(2026, 1, 1)),
+        lambda: suppress.suppress_arrears(bad, 0.0),
+        lambda: suppress.suppress_recent_contacts(bad, date(2026, 1, 1), 1, "C"),
+        lambda: suppress.suppress_holders(bad),
+    ):
+        with pytest.raises(InputDataError):
+            make()
+
+
+def test_masking_in_python_and_spark_agree(spark):
+    values = ["13812345678", "1234567", None, "8613812345678"]
+    df = spark.createDataFrame([(v,) for v in values], "msisdn string")
+    got = [r[0] for r in df.select(masked_msisdn()).collect()]
+    assert got == [mask_msisdn(v) for v in values]
+    assert got[:3] == ["138****5678", "*******", None]
+
+
+@pytest.mark.parametrize(
+    "name", ["../x.csv", "a/b.csv", "/etc/passwd", "..", ".hidden", "a\\b.csv", "a b.csv", ""]
+)
+def test_file_names_cannot_escape_the_output_folder(tmp_path, name):
+    with pytest.raises(TargetError):
+        safe_output_path(tmp_path / "out", name)
+
+
+def test_a_plain_file_name_stays_inside(tmp_path):
+    assert safe_output_path(tmp_path, "RET_2026-06.csv") == (tmp_path / "RET_2026-06.csv").resolve()
+
+
+def test_xlsx_reads_back_with_headers_formats_and_frozen_row(tmp_path):
+    from openpyxl import load_workbook
+
+    frame = pd.DataFrame(
+        {"list_rank": [1, 2], "subscriber_id": [11, 12], "score": [0.91234, None],
+         "reason": ["complaints", "low usage"]}
+    )  # fmt: skip
+    digest = write_list(frame, tmp_path / "l.xlsx", "xlsx")
+    assert digest == checksum(tmp_path / "l.xlsx")
+    ws = load_workbook(tmp_path / "l.xlsx").active
+    assert [c.value for c in ws[1]] == [
+        "Rank / 排名", "Subscriber ID / 用户编号", "Score / 得分", "Reason / 推荐原因"
+    ]  # fmt: skip
+    assert all(c.font.bold for c in ws[1]) and ws.freeze_panes == "A2"
+    assert ws["C2"].value == pytest.approx(0.91234) and ws["C2"].number_format == "0.0000"
+    assert ws["C3"].value is None and ws.column_dimensions["B"].width >= 20
+
+
+def test_csv_and_parquet_round_trip_and_a_bad_format(tmp_path):
+    frame = pd.DataFrame({"subscriber_id": [1], "reason": ["投诉"]})
+    write_list(frame, tmp_path / "l.csv", "csv")
+    write_list(frame, tmp_path / "l.parquet", "parquet")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "l.csv", encoding="utf-8-sig"), frame)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "l.parquet"), frame)
+    with pytest.raises(TargetError, match="format"):
+        write_list(frame, tmp_path / "l.json", "json")  # type: ignore[arg-type]
+    assert not list(Path(tmp_path).glob(".*tmp*"))
+
+
+def test_export_log_appends_and_survives_a_truncated_line(tmp_path):
+    path = tmp_path / "log.jsonl"
+    append_record(path, {"campaign": "A", "n": 1})
+    with open(path, "a") as handle:
+        handle.write('{"campaign": "B", "n"')  # a writer killed mid-line
+    append_record(path, {"campaign": "C", "n": 3})
+    assert [r["campaign"] for r in read_records(path)] == ["A", "C"]
+    assert json.loads(path.read_text().splitlines()[-1])["n"] == 3
+
+
+def test_control_share_out_of_range_is_refused():
+    from workbench.targets.control import assign_groups
+
+    for share in (-0.1, 1.0, 1.5):
+        with pytest.raises(ValueError, match="control_share"):
+            assign_groups("C", share)
+
+
+def test_config_refuses_turning_do_not_contact_off(tmp_path):
+    from tests.conftest import make_project
+    from workbench.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"targets.suppression.do_not_contact"):
+        make_project(tmp_path, **{"targets.suppression.do_not_contact": False})
+    with pytest.raises(ConfigError, match=r"targets.control_share"):
+        make_project(tmp_path, **{"targets.control_share": 1.2})
+    assert make_project(tmp_path).targets.suppression.contacted_within_days == 30
+
+
+def test_a_write_that_breaks_a_contract_publishes_nothing(spark, tmp_path):
+    from tests.conftest import make_project
+    from tests.targets.conftest import table_frame
+    from workbench.targets.tables import replace_months
+    from workbench.warehouse.contracts import ContractViolation
+    from workbench.warehouse.storage import STAGING, read_table
+
+    settings = make_project(tmp_path)
+    row = {"contact_id": "k1", "campaign_id": "C", "subscriber_id": 1, "assignment": "control",
+           "source": "churn", "month": "2026-07"}  # fmt: skip
+    one = table_frame(spark, "ads_target_contacts", [row])
+    replace_months(settings, "ads_target_contacts", one, ["2026-07"])
+    twice = table_frame(spark, "ads_target_contacts", [row, {**row, "subscriber_id": 2}])
+    with pytest.raises(ContractViolation, match="contact_id"):
+        replace_months(settings, "ads_target_contacts", twice, ["2026-07"])
+    assert read_table(spark, settings, "ads_target_contacts").count() == 1
+    assert not any((settings.warehouse_dir / STAGING).glob("*"))

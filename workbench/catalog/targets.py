@@ -1,0 +1,108 @@
+"""Tables of the campaign target-list loop: exported contacts, loaded responses and the rows of
+response files that failed validation.
+
+``ads_target_contacts`` and ``ads_target_responses`` start with exactly the columns of
+``dwd_fct_campaign_contact`` and ``dwd_fct_campaign_response`` (same names, types, order), so the
+campaign-results model can union them with the operator's own contacts and responses.
+"""
+
+from __future__ import annotations
+
+from workbench.catalog import Table, register
+from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
+from workbench.catalog.raw import MONTH
+from workbench.catalog.schema import col
+
+ASSIGNMENTS = ("treatment", "control")
+RESPONSES = ("accepted", "declined")
+
+ADS_TARGET_CONTACTS = register(
+    Table(
+        name="ads_target_contacts",
+        layer="ads",
+        grain="one row per subscriber exported by a campaign (treated or control), partitioned "
+        "by contact month",
+        description="Subscribers of every target-list export with their group; a re-run of the "
+        "same campaign replaces its rows.",
+        columns=(
+            col("contact_id", "string", "sha256 of campaign and subscriber", nullable=False),
+            col("campaign_id", "string", "the --campaign name", nullable=False),
+            col("subscriber_id", "bigint", nullable=False),
+            col("assignment", "string", "treatment | control"),
+            col("is_treated", "boolean"),
+            col("contacted_at", "timestamp", "the export's as-of date at midnight"),
+            col("contact_date", "date"),
+            col("contact_channel", "string"),
+            col("source", "string", "churn | offers"),
+            col("period", "string", "month of the mart the list was selected from"),
+            col("list_rank", "int", "1 = highest score after suppression"),
+            col("offer_product_id", "string", "offers source only"),
+            col("score", "double", "churn probability or offer confidence"),
+            col("export_id", "string", "the export log record"),
+            MONTH,
+        ),
+        keys=("contact_id",),
+        contracts=(
+            Unique(("contact_id",)),
+            Unique(("campaign_id", "subscriber_id")),
+            NotNull(("contact_id", "campaign_id", "subscriber_id", "assignment")),
+            AcceptedValues("assignment", ASSIGNMENTS),
+            AcceptedValues("source", ("churn", "offers")),
+        ),
+    )
+)
+
+ADS_TARGET_RESPONSES = register(
+    Table(
+        name="ads_target_responses",
+        layer="ads",
+        grain="one row per accepted (validated) response row, partitioned by response month",
+        description="Responses to exported campaigns loaded by `workbench campaigns "
+        "load-responses`; reloading a file replaces the same responses.",
+        columns=(
+            col("response_id", "string", "sha256 of campaign, subscriber, time", nullable=False),
+            col("campaign_id", "string", nullable=False),
+            col("subscriber_id", "bigint", nullable=False),
+            col("responded_at", "timestamp"),
+            col("response", "string", "accepted | declined"),
+            col("is_accepted", "boolean"),
+            col("source_file", "string", "file name it was loaded from"),
+            col("source_row", "bigint", "1-based data row in that file"),
+            col("loaded_at", "timestamp"),
+            MONTH,
+        ),
+        keys=("response_id",),
+        contracts=(
+            Unique(("response_id",)),
+            NotNull(("response_id", "campaign_id", "subscriber_id", "responded_at")),
+            AcceptedValues("response", RESPONSES),
+        ),
+    )
+)
+
+QUARANTINE_TARGET_RESPONSES = register(
+    Table(
+        name="quarantine_target_responses",
+        layer="quarantine",
+        grain="one row per rejected response row, partitioned by load month",
+        description="Response rows that failed validation, as read (strings), with the reason.",
+        columns=(
+            col("source_file", "string", nullable=False),
+            col("source_row", "bigint", "1-based data row in the file", nullable=False),
+            col("reason", "string", nullable=False),
+            col("campaign_id", "string"),
+            col("subscriber_id", "string"),
+            col("msisdn", "string"),
+            col("responded_at", "string"),
+            col("response", "string"),
+            col("loaded_at", "timestamp"),
+            MONTH,
+        ),
+        keys=("source_file", "source_row"),
+        contracts=(
+            Unique(("source_file", "source_row")),
+            NotNull(("source_file", "source_row", "reason")),
+            Expression("row_positive", "source_row >= 1"),
+        ),
+    )
+)
