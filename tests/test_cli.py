@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import click
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -20,13 +19,14 @@ def _command_paths() -> list[list[str]]:
     root = typer.main.get_command(cli.app)
     paths: list[list[str]] = []
 
-    def walk(command: click.Command, prefix: list[str]) -> None:
+    def walk(command, prefix: list[str]) -> None:
         paths.append(prefix)
-        if isinstance(command, click.Group):
-            for name, sub in command.commands.items():
-                walk(sub, [*prefix, name])
+        # typer ships its own click: test for sub-commands rather than a click class
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, [*prefix, name])
 
     walk(root, [])
+    assert len(paths) > 8, paths  # the walk must reach the sub-commands
     return paths
 
 
@@ -59,3 +59,20 @@ def test_a_bad_config_file_is_one_line_naming_the_key(tmp_path):
     assert result.returncode == 2
     assert "spark.driver_memory" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("param", "named"),
+    [("sample_size=lots", "sample_size"), ("bogus=1", "bogus"), ("seed", "seed")],
+)
+def test_report_run_rejects_bad_parameters_before_starting_a_kernel(param, named):
+    result = runner.invoke(cli.app, ["report", "run", "churn", "--period", "2026-06", "-p", param])
+    assert result.exit_code == 2
+    assert named in result.output
+
+
+def test_report_parameters_from_text_are_typed_by_the_subject_spec():
+    from workbench.params import coerce_overrides
+
+    typed = coerce_overrides("churn", {"sample_size": "5000", "horizon_months": "2"})
+    assert typed == {"sample_size": 5000, "horizon_months": 2}

@@ -244,3 +244,33 @@ def check_overrides(subject: str, parameters: Mapping[str, Any]) -> dict[str, An
             )
         out[name] = spec[name].check(name, value)
     return out
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise ValueError(text)
+
+
+def coerce_overrides(subject: str, texts: Mapping[str, str]) -> dict[str, Any]:
+    """Typed, checked parameters from ``name=value`` text (the command line's ``-p``)."""
+    if subject not in SPECS:
+        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
+    spec = SPECS[subject]
+    parsers = {bool: _parse_bool, int: int, float: float, str: str}
+    typed: dict[str, Any] = {}
+    for name, text in texts.items():
+        if name not in spec:
+            raise ParameterError(
+                f"unknown parameter {name!r} for {subject}; known: {', '.join(spec)}"
+            )
+        try:
+            typed[name] = parsers[spec[name].type](text)
+        except ValueError:
+            raise ParameterError(
+                f"parameter {name!r}: expected {spec[name].type.__name__}, got {text!r}"
+            ) from None
+    return check_overrides(subject, typed)

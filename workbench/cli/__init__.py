@@ -19,11 +19,16 @@ app.callback()(common.root_options)
 
 def _register() -> None:
     # Imported here so `workbench --help` stays fast and modules stay independent.
-    from workbench.cli import build, demo, generate
+    from workbench.cli import build, demo, generate, report
 
     generate.register(app)
     build.register(app)
     demo.register(app)
+    report.register(app)
+    from workbench.cli import campaigns, targets
+
+    targets.register(app)
+    campaigns.register(app)
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -20,11 +20,15 @@ _state: dict[str, Any] = {"config": None}
 
 
 def root_options(
-    config: Path | None = typer.Option(
-        None, "--config", help="Configuration file (default: $WORKBENCH_CONFIG or "
-        "pipelines/config.yml found from the current folder up)."
-    ),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Configuration file (default: $WORKBENCH_CONFIG or pipelines/config.yml "
+            "found from the current folder up).",
+        ),
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
 ) -> None:
     """Analytical CRM workbench for a mobile operator."""
     setup_logging(verbose)

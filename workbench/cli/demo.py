@@ -86,10 +86,26 @@ def demo(
         result = build_warehouse(spark, settings, master=settings.spark.master)
         console.print(summary_table(result))
         console.print(alerts_table(settings, result.months[-1]))
-        _print_locations(settings, manifest)
+        reports = run_reports(settings, result.months[-1])
+        _print_locations(settings, manifest, reports)
 
 
-def _print_locations(settings: Settings, manifest: dict) -> None:
+DEMO_SUBJECTS = ("kpi_overview", "churn", "cross_sell", "channel_roi", "campaign_roi")
+
+
+def run_reports(settings: Settings, period: str) -> dict[str, Path]:
+    """Run every subject report for the period; returns the HTML report of each."""
+    from workbench.log import console
+    from workbench.reports import run_subject
+
+    written = {}
+    for subject in DEMO_SUBJECTS:
+        console.print(f"Running the {subject} report for {period} ...")
+        written[subject] = run_subject(subject, period, settings=settings).html
+    return written
+
+
+def _print_locations(settings: Settings, manifest: dict, reports: dict[str, Path]) -> None:
     from workbench.log import console
 
     def show(path: Path) -> str:
@@ -102,9 +118,11 @@ def _print_locations(settings: Settings, manifest: dict) -> None:
         f"\n[bold green]Done.[/] {manifest['subscribers']:,} subscribers over "
         f"{len(manifest['months'])} months.\n"
         f"  raw extracts and manifest: {show(settings.raw_dir)}/ (_manifest.json)\n"
-        f"  warehouse:                 {show(settings.warehouse_dir)}/ (ods dwd dws ads quarantine)\n"
+        f"  warehouse:                 {show(settings.warehouse_dir)}/\n"
         f"  build ledger:              workbench runs\n"
-        f"  read a mart in Python:     workbench.read_mart('ads_kpi_cube')"
+        f"  read a mart in Python:     workbench.read_mart('ads_kpi_cube')\n"
+        "  subject reports (open in a browser):\n"
+        + "\n".join(f"    {subject:<13} {show(path)}" for subject, path in reports.items())
     )
 
 
