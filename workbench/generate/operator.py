@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from itertools import count
@@ -121,6 +122,11 @@ def generate_operator(
         missing = sorted(set(raw_tables) - set(builders))
         if missing:
             raise GeneratorError(f"no generator for raw extract(s): {', '.join(missing)}")
+        # A raw folder holds one operator, described whole by its manifest: never mix runs
+        # (months outside the new range would otherwise survive the dynamic overwrite).
+        (out / MANIFEST_NAME).unlink(missing_ok=True)
+        for name in raw_tables:
+            shutil.rmtree(out / name, ignore_errors=True)
         row_counts: dict[str, dict[str, int]] = {}
         dirty: dict[str, dict[str, dict[str, int]]] = {}
         life.count()  # simulate once, before the writers share it
