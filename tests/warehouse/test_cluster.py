@@ -148,15 +148,13 @@ def cluster_build(settings: Settings, master: str, log_dir: Path) -> subprocess.
     )
 
 
-def assert_same_tables(spark, left: Settings, right: Settings) -> None:
+def assert_same_tables(spark, left: Settings, right: Settings, names: list[str]) -> None:
     compared = 0
-    for table in tables():
-        if table.layer == "raw":
-            continue
-        a = read_table(spark, left, table.name)
-        b = read_table(spark, right, table.name)
-        assert a.count() == b.count(), table.name
-        assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, table.name
+    for name in names:
+        a = read_table(spark, left, name)
+        b = read_table(spark, right, name)
+        assert a.count() == b.count(), name
+        assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, name
         compared += 1
     assert compared > 15
 
@@ -168,4 +166,7 @@ def test_cluster_build_equals_local_build(spark, tiny_warehouse, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = read_runs(settings)[-1]
     assert run["status"] == "ok" and run["master"] == master
-    assert_same_tables(spark, tiny_warehouse, settings)
+    # Every table a build writes; result marts of analyses run on the local warehouse are not.
+    built = [t["name"] for t in run["tables"]]
+    assert set(built) >= {t.name for t in tables() if t.layer in ("ods", "dwd", "dws")}
+    assert_same_tables(spark, tiny_warehouse, settings, built)
