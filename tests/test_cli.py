@@ -40,7 +40,10 @@ def test_every_command_has_help(path):
 
 def test_the_console_script_and_module_entry_points_agree():
     result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "workbench.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "generate" in result.stdout
@@ -49,9 +52,20 @@ def test_the_console_script_and_module_entry_points_agree():
 def test_a_bad_config_file_is_one_line_naming_the_key(tmp_path):
     config = tmp_path / "pipelines" / "config.yml"
     config.parent.mkdir()
-    config.write_text("spark:\n  driver_memory: lots\nprofiles:\n  tiny: {subscribers: 10, months: 2026-01}\n")
+    config.write_text(
+        "spark:\n  driver_memory: lots\nprofiles:\n  tiny: {subscribers: 10, months: 2026-01}\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "--config", str(config), "generate", "--profile", "tiny"],
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "--config",
+            str(config),
+            "generate",
+            "--profile",
+            "tiny",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -71,7 +71,7 @@ def test_bad_value_fails_with_a_message_naming_the_key(tmp_path, mutate, key):
 
 
 def test_bad_environment_override_names_the_key(tmp_path):
-    with pytest.raises(ConfigError, match="spark.driver_memory"):
+    with pytest.raises(ConfigError, match=r"spark\.driver_memory"):
         load_settings(
             PROJECT_ROOT / "pipelines" / "config.yml",
             environ={"WORKBENCH__SPARK__DRIVER_MEMORY": "plenty"},

@@ -255,8 +255,12 @@ def load_settings(
         raise ConfigError(f"{config_path}: the top level must be a mapping of sections")
     raw = apply_env_overrides(raw, dict(os.environ if environ is None else environ))
     for dotted, value in (overrides or {}).items():
-        _set_nested(raw, dotted.split("."), value if isinstance(value, str) else yaml.safe_dump(value))
-    root = config_path.parent.parent if config_path.parent.name == "pipelines" else config_path.parent
+        _set_nested(
+            raw, dotted.split("."), value if isinstance(value, str) else yaml.safe_dump(value)
+        )
+    root = (
+        config_path.parent.parent if config_path.parent.name == "pipelines" else config_path.parent
+    )
     try:
         return Settings.model_validate({**raw, "root": root})
     except ValidationError as exc:

@@ -55,8 +55,12 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
         conf["spark.ui.enabled"] = "false"
-    conf.update({key: str(value).lower() if isinstance(value, bool) else str(value)
-                 for key, value in settings.conf.items()})
+    conf.update(
+        {
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in settings.conf.items()
+        }
+    )
     return conf
 
 

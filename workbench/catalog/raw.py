@@ -74,8 +74,11 @@ RAW_PRODUCTS = register(
             col("product_id", "string", "e.g. VIDEO_PACK"),
             col("product_name_en", "string"),
             col("product_name_zh", "string"),
-            col("category", "string", "data | content | cloud | family | broadband | roaming | "
-                "international | insurance"),
+            col(
+                "category",
+                "string",
+                "data | content | cloud | family | broadband | roaming | international | insurance",
+            ),
             col("monthly_fee_cny", "double"),
             col("launch_date", "string", "yyyy-MM-dd"),
             MONTH,
@@ -94,8 +97,12 @@ RAW_CHANNELS = register(
             col("channel_id", "string"),
             col("channel_name_en", "string"),
             col("channel_name_zh", "string"),
-            col("channel_type", "string", "own_store | franchise_agent | online_app | telesales | "
-                "ecommerce | enterprise_direct"),
+            col(
+                "channel_type",
+                "string",
+                "own_store | franchise_agent | online_app | telesales | "
+                "ecommerce | enterprise_direct",
+            ),
             col("region_id", "string", "home region; null for province-wide channels"),
             MONTH,
         ),
@@ -113,8 +120,11 @@ RAW_CHANNEL_COSTS = register(
             col("channel_id", "string"),
             col("commission_per_gross_add_cny", "double"),
             col("fixed_cost_cny", "double", "fixed cost of the channel for the month"),
-            col("clawback_days", "int", "days after activation within which commission is "
-                "clawed back if the line churns"),
+            col(
+                "clawback_days",
+                "int",
+                "days after activation within which commission is clawed back if the line churns",
+            ),
             MONTH,
         ),
         keys=("channel_id",),
@@ -190,8 +200,11 @@ RAW_USAGE = register(
             col("started_at", "string", "yyyy-MM-dd HH:mm:ss"),
             col("duration_sec", "bigint", "voice call or data session duration"),
             col("data_volume_mb", "double", "data sessions; 0 otherwise"),
-            col("counterpart_operator", "string", "voice and SMS: own | competitor_a | "
-                "competitor_b; null for data"),
+            col(
+                "counterpart_operator",
+                "string",
+                "voice and SMS: own | competitor_a | competitor_b; null for data",
+            ),
             col("is_roaming", "boolean"),
             col("cell_id", "string", "serving cell"),
             MONTH,
@@ -273,8 +286,11 @@ RAW_CAMPAIGN_CONTACTS = register(
             col("campaign_id", "string"),
             col("subscriber_id", "bigint"),
             col("assignment", "string", "treatment | control"),
-            col("contacted_at", "string", "yyyy-MM-dd HH:mm:ss; for control, when they would "
-                "have been contacted"),
+            col(
+                "contacted_at",
+                "string",
+                "yyyy-MM-dd HH:mm:ss; for control, when they would have been contacted",
+            ),
             col("contact_channel", "string", "sms | telesales | app_push"),
             MONTH,
         ),
