@@ -134,14 +134,17 @@ def snapshot(spark, settings, names=None) -> dict[str, list]:
 
 @pytest.fixture(scope="module")
 def built(spark, tmp_path_factory):
-    """A warehouse of two months built once with the fake model."""
-    mp = pytest.MonkeyPatch()
-    mp.setitem(catalog._REGISTRY, NEXT_TABLE.name, NEXT_TABLE)
-    mp.setattr(build_module, "_models", lambda settings: FAKE_MODELS)
-    settings = _project(tmp_path_factory.mktemp("built"))
-    result = build_warehouse(spark, settings)
-    yield settings, result
-    mp.undo()
+    """A warehouse of two months built once with the fake model.
+
+    The patch lasts for the build only: a session fixture first built inside this module (the
+    `tiny` warehouse) must get the real models.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(catalog._REGISTRY, NEXT_TABLE.name, NEXT_TABLE)
+        mp.setattr(build_module, "_models", lambda settings: FAKE_MODELS)
+        settings = _project(tmp_path_factory.mktemp("built"))
+        result = build_warehouse(spark, settings)
+    return settings, result
 
 
 def test_expand_months_follows_lookahead_and_lookback():
