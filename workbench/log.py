@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 from rich.console import Console
 from rich.logging import RichHandler
 
-console = Console(stderr=True)
+# Off a terminal (make demo piped to a file, the scheduler) rich would wrap tables at 80 columns.
+console = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
 
 def setup_logging(verbose: bool = False) -> None:

@@ -40,18 +40,22 @@ def alerts_table(settings: Settings, month: str, limit: int = 12):
     alerts = read_mart("ads_kpi_alerts", settings, months=[month])
     alerts = alerts[(alerts["segment"] == "ALL") & (alerts["plan_type"] == "ALL")]
     table = Table(title=f"KPI alerts {month}: {len(alerts)} at province and region level")
-    for name in ("severity", "region", "KPI", "指标", "value", "threshold"):
+    for name in ("severity", "region", "KPI", "指标", "value", "breach"):
         table.add_column(name)
     ranked = alerts.assign(rank=alerts["severity"].map({"alarm": 0, "warning": 1}))
     for row in ranked.sort_values(["rank", "region_id", "kpi_code"]).head(limit).itertuples():
         colour = "red" if row.severity == "alarm" else "yellow"
+        if row.basis == "mom_change":
+            breach = f"{row.measured:+.1%} on last month (limit {row.threshold:+.0%})"
+        else:
+            breach = f"limit {row.threshold:,.4g}"
         table.add_row(
             f"[{colour}]{row.severity}[/]",
             row.region_id,
             row.kpi_name_en,
             row.kpi_name_zh,
             f"{row.value:,.4g}",
-            f"{row.threshold:,.4g}",
+            breach,
         )
     return table
 
