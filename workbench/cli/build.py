@@ -26,37 +26,16 @@ def build(
     ] = None,
 ) -> None:
     """Build the warehouse (ODS, DWD, DWS, ADS) for some months and publish it atomically."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from workbench.config import ConfigError
     from workbench.log import console
-    from workbench.months import parse_month_range
 
     with common.user_errors():
         settings = common.settings(**{"spark.master": master})
-        month_range = None
-        if months is not None:
-            try:
-                month_range = parse_month_range(months)
-            except ValueError as exc:
-                raise ConfigError(f"--months: {exc}") from None
+        month_range = common.month_range_option(months)
         from workbench.spark import get_spark
         from workbench.warehouse.build import build_warehouse
 
         spark = get_spark(settings.spark)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("build", total=None)
-
-            def progress(table: str, done: int, total: int) -> None:
-                bar.update(task, description=table, completed=done, total=total)
-
+        with common.progress_bar("build", "tables") as progress:
             result = build_warehouse(
                 spark, settings, month_range, master=settings.spark.master, progress=progress
             )

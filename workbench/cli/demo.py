@@ -83,11 +83,17 @@ def demo(
         manifest = existing_manifest(settings)
         if needs_generation(manifest, profile, seed):
             console.print(f"Generating the [bold]{profile}[/] operator (seed {seed}) ...")
-            manifest = generate_operator(spark, settings, profile=profile, seed=seed)
+            with common.progress_bar(f"generating {profile}", "extracts") as advance:
+                manifest = generate_operator(
+                    spark, settings, profile=profile, seed=seed, on_table=advance
+                )
         else:
             console.print(f"Reusing the {profile} operator already in {settings.raw_dir}")
         console.print("Building the warehouse ...")
-        result = build_warehouse(spark, settings, master=settings.spark.master)
+        with common.progress_bar("build", "tables") as advance:
+            result = build_warehouse(
+                spark, settings, master=settings.spark.master, progress=advance
+            )
         console.print(summary_table(result))
         console.print(alerts_table(settings, result.months[-1]))
         reports = run_reports(settings, result.months[-1])

@@ -37,39 +37,16 @@ def generate(
     ] = None,
 ) -> None:
     """Generate the deterministic synthetic operator (Parquet by month + _manifest.json)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from workbench.generate import GeneratorError, generate_operator
-    from workbench.log import console
-    from workbench.months import parse_month_range
+    from workbench.generate import generate_operator
 
     with common.user_errors():
         settings = common.settings()
         settings.profile(profile)  # fail on an unknown profile before Spark starts
-        month_range = None
-        if months is not None:
-            try:
-                month_range = parse_month_range(months)
-            except ValueError as exc:
-                raise GeneratorError(f"--months: {exc}") from None
+        month_range = common.month_range_option(months)
         from workbench.spark import get_spark
 
         spark = get_spark(settings.spark)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total} extracts"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as progress:
-            task = progress.add_task(f"generating {profile}", total=None)
-
-            def advance(table: str, done: int, total: int) -> None:
-                progress.update(
-                    task, completed=done, total=total, description=f"generating {profile}: {table}"
-                )
-
+        with common.progress_bar(f"generating {profile}", "extracts") as advance:
             manifest = generate_operator(
                 spark,
                 settings,
