@@ -3,6 +3,8 @@ the `tiny` synthetic operator generated once per run."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -19,6 +21,12 @@ TEST_SPARK = SparkSettings(
     driver_memory="2g",
     shuffle_partitions=4,
     conf={"spark.ui.enabled": False, "spark.sql.adaptive.coalescePartitions.enabled": True},
+)
+# Developer speed-up only (CI never sets it): a folder where the first run keeps its built `tiny`
+# data/ and later runs copy it instead of generating and building again. Delete the folder after
+# changing the generator or the warehouse models.
+TINY_CACHE = (
+    Path(os.environ["WORKBENCH_TINY_CACHE"]) if os.environ.get("WORKBENCH_TINY_CACHE") else None
 )
 
 
@@ -55,6 +63,9 @@ def tiny_manifest(spark, tiny_project) -> dict:
     """Generate the `tiny` operator once per run and return its manifest."""
     from workbench.generate import generate_operator
 
+    if TINY_CACHE is not None and (TINY_CACHE / "raw" / "_manifest.json").is_file():
+        shutil.copytree(TINY_CACHE / "raw", tiny_project.raw_dir, dirs_exist_ok=True)
+        return json.loads((tiny_project.raw_dir / "_manifest.json").read_text())
     return generate_operator(spark, tiny_project, profile="tiny")
 
 
@@ -63,5 +74,11 @@ def tiny_warehouse(spark, tiny_project, tiny_manifest) -> Settings:
     """The `tiny` warehouse, built once per run from the `tiny` operator."""
     from workbench.warehouse.build import build_warehouse
 
+    if TINY_CACHE is not None and (TINY_CACHE / "warehouse").is_dir():
+        shutil.copytree(TINY_CACHE / "warehouse", tiny_project.warehouse_dir, dirs_exist_ok=True)
+        return tiny_project
     build_warehouse(spark, tiny_project)
+    if TINY_CACHE is not None:
+        shutil.copytree(tiny_project.raw_dir, TINY_CACHE / "raw", dirs_exist_ok=True)
+        shutil.copytree(tiny_project.warehouse_dir, TINY_CACHE / "warehouse", dirs_exist_ok=True)
     return tiny_project
