@@ -120,8 +120,48 @@ class TargetSettings(_Strict):
     control_share: float = Field(0.1, ge=0.0, lt=1.0)
     mask_msisdn: bool = True
     contact_channel: str = "telesales"
+    # what an exported campaign costs, for its ROI (`targets export` options override them)
+    cost_per_contact_cny: float = Field(0.0, ge=0.0)
+    offer_cost_cny: float = Field(0.0, ge=0.0)
     max_rows: int = Field(1_000_000, gt=0, le=1_048_575)
     suppression: SuppressionSettings = Field(default_factory=SuppressionSettings)
+
+
+class ReportSettings(_Strict):
+    """Report runs and schedules (see :mod:`workbench.reports`)."""
+
+    timeout_seconds: int = Field(3600, gt=0)  # wall clock for a whole run
+    cell_timeout_seconds: int = Field(1800, gt=0)
+    schedules: Path = Path("pipelines/schedules.yml")
+    max_catch_up: int = Field(12, ge=1, le=1000)
+    # Notebooks in <project>/notebooks/ runnable as reports besides the subjects (common
+    # parameters only: period, config_path, output_dir).
+    extra_notebooks: list[str] = Field(default_factory=list)
+
+
+class DashboardUser(_Strict):
+    """One dashboard user: ``regions: all`` or a list of region ids they may see and export."""
+
+    regions: str | list[str] = "all"
+
+    @field_validator("regions")
+    @classmethod
+    def _check_regions(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, str) and value != "all":
+            raise ValueError("must be 'all' or a list of region ids")
+        if isinstance(value, list) and not value:
+            raise ValueError("an empty list would show nothing; remove the user instead")
+        return value
+
+
+class DashboardSettings(_Strict):
+    """Voila apps (``workbench serve``): who may open them, and the server's kernels."""
+
+    users: dict[str, DashboardUser] = Field(default_factory=dict)
+    link_ttl_hours: float = Field(168.0, gt=0, le=24 * 366)
+    secret_file: Path = Path("data/.dashboard_secret")
+    pool_size: int = Field(1, ge=0, le=16)
+    cull_idle_seconds: int = Field(900, ge=0)
 
 
 class ProfileSettings(_Strict):
@@ -146,6 +186,8 @@ class Settings(_Strict):
     generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     targets: TargetSettings = Field(default_factory=TargetSettings)
+    dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
     root: Path = Field(default=Path("."), exclude=True)
 

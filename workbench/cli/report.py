@@ -1,15 +1,21 @@
-"""``workbench report run``: execute a subject notebook for a period and write its report."""
+"""``workbench report run | list | due``: subject reports, their ledger and their schedules."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from workbench.cli import common
+from workbench.subjects import SUBJECTS
+
+if TYPE_CHECKING:
+    from workbench.reports.runner import RunOutcome
 
 report_app = typer.Typer(
-    help="Subject reports: executed notebooks and HTML under reports/.", no_args_is_help=True
+    help="Subject reports: executed notebooks and HTML under reports/, the run ledger and "
+    "scheduled runs.",
+    no_args_is_help=True,
 )
 
 
@@ -26,27 +32,176 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
     return pairs
 
 
+def _summary(outcomes: list[RunOutcome], title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in ("subject", "period", "region", "status", "seconds", "cell", "error", "report"):
+        table.add_column(name)
+    for o in outcomes:
+        r, error = o.record, o.record.get("error") or {}
+        table.add_row(
+            r["subject"],
+            r["period"],
+            r.get("region") or "ALL",
+            f"[{'green' if o.ok else 'red'}]{r['status']}[/]",
+            f"{r['seconds']:.1f}",
+            "" if error.get("cell") is None else str(error["cell"]),
+            f"{error.get('ename', '')}: {error.get('evalue', '')}"[:100] if error else "",
+            str(o.paths.html if o.paths else r.get("notebook_path") or ""),
+        )
+    return table
+
+
 @report_app.command("run")
 def run(
-    subject: Annotated[
-        str, typer.Argument(help="churn | cross_sell | channel_roi | campaign_roi | kpi_overview")
-    ],
+    subject: Annotated[str, typer.Argument(help=f"One of: {', '.join(SUBJECTS)}.")],
     period: Annotated[str, typer.Option("--period", help="Month analysed, YYYY-MM.")],
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Notebook parameter name=value.")
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(
+            "--region",
+            help="A region id, or 'all' for one report per region of dwd_dim_region "
+            "(subjects with a region_id parameter).",
+        ),
+    ] = None,
+    regions: Annotated[
+        str | None,
+        typer.Option("--regions", help="With --region all: only these regions, e.g. GZ,SZ."),
+    ] = None,
+    timeout: Annotated[
+        int | None,
+        typer.Option(
+            "--timeout", min=1, help="Wall-clock seconds per run (reports.timeout_seconds)."
+        ),
+    ] = None,
 ) -> None:
     """Run SUBJECT's notebook for a period through papermill and write the executed notebook and
-    an HTML version without code under reports/<subject>/<period>/."""
+    an HTML version without code under reports/<subject>/<period>/[<region>/]. Exits 1 when a
+    run fails (the partial notebook is kept), 2 on a bad parameter."""
+    from workbench.analysis.errors import ParameterError
     from workbench.log import console
     from workbench.params import coerce_overrides
-    from workbench.reports import run_subject
+    from workbench.reports.runner import execute_report, run_regions
 
     with common.user_errors():
         settings = common.settings()
-        parameters = coerce_overrides(subject, parse_assignments(param or []))
-        paths = run_subject(subject, period, parameters, settings)
-        console.print(f"[green]{subject} {period}[/]: {paths.html}")
+        texts = parse_assignments(param or [])
+        parameters = coerce_overrides(subject, texts) if texts else {}
+        if regions and (region or "").lower() != "all":
+            raise ParameterError("--regions: only with --region all")
+        if region is not None and region.lower() == "all":
+            chosen = [r.strip() for r in regions.split(",") if r.strip()] if regions else None
+            outcomes = run_regions(
+                subject, period, parameters, settings, regions=chosen, wall_timeout=timeout
+            )
+        else:
+            outcomes = [
+                execute_report(
+                    subject, period, parameters, settings, region=region, wall_timeout=timeout
+                )
+            ]
+    failed = [o for o in outcomes if not o.ok]
+    if len(outcomes) > 1:
+        console.print(_summary(outcomes, f"{subject} {period}: {len(outcomes)} regions"))
+    for o in outcomes:
+        if o.ok:
+            console.print(f"[green]{o.describe()}[/]: {o.paths.html}", highlight=False)
+        else:
+            console.print(f"[bold red]failed:[/] {o.describe()}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@report_app.command("list")
+def list_runs(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only failed or timed-out runs.")
+    ] = False,
+    subject: Annotated[str | None, typer.Option("--subject", help="Only this subject.")] = None,
+    last: Annotated[int, typer.Option("--last", "-n", min=1, help="Show the last N runs.")] = 30,
+) -> None:
+    """List the report runs recorded in the ledger (reports/_ledger/runs.jsonl), newest last."""
+    from rich.table import Table
+
+    from workbench.log import console
+    from workbench.reports.ledger import read_runs
+
+    with common.user_errors():
+        records = read_runs(common.settings(), subject=subject, failed=failed)[-last:]
+    table = Table(title="report runs")
+    for name in ("run", "subject", "period", "region", "status", "seconds", "schedule", "error"):
+        table.add_column(name)
+    for r in records:
+        error = r.get("error") or {}
+        text = ""
+        if error:
+            cell = f"cell {error['cell']}: " if error.get("cell") is not None else ""
+            text = f"{cell}{error.get('ename')}: {error.get('evalue')}"[:100]
+        table.add_row(
+            r.get("run_id", "?"),
+            r.get("subject", ""),
+            r.get("period", ""),
+            r.get("region") or "ALL",
+            r.get("status", "?"),
+            f"{float(r.get('seconds') or 0):.1f}",
+            (r.get("schedule") or "")
+            + (f" @ {r['scheduled_for']}" if r.get("scheduled_for") else ""),
+            text,
+        )
+    console.print(table if records else "no report runs recorded yet")
+
+
+@report_app.command("due")
+def due(
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Act as if it were this time (ISO, naive = UTC); default now."),
+    ] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Only this schedule (repeatable).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what is due without running it.")
+    ] = False,
+) -> None:
+    """Run every scheduled report (reports.schedules, default pipelines/schedules.yml) whose
+    time has come since its last successful run, catching up missed runs, each once. Call it from
+    cron, a systemd timer or Airflow; exits 1 when a report failed."""
+    from rich.table import Table
+
+    from workbench.log import console
+    from workbench.reports.schedule import parse_at, run_due
+
+    with common.user_errors():
+        settings = common.settings()
+        moment = parse_at(at)
+        results = run_due(settings, moment, names=only, dry_run=dry_run)
+    table = Table(title=f"scheduled reports at {moment.isoformat(timespec='minutes')}")
+    for name in ("schedule", "state", "fire times", "periods", "note"):
+        table.add_column(name)
+    for r in results:
+        periods = sorted({p for _, _, p in r.planned})
+        note = r.message
+        if r.dropped:
+            note += f" {r.dropped} older fire times not caught up"
+        table.add_row(
+            r.schedule,
+            f"[{'red' if r.failed else 'green'}]{r.state}[/]",
+            str(len(r.planned)),
+            ", ".join(periods),
+            note.strip(),
+        )
+    console.print(table if results else "no enabled schedules")
+    for r in results:
+        for o in r.outcomes:
+            if not o.ok:
+                console.print(f"[bold red]failed:[/] {r.schedule}: {o.describe()}", highlight=False)
+    if any(r.failed for r in results):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
