@@ -12,8 +12,10 @@ from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
 from workbench.analysis.campaigns import (
     CONTACT_COLUMNS,
     GROUP_COLUMNS,
+    HORIZON_COLUMNS,
     NoControlGroupError,
     campaign_roi,
+    mark_horizons,
     newcombe_interval,
     spark_summarize_campaign_groups,
     summarize_campaign_groups,
@@ -216,6 +218,46 @@ def test_campaign_failures_name_the_problem():
         campaign_roi(groups.assign(n_churned=9), COSTS)
     with pytest.raises(ParameterError, match="confidence"):
         campaign_roi(summarize_campaign_groups(HAND), COSTS, confidence=95)
+
+
+def test_duplicate_cost_rows_are_refused_by_the_shared_validator():
+    twice = pd.concat([COSTS, COSTS])
+    with pytest.raises(InputDataError, match="campaign costs: campaign 'R' appears more than once"):
+        campaign_roi(summarize_campaign_groups(HAND), twice)
+    with pytest.raises(InputDataError, match=r"campaign costs: missing column.*'offer_cost_cny'"):
+        campaign_roi(summarize_campaign_groups(HAND), COSTS.drop(columns="offer_cost_cny"))
+
+
+def _windows(complete: bool, observed: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "campaign_id": ["R"],
+            "is_window_complete": [complete],
+            "months_observed": [observed],
+            "window_months": [3],
+        }
+    )
+
+
+def test_an_open_horizon_keeps_response_measures_and_blanks_churn_revenue_and_roi():
+    summary = campaign_roi(summarize_campaign_groups(HAND), COSTS)
+    done = mark_horizons(summary, _windows(True, 3)).iloc[0]
+    assert done["measurement"] == "complete" and done["is_window_complete"]
+    assert done["churn_uplift"] == pytest.approx(0.25) and done["roi"] == pytest.approx(62 / 18)
+    open_ = mark_horizons(summary, _windows(False, 1)).iloc[0]
+    assert open_["measurement"] == "horizon incomplete: 1 of 3 months observed"
+    assert not open_["is_window_complete"]
+    assert all(pd.isna(open_[c]) for c in HORIZON_COLUMNS)
+    # what the responses say is final: rates, their uplift with its interval, counts and cost
+    for column in ("response_rate_treated", "response_rate_control", "response_uplift",
+                   "response_uplift_low", "response_uplift_high", "n_treated", "n_control",
+                   "campaign_cost_cny"):  # fmt: skip
+        assert open_[column] == done[column]
+    assert open_["response_uplift"] == pytest.approx(0.5)
+    with pytest.raises(InputDataError, match="no window state for campaign 'R'"):
+        mark_horizons(summary, _windows(True, 3).assign(campaign_id="other"))
+    with pytest.raises(InputDataError, match="'months_observed'"):
+        mark_horizons(summary, _windows(True, 3).drop(columns="months_observed"))
 
 
 def test_roi_is_null_for_a_free_campaign():

@@ -1,4 +1,5 @@
-"""Campaign ROI subject: the uplift interval contains the planted uplift."""
+"""Campaign ROI subject: the uplift interval contains the planted uplift; one campaign can be
+asked for by id."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def test_uplift_interval_contains_the_planted_uplift(tiny_warehouse, tiny_manife
     assert row["n_treated"] == truth["n_treatment"] and row["n_control"] == truth["n_control"]
     assert row["churn_uplift_low"] <= truth["true_uplift"] <= row["churn_uplift_high"]
     assert row["is_window_complete"] and row["contact_month"] == truth["contact_month"]
+    assert row["measurement"] == "complete"
     mart = read_mart("ads_campaign_roi", tiny_warehouse, months=[period])
     assert list(mart["campaign_id"]) == list(result.summary["campaign_id"])
 
@@ -32,3 +34,12 @@ def test_group_statistics_match_the_contacts(tiny_warehouse, tiny_manifest):
 def test_no_campaign_yet_is_refused(tiny_warehouse, tiny_manifest):
     with pytest.raises(InputDataError, match="complete measurement window"):
         campaign_roi.run(tiny_warehouse, tiny_manifest["months"][0])
+
+
+def test_one_campaign_by_id_and_an_unknown_one_is_named(tiny_warehouse, tiny_manifest):
+    truth = tiny_manifest["campaign_truth"]
+    period = tiny_manifest["months"][-1]
+    result = campaign_roi.run(tiny_warehouse, period, campaign_id=truth["campaign_id"])
+    assert list(result.summary["campaign_id"]) == [truth["campaign_id"]]
+    with pytest.raises(InputDataError, match=rf"campaign_id 'NOPE'.*{truth['campaign_id']}"):
+        campaign_roi.run(tiny_warehouse, period, campaign_id="NOPE")

@@ -18,6 +18,11 @@ Interval choices:
   the number treated, and its interval scales the same way; the ROI interval follows from it
   (ROI is increasing in incremental revenue).
 
+Horizon: churn and revenue are measured over the k months after the contact month. While those
+months are not all in the warehouse (a campaign exported last month), :func:`mark_horizons`
+blanks the churn and revenue measures and ROI, which a partial window would understate, and says
+"horizon incomplete"; the response rates and their uplift stand on their own.
+
 Cost = treated contacts x cost per contact + offers accepted by the treated x offer cost (the
 control group is not contacted; ``is_accepted`` when the contacts have it, else every treated
 responder is taken to have accepted). ROI = (incremental revenue - cost) / cost.
@@ -32,17 +37,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.errors import InputDataError, ParameterError, require_columns
+from workbench.analysis.errors import (
+    InputDataError,
+    ParameterError,
+    check_cost_table,
+    require_columns,
+)
+from workbench.analysis.errors import show_value as _show
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
 
 log = logging.getLogger(__name__)
-
-
-def _show(value: object) -> object:
-    """A numpy scalar as the plain Python value, so messages read 2 rather than np.int64(2)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 TREATMENT = "treatment"
@@ -72,6 +78,27 @@ GROUP_COLUMNS = (
 )
 #: what a campaign costs
 CAMPAIGN_COST_COLUMNS = ("campaign_id", "cost_per_contact_cny", "offer_cost_cny")
+
+
+#: measures that need the campaign's whole horizon (churn and revenue within the window)
+HORIZON_COLUMNS = (
+    "churn_rate_treated",
+    "churn_rate_control",
+    "churn_uplift",
+    "churn_uplift_low",
+    "churn_uplift_high",
+    "revenue_per_head_treated_cny",
+    "revenue_per_head_control_cny",
+    "incremental_revenue_cny",
+    "incremental_revenue_low_cny",
+    "incremental_revenue_high_cny",
+    "roi",
+    "roi_low",
+    "roi_high",
+)
+#: each campaign's window state: complete or not, months observed of how many
+WINDOW_COLUMNS = ("campaign_id", "is_window_complete", "months_observed", "window_months")
+COMPLETE = "complete"
 
 
 class NoControlGroupError(InputDataError):
@@ -221,22 +248,13 @@ def spark_summarize_campaign_groups(contacts: SparkDataFrame) -> SparkDataFrame:
 
 
 def _check_costs(costs: pd.DataFrame) -> pd.DataFrame:
-    require_columns(costs.columns, CAMPAIGN_COST_COLUMNS, "campaign costs")
-    costs = costs.reset_index(drop=True)
-    for column in ("cost_per_contact_cny", "offer_cost_cny"):
-        values = pd.to_numeric(costs[column], errors="coerce")
-        bad = values.isna() | (values < 0)
-        if bad.any():
-            row = costs.index[bad.to_numpy()][0]
-            raise InputDataError(
-                f"campaign costs: {column!r} must be a non-negative number, got "
-                f"{_show(costs.at[row, column])!r} for campaign "
-                f"{_show(costs.at[row, 'campaign_id'])!r}"
-            )
-    if costs["campaign_id"].duplicated().any():
-        dup = costs.loc[costs["campaign_id"].duplicated(), "campaign_id"].iloc[0]
-        raise InputDataError(f"campaign costs: campaign {_show(dup)!r} appears more than once")
-    return costs[list(CAMPAIGN_COST_COLUMNS)]
+    checked = check_cost_table(
+        costs,
+        what="campaign costs",
+        keys={"campaign_id": "campaign"},
+        amounts=CAMPAIGN_COST_COLUMNS[1:],
+    )
+    return checked[list(CAMPAIGN_COST_COLUMNS)]
 
 
 def _check_groups(groups: pd.DataFrame) -> None:
@@ -351,3 +369,41 @@ def campaign_roi(
     log.info("campaign ROI for %d campaign(s)", len(out))
     out.columns.name = None
     return out.drop(columns=["cost_per_contact_cny", "offer_cost_cny"])
+
+
+def mark_horizons(summary: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """Add ``is_window_complete`` and ``measurement`` to a :func:`campaign_roi` summary and
+    blank :data:`HORIZON_COLUMNS` where the horizon is not complete.
+
+    Args:
+        windows: :data:`WINDOW_COLUMNS`, one row per campaign of ``summary``.
+
+    Returns:
+        ``summary`` with ``measurement`` = ``"complete"`` or ``"horizon incomplete: m of k
+        months observed"``.
+    """
+    require_columns(windows.columns, WINDOW_COLUMNS, "campaign windows")
+    state = windows[list(WINDOW_COLUMNS)].drop_duplicates("campaign_id")
+    out = summary.drop(columns=["is_window_complete"], errors="ignore").merge(
+        state, on="campaign_id", how="left"
+    )
+    missing = out[out["is_window_complete"].isna()]
+    if not missing.empty:
+        raise InputDataError(
+            f"campaign windows: no window state for campaign "
+            f"{_show(missing['campaign_id'].iloc[0])!r}"
+        )
+    complete = out["is_window_complete"].astype(bool)
+    out["is_window_complete"] = complete
+    seen = out["months_observed"].clip(lower=0).astype("int64").astype(str)
+    out["measurement"] = np.where(
+        complete,
+        COMPLETE,
+        "horizon incomplete: "
+        + seen
+        + " of "
+        + out["window_months"].astype("int64").astype(str)
+        + " months observed",
+    )
+    out.loc[~complete, list(HORIZON_COLUMNS)] = np.nan
+    return out.drop(columns=["months_observed", "window_months"])

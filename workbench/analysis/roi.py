@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,7 +36,13 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.campaigns import wilson_interval
-from workbench.analysis.errors import InputDataError, ParameterError, require_columns
+from workbench.analysis.errors import (
+    InputDataError,
+    ParameterError,
+    check_cost_table,
+    require_columns,
+)
+from workbench.analysis.errors import show_value as _show
 from workbench.months import month_end, parse_month
 
 if TYPE_CHECKING:
@@ -44,11 +50,6 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
 
 log = logging.getLogger(__name__)
-
-
-def _show(value: object) -> object:
-    """A numpy scalar as the plain Python value, so messages read 2 rather than np.int64(2)."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 #: subscriber_id, channel_id, activation_date, deactivation_date (null while live)
@@ -351,6 +352,47 @@ def _spark_month_index(column: Column) -> Column:
     return F.year(column) * 12 + F.month(column) - 1
 
 
+def to_acquisition_lines(
+    as_of_month: str,
+) -> Callable[[SparkDataFrame], SparkDataFrame]:
+    """Spark twin of ``_prepare_acquisitions``: one row per line activated by the as-of month.
+
+    Returns a transform of :data:`ACQUISITION_COLUMNS` to ``subscriber_id, channel_id,
+    activation_month, activation_date, act_idx, is_event, lifetime_days, duration`` (see the
+    module doc for the time convention). Lines with a deactivation before their activation are
+    dropped (DWD quarantines them).
+    """
+    from pyspark.sql import functions as F
+
+    as_of = parse_month(as_of_month)
+    as_of_idx = int(as_of[:4]) * 12 + int(as_of[5:]) - 1
+
+    def _lines(acquisitions: SparkDataFrame) -> SparkDataFrame:
+        require_columns(acquisitions.columns, ACQUISITION_COLUMNS, "acquisitions")
+        as_of_end = F.lit(month_end(as_of))
+        act_date = F.to_date("activation_date")
+        deact_date = F.to_date("deactivation_date")
+        is_event = deact_date.isNotNull() & (deact_date <= as_of_end)
+        return (
+            acquisitions.where(act_date <= as_of_end)
+            .where(deact_date.isNull() | (deact_date >= act_date))
+            .select(
+                "subscriber_id",
+                F.col("channel_id").cast("string").alias("channel_id"),
+                F.date_format(act_date, "yyyy-MM").alias("activation_month"),
+                act_date.alias("activation_date"),
+                _spark_month_index(act_date).alias("act_idx"),
+                is_event.alias("is_event"),
+                F.datediff(deact_date, act_date).alias("lifetime_days"),
+                F.when(is_event, _spark_month_index(deact_date) - _spark_month_index(act_date))
+                .otherwise(F.lit(as_of_idx) - _spark_month_index(act_date))
+                .alias("duration"),
+            )
+        )
+
+    return _lines
+
+
 def spark_summarize_channel_cohorts(
     acquisitions: SparkDataFrame, activity: SparkDataFrame, *, as_of_month: str
 ) -> SparkDataFrame:
@@ -362,28 +404,8 @@ def spark_summarize_channel_cohorts(
     """
     from pyspark.sql import functions as F
 
-    require_columns(acquisitions.columns, ACQUISITION_COLUMNS, "acquisitions")
     require_columns(activity.columns, ACTIVITY_COLUMNS, "activity")
-    as_of = parse_month(as_of_month)
-    as_of_end = F.lit(month_end(as_of))
-    as_of_idx = int(as_of[:4]) * 12 + int(as_of[5:]) - 1
-    act_date = F.to_date("activation_date")
-    deact_date = F.to_date("deactivation_date")
-    is_event = deact_date.isNotNull() & (deact_date <= as_of_end)
-    lines = (
-        acquisitions.where(act_date <= as_of_end)
-        .where(deact_date.isNull() | (deact_date >= act_date))
-        .select(
-            "subscriber_id",
-            F.col("channel_id").cast("string").alias("channel_id"),
-            F.date_format(act_date, "yyyy-MM").alias("activation_month"),
-            _spark_month_index(act_date).alias("act_idx"),
-            is_event.alias("is_event"),
-            F.when(is_event, _spark_month_index(deact_date) - _spark_month_index(act_date))
-            .otherwise(F.lit(as_of_idx) - _spark_month_index(act_date))
-            .alias("duration"),
-        )
-    )
+    lines = acquisitions.transform(to_acquisition_lines(as_of_month))
     m = F.col("months_since_activation")
     counts = (
         lines.groupBy(*COHORT_KEYS, "duration", "is_event")
@@ -450,26 +472,14 @@ def cost_per_gross_add(
     keys = _check_by(by)
     table = _check_cohorts(cohorts)
     require_columns(costs.columns, COST_COLUMNS, "channel costs")
-    costs = costs.reset_index(drop=True)
-    for column in ("commission_per_gross_add_cny", "fixed_cost_cny"):
-        values = pd.to_numeric(costs[column], errors="coerce")
-        bad = values.isna() | (values < 0)
-        if bad.any():
-            row = costs.index[bad.to_numpy()][0]
-            raise InputDataError(
-                f"channel costs: {column!r} must be a non-negative number, got "
-                f"{_show(costs.at[row, column])!r} for channel "
-                f"{_show(costs.at[row, 'channel_id'])!r} month {_show(costs.at[row, 'month'])!r}"
-            )
+    # channel ids compare as text (the cohort table's are), so 7 and "7" are one channel
+    costs = check_cost_table(
+        costs.assign(channel_id=costs["channel_id"].astype(str)),
+        what="channel costs",
+        keys={"channel_id": "channel", "month": "month"},
+        amounts=COST_COLUMNS[2:],
+    )
     cost = costs[list(COST_COLUMNS)].rename(columns={"month": "activation_month"})
-    cost = cost.assign(channel_id=cost["channel_id"].astype(str))
-    dup = cost.duplicated(list(COHORT_KEYS))
-    if dup.any():
-        first = cost[dup].iloc[0]
-        raise InputDataError(
-            f"channel costs: channel {_show(first['channel_id'])!r} month "
-            f"{_show(first['activation_month'])!r} appears more than once"
-        )
     adds = (
         table[table["months_since_activation"] == 0]
         .groupby(list(COHORT_KEYS), as_index=False)["n_at_risk"]
@@ -873,28 +883,8 @@ def spark_summarize_early_life(
     require_columns(acquisitions.columns, ACQUISITION_COLUMNS, "acquisitions")
     require_columns(activity.columns, ["subscriber_id", "month", *usage_columns], "activity")
     require_columns(costs.columns, ["channel_id", "month", "clawback_days"], "channel costs")
-    as_of = parse_month(as_of_month)
-    as_of_end = F.lit(month_end(as_of))
-    as_of_idx = int(as_of[:4]) * 12 + int(as_of[5:]) - 1
-    act_date = F.to_date("activation_date")
-    deact_date = F.to_date("deactivation_date")
-    is_event = deact_date.isNotNull() & (deact_date <= as_of_end)
-    lines = (
-        acquisitions.where(act_date <= as_of_end)
-        .where(deact_date.isNull() | (deact_date >= act_date))
-        .select(
-            "subscriber_id",
-            F.col("channel_id").cast("string").alias("channel_id"),
-            F.date_format(act_date, "yyyy-MM").alias("activation_month"),
-            act_date.alias("activation_date"),
-            _spark_month_index(act_date).alias("act_idx"),
-            is_event.alias("is_event"),
-            F.datediff(deact_date, act_date).alias("lifetime_days"),
-            F.when(is_event, _spark_month_index(deact_date) - _spark_month_index(act_date))
-            .otherwise(F.lit(as_of_idx) - _spark_month_index(act_date))
-            .alias("duration"),
-        )
-    )
+    as_of_end = F.lit(month_end(parse_month(as_of_month)))
+    lines = acquisitions.transform(to_acquisition_lines(as_of_month))
     month_idx = (
         F.substring("month", 1, 4).cast("int") * 12 + F.substring("month", 6, 2).cast("int") - 1
     )

@@ -198,6 +198,7 @@ ADS_CAMPAIGN_ROI = register(
             col("campaign_type", "string"),
             col("contact_month", "string"),
             col("is_window_complete", "boolean"),
+            col("measurement", "string", "complete, or horizon incomplete (months observed)"),
             col("n_treated", "bigint"),
             col("n_control", "bigint"),
             col("response_rate_treated", "double"),

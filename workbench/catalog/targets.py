@@ -1,9 +1,10 @@
-"""Tables of the campaign target-list loop: exported contacts, loaded responses and the rows of
-response files that failed validation.
+"""Tables of the campaign target-list loop: exported campaigns and contacts, loaded responses and
+the rows of response files that failed validation.
 
-``ads_target_contacts`` and ``ads_target_responses`` start with exactly the columns of
-``dwd_fct_campaign_contact`` and ``dwd_fct_campaign_response`` (same names, types, order), so the
-campaign-results model can union them with the operator's own contacts and responses.
+``ads_target_campaigns``, ``ads_target_contacts`` and ``ads_target_responses`` start with exactly
+the columns of ``dwd_dim_campaign``, ``dwd_fct_campaign_contact`` and
+``dwd_fct_campaign_response`` (same names, types, order), so the warehouse models union them with
+the operator's own campaigns, contacts and responses (the closed loop).
 """
 
 from __future__ import annotations
@@ -15,6 +16,43 @@ from workbench.catalog.schema import col
 
 ASSIGNMENTS = ("treatment", "control")
 RESPONSES = ("accepted", "declined")
+
+CAMPAIGN_TYPES = ("retention", "cross_sell")
+
+ADS_TARGET_CAMPAIGNS = register(
+    Table(
+        name="ads_target_campaigns",
+        layer="ads",
+        grain="one row per campaign exported by `workbench targets export`",
+        description="What each exported campaign offers and costs, for the campaign ROI; a re-run "
+        "of the same campaign replaces its row.",
+        columns=(
+            col("campaign_id", "string", "the --campaign name", nullable=False),
+            col("campaign_name_en", "string"),
+            col("campaign_name_zh", "string"),
+            col("campaign_type", "string", "retention (churn source) | cross_sell (offers)"),
+            col("offer_product_id", "string", "the retention offer (--offer), if any"),
+            col("start_date", "date", "the contact date"),
+            col("end_date", "date", "the contact date (one day of contacts)"),
+            col("cost_per_contact_cny", "double", "cost of contacting one treated line"),
+            col("offer_cost_cny", "double", "cost of one accepted offer"),
+            col("control_share", "double"),
+            col("source", "string", "churn | offers"),
+            col("period", "string", "month of the mart the list was selected from"),
+            col("export_id", "string", "the export log record"),
+            col("exported_at", "timestamp"),
+        ),
+        keys=("campaign_id",),
+        partition_by=(),
+        contracts=(
+            Unique(("campaign_id",)),
+            NotNull(("campaign_id", "cost_per_contact_cny", "offer_cost_cny")),
+            AcceptedValues("campaign_type", CAMPAIGN_TYPES),
+            Expression("costs_non_negative", "cost_per_contact_cny >= 0 and offer_cost_cny >= 0"),
+            Expression("control_share_range", "control_share between 0 and 1"),
+        ),
+    )
+)
 
 ADS_TARGET_CONTACTS = register(
     Table(

@@ -1,4 +1,5 @@
-"""``workbench campaigns load-responses FILE``: campaign responses back into the warehouse."""
+"""``workbench campaigns load-responses FILE`` and ``workbench campaigns refresh``: campaign
+responses back into the warehouse, and the exported campaigns' results rebuilt from them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 
 from workbench.cli import common
 
-campaigns_app = typer.Typer(help="Campaign responses.", no_args_is_help=True)
+campaigns_app = typer.Typer(help="Campaign responses and results.", no_args_is_help=True)
 
 
 @campaigns_app.command("load-responses")
@@ -32,6 +33,41 @@ def load_responses(
     )
     for reason, n in sorted(result.by_reason.items()):
         console.print(f"  {reason:<20} {n:>7}", highlight=False)
+    if result.n_accepted:
+        console.print(
+            "measure them: `workbench campaigns refresh` (or the next build of those months)",
+            highlight=False,
+        )
+
+
+@campaigns_app.command("refresh")
+def refresh(
+    campaign: Annotated[
+        list[str] | None,
+        typer.Option("--campaign", help="Only this exported campaign (repeatable)."),
+    ] = None,
+) -> None:
+    """Rebuild the campaign dimension and the campaign results of the months the exported
+    campaigns contacted in, so the campaign ROI report sees their responses."""
+    from workbench.log import console
+
+    with common.user_errors():
+        settings = common.settings()
+        from workbench.spark import get_spark
+        from workbench.targets.refresh import refresh_campaign_results
+
+        result = refresh_campaign_results(get_spark(settings.spark), settings, campaign or None)
+    months = ", ".join(result.months) or "none in the warehouse yet"
+    console.print(
+        f"{', '.join(result.campaigns)}: campaign results rebuilt for {months} "
+        f"({result.rows_written} contacts)",
+        highlight=False,
+    )
+    if result.waiting:
+        console.print(
+            f"contacts of {', '.join(result.waiting)} are measured once that month is built",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -35,8 +35,25 @@ def export(
     file_name: Annotated[
         str | None, typer.Option("--file-name", help="File name inside targets.output.")
     ] = None,
+    offer: Annotated[
+        str | None, typer.Option("--offer", help="Retention offer (product id) of a churn list.")
+    ] = None,
+    cost_per_contact: Annotated[
+        float | None,
+        typer.Option(
+            "--cost-per-contact", help="CNY per treated contact (default: targets config)."
+        ),
+    ] = None,
+    offer_cost: Annotated[
+        float | None,
+        typer.Option("--offer-cost", help="CNY per accepted offer (default: targets config)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Campaign name shown in reports.")
+    ] = None,
 ) -> None:
-    """Select, suppress, hold out a control group, write the list and log the export."""
+    """Select, suppress, hold out a control group, write the list and log the export; the
+    campaign (offer, costs) and both groups are recorded for the campaign ROI."""
     from datetime import date
 
     from workbench.log import console
@@ -65,6 +82,10 @@ def export(
             period=period,
             as_of=contact_date,
             file_name=file_name,
+            offer=offer,
+            cost_per_contact_cny=cost_per_contact,
+            offer_cost_cny=offer_cost,
+            campaign_name=name,
         )
     for step in result.counts:
         console.print(f"  {step['rule']:<16} {step['before']:>9} -> {step['after']:>9}")

@@ -3,9 +3,10 @@
 Steps: candidates of the period (latest month by default) -> region -> suppression rules in the
 configured order (each counted) -> duplicates removed (best rank kept) -> ranked, top ``size``
 -> control group by hash -> files (treated only in the marketing file, the control group in a
-``_control`` file beside it) -> contacts recorded in ``ads_target_contacts`` -> one export-log
-record. The list content depends only on the warehouse, the settings and the arguments, so a
-re-run gives the same people in the same groups (the log records each run).
+``_control`` file beside it) -> the campaign (offer, costs) recorded in ``ads_target_campaigns``
+and its contacts in ``ads_target_contacts`` -> one export-log record. The list content
+depends only on the warehouse, the settings and the arguments, so a re-run gives the same
+people in the same groups (the log records each run).
 
 Dates: the export's ``as_of`` date (default: the first day after the period) is the contact
 date, the reference for open complaints and for "contacted within N days", and its month is
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as F
 
 from workbench.months import month_end, parse_month
-from workbench.targets import control, select, suppress
+from workbench.targets import campaigns, control, select, suppress
 from workbench.targets.errors import TargetError
 from workbench.targets.log import LOG_NAME, append_record
 from workbench.targets.privacy import check_name, masked_msisdn, safe_output_path
@@ -240,6 +241,11 @@ def export_targets(
     as_of: date | None = None,
     file_name: str | None = None,
     now: datetime | None = None,
+    where: str | None = None,
+    offer: str | None = None,
+    cost_per_contact_cny: float | None = None,
+    offer_cost_cny: float | None = None,
+    campaign_name: str | None = None,
 ) -> ExportResult:
     """Select, suppress, split, write, record and log one target list (see the module doc).
 
@@ -248,6 +254,12 @@ def export_targets(
             ``<campaign>_<period>.<fmt>``); names that would leave the folder are refused.
         authorised: write full MSISDNs (otherwise masked, 138****5678).
         now: the export time for the log (default: the clock, UTC).
+        where: an extra Spark SQL filter over the source mart's columns (a dashboard's
+            selection, e.g. ``"offer_product_id = 'VIDEO' AND region_id IN ('GZ')"``).
+        offer: the retention offer of a churn list (written on its rows and contacts).
+        cost_per_contact_cny, offer_cost_cny: the campaign's costs for its ROI (default:
+            ``targets.cost_per_contact_cny`` / ``targets.offer_cost_cny``).
+        campaign_name: display name of the campaign in reports (default: ``campaign``).
     """
     check_name(campaign)
     if source not in SOURCE_TABLES:
@@ -256,6 +268,18 @@ def export_targets(
         raise TargetError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if size is not None and size < 1:
         raise TargetError(f"--size {size}: must be a positive number")
+    terms = campaigns.resolve_terms(
+        settings,
+        source=source,
+        offer=offer,
+        cost_per_contact_cny=cost_per_contact_cny,
+        offer_cost_cny=offer_cost_cny,
+        name=campaign_name,
+    )
+    campaigns.check_not_operator_campaign(
+        _read(spark, settings, "ods_marketing__campaigns"), campaign
+    )
+    campaigns.check_offer(_read(spark, settings, "dwd_dim_product"), terms)
     cfg = settings.targets
     table = SOURCE_TABLES[source]
     period = parse_month(period) if period else _latest_month(settings, table)
@@ -269,6 +293,8 @@ def export_targets(
     export_id = f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
 
     mart = _read(spark, settings, table, [period])
+    if where:
+        mart = mart.where(F.expr(where))
     candidates = (
         select.churn_candidates(mart) if source == "churn" else select.offer_candidates(mart)
     )
@@ -289,6 +315,9 @@ def export_targets(
             f"the list has {counts[-1].after} rows, more than targets.max_rows={cfg.max_rows}; "
             "pass --size or --region"
         )
+    if terms.offer_product_id is not None:
+        # a churn list's rows and contacts carry the campaign's retention offer
+        targets = targets.withColumn("offer_product_id", F.lit(terms.offer_product_id))
     targets = targets.localCheckpoint()
     rows = list_rows(
         targets,
@@ -313,6 +342,18 @@ def export_targets(
         channel=cfg.contact_channel,
         export_id=export_id,
     )
+    definition = campaigns.campaign_row(
+        spark,
+        terms,
+        campaign=campaign,
+        source=source,
+        period=period,
+        as_of=as_of,
+        control_share=cfg.control_share,
+        export_id=export_id,
+        exported_at=now,
+    )
+    campaigns.record_campaign(spark, settings, definition, campaign)
     record_contacts(spark, settings, contacts, campaign, as_of.strftime("%Y-%m"))
 
     result = ExportResult(
@@ -333,7 +374,14 @@ def export_targets(
         authorised=authorised,
         region=region,
         size=size,
-        extra={"control_share": cfg.control_share, "masked": cfg.mask_msisdn and not authorised},
+        extra={
+            "control_share": cfg.control_share,
+            "masked": cfg.mask_msisdn and not authorised,
+            "offer_product_id": terms.offer_product_id,
+            "cost_per_contact_cny": terms.cost_per_contact_cny,
+            "offer_cost_cny": terms.offer_cost_cny,
+            **({"where": where} if where else {}),
+        },
     )
     append_record(folder / LOG_NAME, result.to_record())
     log.info(

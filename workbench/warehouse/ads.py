@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.months import add_months
+from workbench.targets.responses import as_campaign_contacts, as_campaign_responses
 from workbench.warehouse.dwd import (
     Transform,
     conform_to,
@@ -323,9 +324,16 @@ def _build_channel_cohorts(read: InputReader, ctx: BuildContext) -> DataFrame:
 def _build_campaign_results(read: InputReader, ctx: BuildContext) -> DataFrame:
     k = int(ctx.params.get("churn_horizon_months", 3))
     window = _earlier(ctx, 0, ahead=k)
-    return read("dwd_fct_campaign_contact", ctx.months).transform(
+    # the closed loop: contacts and responses of target-list exports count like the operator's
+    contacts = read("dwd_fct_campaign_contact", ctx.months).unionByName(
+        as_campaign_contacts(read("ads_target_contacts", ctx.months))
+    )
+    responses = read("dwd_fct_campaign_response", window).unionByName(
+        as_campaign_responses(read("ads_target_responses", window))
+    )
+    return contacts.transform(
         to_campaign_results(
-            read("dwd_fct_campaign_response", window),
+            responses,
             read("dwd_dim_campaign", None),
             read("dws_subscriber_month", window),
             read("dwd_dim_subscriber", None),
@@ -365,6 +373,8 @@ def ads_models(horizon_months: int = 3) -> list[Model]:
             (
                 "dwd_fct_campaign_contact",
                 "dwd_fct_campaign_response",
+                "ads_target_contacts",
+                "ads_target_responses",
                 "dwd_dim_campaign",
                 "dws_subscriber_month",
                 "dwd_dim_subscriber",

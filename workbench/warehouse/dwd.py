@@ -373,6 +373,21 @@ def clean_campaign_responses(responses: DataFrame) -> DataFrame:
     )
 
 
+def with_exported_campaigns(exported: DataFrame) -> Transform:
+    """The operator's campaigns plus the campaigns of target-list exports
+    (``ads_target_campaigns``), so exported campaigns get names, type and costs like any other.
+    An operator campaign keeps its row if an export ever used the same id."""
+
+    def _union(campaigns: DataFrame) -> DataFrame:
+        require_columns(exported, ["campaign_id"], "ads_target_campaigns")
+        ours = exported.join(campaigns.select("campaign_id"), "campaign_id", "left_anti")
+        return campaigns.transform(conform_to("dwd_dim_campaign")).unionByName(
+            ours.transform(conform_to("dwd_dim_campaign"))
+        )
+
+    return _union
+
+
 # ---------------------------------------------------------------- models
 
 
@@ -403,6 +418,14 @@ def _build_dim_channel(read: InputReader, ctx: BuildContext) -> DataFrame:
     return read("ods_crm__channels", None).transform(to_dim_channel(costs))
 
 
+def _build_dim_campaign(read: InputReader, ctx: BuildContext) -> DataFrame:
+    return (
+        read("ods_marketing__campaigns", None)
+        .transform(latest_snapshot("campaign_id"))
+        .transform(with_exported_campaigns(read("ads_target_campaigns", None)))
+    )
+
+
 def _build_dim_calendar(read: InputReader, ctx: BuildContext) -> DataFrame:
     return build_calendar(ctx.spark, ctx.all_months)
 
@@ -424,7 +447,11 @@ DWD_MODELS: list[Model] = [
     Model(
         "dwd_dim_channel", ("ods_crm__channels", "ods_finance__channel_costs"), _build_dim_channel
     ),
-    _dim_latest("dwd_dim_campaign", "ods_marketing__campaigns", "campaign_id"),
+    Model(
+        "dwd_dim_campaign",
+        ("ods_marketing__campaigns", "ads_target_campaigns"),
+        _build_dim_campaign,
+    ),
     Model("dwd_dim_calendar", (), _build_dim_calendar),
     Model("dwd_dim_subscriber", ("ods_crm__subscribers",), _build_dim_subscriber),
     _simple("dwd_fct_usage_daily", "ods_cdr__usage", summarise_usage_daily),
