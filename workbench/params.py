@@ -183,12 +183,63 @@ SPECS: dict[str, dict[str, Param]] = {
         **_COMMON,
         "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
         "include_incomplete": Param(bool, "also show campaigns whose window is still open"),
+        "campaign_id": Param(str, "campaign to show (even if its window is open), or ALL"),
     },
     "kpi_overview": {
         **_COMMON,
         "region_id": Param(str, "region to show, or ALL", kind="identifier"),
         "segment": Param(str, "segment to show, or ALL", kind="identifier"),
         "plan_type": Param(str, "plan type to show, or ALL", kind="identifier"),
+    },
+    "service_quality": {
+        **_COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        "poor_drop_rate": Param(
+            float, "mean daily drop rate from which a cell is poor", 0.001, 0.5
+        ),
+        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24),
+        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
+    },
+    "competition": {
+        **_COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        "segment": Param(str, "segment to show, or ALL", kind="identifier"),
+        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24),
+        "top_n": Param(int, "rising-share lines listed", 1, 10_000),
+        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
+    },
+    "new_products": {
+        **_COMMON,
+        "product_id": Param(
+            str, "product analysed, or NEWEST (the latest launch)", kind="identifier"
+        ),
+        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
+    },
+    "value_segments": {
+        **_COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        "segment": Param(str, "segment to show, or ALL", kind="identifier"),
+    },
+    "key_accounts": {
+        **_COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        "manager_id": Param(
+            str, "key-account manager to show (KAM-01...), or ALL", kind="identifier"
+        ),
+        "n_managers": Param(int, "key-account managers the accounts are shared among", 1, 50),
+        "revenue_drop": Param(
+            float, "month-on-month revenue fall that raises a warning", 0.01, 0.9
+        ),
+        "top_fraction": Param(
+            float, "top share of customers whose revenue share is shown", 0.01, 1.0
+        ),
+    },
+    "revenue": {
+        **_COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier"),
+        "horizon_months": Param(int, "months forecast after the period", 1, 24),
+        "confidence": Param(float, "coverage of the forecast's prediction interval", 0.5, 0.99),
     },
 }
 

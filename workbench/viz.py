@@ -289,3 +289,284 @@ def format_table(
         fmt = formats[kind]
         out[header] = [("—" if pd.isna(v) else fmt(v)) for v in frame[name]]
     return out.reset_index(drop=True)
+
+
+# -- network subjects: service quality, competition, new products ------------------------------
+
+
+def rate_bars(
+    frame: pd.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    *,
+    low: str | None = None,
+    high: str | None = None,
+    percent: bool = False,
+    y_title: str = "",
+) -> go.Figure:
+    """Bars of a rate per group, with the interval ``low``..``high`` as error bars if given."""
+    import plotly.graph_objects as go
+
+    require_columns(frame.columns, [x, y, *(c for c in (low, high) if c)], title)
+    error = None
+    if low and high:
+        error = {
+            "type": "data",
+            "symmetric": False,
+            "array": frame[high] - frame[y],
+            "arrayminus": frame[y] - frame[low],
+        }
+    fig = _figure(title, "", y_title)
+    fig.add_trace(
+        go.Bar(x=frame[x].astype(str), y=frame[y], error_y=error, marker_color=NEUTRAL, name=y)
+    )
+    if percent:
+        fig.update_layout(yaxis_tickformat=".1%")
+    return fig
+
+
+def category_heatmap(frame: pd.DataFrame, x: str, y: str, z: str, title: str) -> go.Figure:
+    """A heat map of ``z`` over two categorical columns (e.g. region x complaint category)."""
+    import plotly.graph_objects as go
+
+    require_columns(frame.columns, [x, y, z], title)
+    wide = frame.pivot_table(index=y, columns=x, values=z, aggfunc="sum")
+    fig = _figure(title, "", "")
+    fig.add_trace(
+        go.Heatmap(
+            z=wide.to_numpy(),
+            x=[str(c) for c in wide.columns],
+            y=[str(i) for i in wide.index],
+            colorscale="Reds",
+        )
+    )
+    return fig
+
+
+def stacked_bars(
+    frame: pd.DataFrame, x: str, stack: str, value: str, title: str, *, percent: bool = True
+) -> go.Figure:
+    """Bars of ``value`` per ``x`` stacked by ``stack`` (e.g. resolution bands per category)."""
+    import plotly.graph_objects as go
+
+    require_columns(frame.columns, [x, stack, value], title)
+    fig = _figure(title, "", "")
+    for name, part in frame.groupby(stack, sort=False):
+        fig.add_trace(go.Bar(x=part[x].astype(str), y=part[value], name=str(name)))
+    fig.update_layout(barmode="stack")
+    if percent:
+        fig.update_layout(yaxis_tickformat=".0%")
+    return fig
+
+
+def share_trend(
+    frame: pd.DataFrame, x: str, columns: Mapping[str, str], title: str, *, percent: bool = True
+) -> go.Figure:
+    """Lines of several columns over ``x`` (``columns``: column -> legend label)."""
+    import plotly.graph_objects as go
+
+    require_columns(frame.columns, [x, *columns], title)
+    fig = _figure(title, "月份 Month", "")
+    for column, label in columns.items():
+        fig.add_trace(go.Scatter(x=frame[x], y=frame[column], mode="lines+markers", name=label))
+    if percent:
+        fig.update_layout(yaxis_tickformat=".1%")
+    return fig
+
+
+def adoption_curve(adoption: pd.DataFrame, launch_month: str | None = None) -> go.Figure:
+    """Holders (bars) and new adopters (line) by month, penetration on the right axis."""
+    import plotly.graph_objects as go
+
+    require_columns(adoption.columns, ["month", "n_holders", "n_new", "penetration"], "adoption")
+    fig = _figure("新产品渗透曲线 Adoption curve", "月份 Month", "用户数 Lines")
+    fig.add_trace(
+        go.Bar(
+            x=adoption["month"], y=adoption["n_holders"], name="持有 Holders", marker_color=NEUTRAL
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=adoption["month"],
+            y=adoption["n_new"],
+            name="新增 New adopters",
+            mode="lines+markers",
+            line_color=GOOD,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=adoption["month"],
+            y=adoption["penetration"],
+            name="渗透率 Penetration",
+            mode="lines",
+            yaxis="y2",
+            line_dash="dot",
+            line_color=BAD,
+        )
+    )
+    fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "tickformat": ".1%"})
+    if launch_month is not None and launch_month in set(adoption["month"]):
+        # a month axis is categorical: draw the line as a shape, not with add_vline's annotation
+        fig.add_shape(
+            type="line",
+            x0=launch_month,
+            x1=launch_month,
+            y0=0,
+            y1=1,
+            yref="paper",
+            line={"dash": "dash"},
+        )
+        fig.add_annotation(x=launch_month, y=1, yref="paper", text="上市 Launch", showarrow=False)
+    return fig
+
+
+def profile_index(profile: pd.DataFrame) -> go.Figure:
+    """Adopter index per plan type and segment (100 = like the base)."""
+    import plotly.graph_objects as go
+
+    require_columns(profile.columns, ["dimension", "value", "index"], "adopter profile")
+    fig = _figure("用户画像指数 Adopter profile index (100 = base)", "", "指数 Index")
+    colours = [GOOD if v >= 100 else BAD for v in profile["index"].fillna(100)]
+    labels = profile["dimension"].astype(str) + ": " + profile["value"].astype(str)
+    fig.add_trace(go.Bar(x=labels, y=profile["index"], marker_color=colours))
+    fig.add_hline(y=100, line_dash="dot")
+    return fig
+
+
+# -- value subjects: value segments, key accounts, revenue ----------------------------------------
+
+
+def transition_heatmap(
+    matrix: pd.DataFrame, title: str = "价值层级迁移 Tier migration"
+) -> go.Figure:
+    """A transition matrix (rows: from, columns: to) as an annotated heat map of row shares."""
+    import plotly.graph_objects as go
+
+    from workbench.analysis.errors import InputDataError
+
+    if matrix.empty:
+        raise InputDataError(f"{title}: the transition matrix is empty")
+    fig = _figure(title, "本月层级 Tier this month", "上月层级 Tier last month")
+    values = matrix.to_numpy(dtype=float)
+    fig.add_trace(
+        go.Heatmap(
+            z=values,
+            x=[str(c) for c in matrix.columns],
+            y=[str(i) for i in matrix.index],
+            colorscale="Blues",
+            text=[
+                [("—" if v != v else f"{v:.1%}" if v <= 1 else f"{v:,.0f}") for v in row]
+                for row in values
+            ],
+            texttemplate="%{text}",
+        )
+    )
+    fig.update_layout(yaxis_autorange="reversed")
+    return fig
+
+
+def tier_bars(tiers: pd.DataFrame, value: str = "n_lines") -> go.Figure:
+    """Lines (or revenue) per value tier, stacked by tenure band."""
+    import plotly.graph_objects as go
+
+    require_columns(tiers.columns, ["value_tier", "tenure_band", value], "tier table")
+    fig = _figure("价值层级 Value tiers", "价值层级 Value tier", value)
+    for band, part in tiers.groupby("tenure_band", sort=False):
+        fig.add_trace(go.Bar(x=part["value_tier"], y=part[value], name=f"在网时长 {band}"))
+    fig.update_layout(barmode="stack")
+    return fig
+
+
+def group_trend(frame: pd.DataFrame, group: str, value: str, title: str) -> go.Figure:
+    """One line per ``group`` of ``value`` by month."""
+    import plotly.graph_objects as go
+
+    require_columns(frame.columns, ["month", group, value], title)
+    fig = _figure(title, "月份 Month", value)
+    for name, part in frame.groupby(group, sort=False):
+        part = part.sort_values("month")
+        fig.add_trace(
+            go.Scatter(x=part["month"], y=part[value], mode="lines+markers", name=str(name))
+        )
+    return fig
+
+
+def pareto_curve(concentration: pd.DataFrame, top_fraction: float = 0.2) -> go.Figure:
+    """Cumulative revenue share against the share of customers ranked by revenue."""
+    import plotly.graph_objects as go
+
+    require_columns(
+        concentration.columns, ["percentile", "cumulative_revenue_share"], "concentration"
+    )
+    fig = _figure(
+        "收入集中度 Revenue concentration",
+        "客户占比 Share of customers",
+        "收入占比 Share of revenue",
+    )
+    x = concentration["percentile"] / 100
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=concentration["cumulative_revenue_share"], mode="lines", name="累计 Cumulative"
+        )
+    )
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line_dash="dot", name="均匀 Equal"))
+    fig.add_vline(x=top_fraction, line_dash="dot", line_color=BAD)
+    fig.update_layout(xaxis_tickformat=".0%", yaxis_tickformat=".0%")
+    return fig
+
+
+def forecast_fan(
+    history: pd.DataFrame, forecast: pd.DataFrame, backtest: pd.DataFrame
+) -> go.Figure:
+    """Monthly history, the forecast with its prediction interval, and the back-test's
+    one-step forecasts."""
+    import plotly.graph_objects as go
+
+    require_columns(history.columns, ["month", "value"], "history")
+    fig = _figure("收入预测 Revenue forecast", "月份 Month", "收入 Revenue (CNY)")
+    fig.add_trace(
+        go.Scatter(
+            x=history["month"],
+            y=history["value"],
+            mode="lines+markers",
+            name="实际 Actual",
+            line_color=NEUTRAL,
+        )
+    )
+    if len(forecast):
+        require_columns(forecast.columns, ["month", "forecast", "lower", "upper"], "forecast")
+        band_x = list(forecast["month"]) + list(forecast["month"])[::-1]
+        band_y = list(forecast["upper"]) + list(forecast["lower"])[::-1]
+        fig.add_trace(
+            go.Scatter(
+                x=band_x,
+                y=band_y,
+                fill="toself",
+                line_width=0,
+                opacity=0.25,
+                name="预测区间 Interval",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=forecast["month"],
+                y=forecast["forecast"],
+                mode="lines+markers",
+                line_dash="dash",
+                name="预测 Forecast",
+                line_color=GOOD,
+            )
+        )
+    if len(backtest):
+        fig.add_trace(
+            go.Scatter(
+                x=backtest["month"],
+                y=backtest["predicted"],
+                mode="markers",
+                marker_symbol="x",
+                name="回测 Back-test",
+            )
+        )
+    return fig

@@ -22,6 +22,12 @@ FAST = {
     "channel_roi": {},
     "campaign_roi": {},
     "kpi_overview": {},
+    "value_segments": {},
+    "key_accounts": {},
+    "revenue": {"horizon_months": 2},
+    "service_quality": {},
+    "competition": {"top_n": 20},
+    "new_products": {},
 }
 BAD = {
     "churn": ("horizon_months", 0),
@@ -29,6 +35,12 @@ BAD = {
     "channel_roi": ("margin", 1.5),
     "campaign_roi": ("include_incomplete", "yes"),
     "kpi_overview": ("region_idd", "GZ"),
+    "value_segments": ("segment", "a b"),
+    "key_accounts": ("n_managers", 0),
+    "revenue": ("confidence", 1.5),
+    "service_quality": ("poor_drop_rate", 0.9),
+    "competition": ("segment", "mass; rm"),
+    "new_products": ("product_id", "__import__"),
 }
 
 

@@ -103,4 +103,4 @@ def tables(layer: Layer | None = None) -> list[Table]:
 
 
 # Importing the layer modules registers their tables.
-from workbench.catalog import raw, ods, dwd, dws, ads, results, targets  # noqa: E402,F401,I001  (registration, in layer order)
+from workbench.catalog import raw, ods, dwd, dws, ads, ads_value, ads_network, results, targets  # noqa: E402,F401,I001  (registration, in layer order)

@@ -5,4 +5,16 @@ The notebooks in ``notebooks/`` call these ``run`` functions; so can any script 
 """
 
 #: subject name -> notebook file stem (also the folder under reports/)
-SUBJECTS: tuple[str, ...] = ("churn", "cross_sell", "channel_roi", "campaign_roi", "kpi_overview")
+SUBJECTS: tuple[str, ...] = (
+    "churn",
+    "cross_sell",
+    "channel_roi",
+    "campaign_roi",
+    "kpi_overview",
+    "service_quality",
+    "competition",
+    "new_products",
+    "value_segments",
+    "key_accounts",
+    "revenue",
+)
