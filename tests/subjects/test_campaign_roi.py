@@ -32,8 +32,10 @@ def test_group_statistics_match_the_contacts(tiny_warehouse, tiny_manifest):
 
 
 def test_no_campaign_yet_is_refused(tiny_warehouse, tiny_manifest):
-    with pytest.raises(InputDataError, match="complete measurement window"):
+    with pytest.raises(InputDataError, match="no campaign contacted by"):
         campaign_roi.run(tiny_warehouse, tiny_manifest["months"][0])
+    with pytest.raises(InputDataError, match="complete measurement window"):
+        campaign_roi.run(tiny_warehouse, tiny_manifest["months"][0], include_incomplete=False)
 
 
 def test_one_campaign_by_id_and_an_unknown_one_is_named(tiny_warehouse, tiny_manifest):

@@ -126,7 +126,7 @@ def test_export_answer_load_refresh_and_report(spark, loop, tiny_manifest, tmp_p
     assert out.exit_code == 0, out.output
     assert "2026-03, 2026-05" in out.output
 
-    paths = run_subject("campaign_roi", "2026-06", {"include_incomplete": True}, settings)
+    paths = run_subject("campaign_roi", "2026-06", {}, settings)  # open campaigns shown by default
     report = {
         r["campaign_id"]: r for r in json.loads((paths.directory / "campaign_roi.json").read_text())
     }

@@ -91,14 +91,15 @@ def run(
     period: str,
     *,
     confidence: float = 0.95,
-    include_incomplete: bool = False,
+    include_incomplete: bool = True,
     campaign_id: str = ALL,
 ) -> CampaignRoiResult:
     """Uplift, incremental revenue and ROI of the campaigns contacted up to ``period``.
 
     Args:
         include_incomplete: also campaigns whose horizon is still open (response measures
-            only, marked "horizon incomplete").
+            only, marked "horizon incomplete"). On by default so that a monthly report run
+            in the months right after a campaign shows its responses instead of failing.
         campaign_id: only this campaign, shown even when its horizon is open; ``ALL``: every
             campaign.
     """
@@ -118,7 +119,8 @@ def run(
         groups = groups[groups["campaign_id"].isin(done)]
     if groups.empty:
         raise InputDataError(
-            f"no campaign contacted by {period} has a complete measurement window"
+            f"no campaign contacted by {period}"
+            + ("" if include_incomplete else " has a complete measurement window")
             + ("" if include_incomplete else " (include_incomplete=True shows open ones)")
         )
     info = read_small("dwd_dim_campaign", settings)
