@@ -1,0 +1,264 @@
+"""Fixtures of the dashboard tests: a project with the marts the apps read, a real
+``workbench serve`` on a free port, headless Chromium, and helpers to open an app as a user.
+
+Apps are opened through signed links exactly as a manager would; ``open_app`` waits until the
+page is interactive (the app frame is on screen and Voila has finished rendering).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, make_project
+from workbench.config import CONFIG_ENV, Settings
+
+ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "screenshots"
+DOC_IMAGES = PROJECT_ROOT / "docs" / "images"
+#: set to 1 to refresh the README's screenshots (docs/images/<app>.png) from this run
+DOC_IMAGES_ENV = "WORKBENCH_DOC_IMAGES"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Developer speed-up only (CI never sets it), like WORKBENCH_TINY_CACHE: a folder keeping the
+# dashboard project's warehouse (tiny warehouse + result marts). Delete it after changing a subject.
+DASHBOARD_CACHE = (
+    Path(os.environ["WORKBENCH_DASHBOARD_CACHE"])
+    if os.environ.get("WORKBENCH_DASHBOARD_CACHE")
+    else None
+)
+APP_TIMEOUT_MS = 180_000  # a cold kernel on two busy cores; preheated pages take about a second
+
+
+@pytest.fixture(scope="session")
+def dashboard_project(request, tmp_path_factory) -> Settings:
+    """A copy of the tiny warehouse plus the result marts the apps read: churn scores and drivers,
+    basket rules and offers, channel ROI (each subject run once, with fast settings, for the
+    tiny operator's last month)."""
+    settings = make_project(tmp_path_factory.mktemp("dashboard_project"))
+    if DASHBOARD_CACHE is not None and (DASHBOARD_CACHE / "warehouse").is_dir():
+        shutil.copytree(DASHBOARD_CACHE / "warehouse", settings.warehouse_dir)
+        return settings
+    from workbench.subjects import channel_roi, churn, cross_sell
+
+    # requested here, not as arguments, so a cached project starts no Spark at all
+    spark = request.getfixturevalue("spark")
+    tiny_warehouse = request.getfixturevalue("tiny_warehouse")
+    period = request.getfixturevalue("tiny_manifest")["months"][-1]
+    shutil.copytree(tiny_warehouse.warehouse_dir, settings.warehouse_dir, dirs_exist_ok=True)
+    churn.run(
+        spark,
+        settings,
+        period,
+        horizon_months=1,
+        train_months=3,
+        sample_size=20_000,
+        num_boost_round=80,
+    )
+    cross_sell.run(
+        spark,
+        settings,
+        period,
+        min_support=0.004,
+        min_confidence=0.01,
+        max_len=2,
+        top_n_offers=2,
+        by_groups=True,
+    )
+    channel_roi.run(settings, period, spark=spark)
+    if DASHBOARD_CACHE is not None:
+        shutil.copytree(settings.warehouse_dir, DASHBOARD_CACHE / "warehouse", dirs_exist_ok=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def dashboard_period(dashboard_project) -> str:
+    """The month the result marts were written for."""
+    from workbench.warehouse.storage import table_months
+
+    return table_months(dashboard_project, "ads_churn_scores")[-1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running ``workbench serve``."""
+
+    base_url: str
+    process: subprocess.Popen
+    settings: Settings
+    log_file: Path
+
+
+def _wait_http(url: str, process: subprocess.Popen, log_file: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"workbench serve exited:\n{log_file.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(
+        f"workbench serve did not answer in {timeout}s:\n{log_file.read_text()[-3000:]}"
+    )
+
+
+def start_server(settings: Settings, log_file: Path, *extra: str) -> Server:
+    """Start ``workbench serve`` for ``settings`` on a free port (its own process group)."""
+    from workbench.dashboards.access import SECRET_ENV
+
+    port = free_port()
+    config = settings.root / "pipelines" / "config.yml"
+    env = {**os.environ, CONFIG_ENV: str(config)}
+    env.pop(SECRET_ENV, None)
+    command = [sys.executable, "-m", "workbench.cli", "--config", str(config), "serve"]
+    command += ["--port", str(port), *extra]
+    with open(log_file, "wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=settings.root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(base_url + "/", process, log_file, timeout=60)
+    except BaseException:
+        stop_server(process)
+        raise
+    return Server(base_url, process, settings, log_file)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    """Stop the server and every process it started: Voila, its kernels (jupyter_client gives
+    each kernel its own session) and any export child, each by its own pid."""
+    import psutil
+
+    if process.poll() is not None:
+        return
+    try:
+        started = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        started = []
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    _gone, alive = psutil.wait_procs(started, timeout=10)
+    for child in alive:
+        child.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+@pytest.fixture(scope="session")
+def dashboard_server(dashboard_project, tmp_path_factory) -> Iterator[Server]:
+    """``workbench serve`` on 127.0.0.1 and a free port, against the dashboard project."""
+    log_file = tmp_path_factory.mktemp("serve") / "serve.log"
+    server = start_server(dashboard_project, log_file)
+    yield server
+    stop_server(server.process)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see .ci/run)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page per test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.set_default_timeout(120_000)  # two cores shared with other jobs
+    yield tab
+    context.close()
+
+
+def wait_interactive(page, timeout_ms: int = APP_TIMEOUT_MS) -> None:
+    """Wait until Voila has rendered the app: the app frame is visible and the loading
+    spinner is gone."""
+    page.wait_for_selector(".wb-app", state="visible", timeout=timeout_ms)
+    page.wait_for_function(
+        "() => !document.querySelector('#loading') || "
+        "getComputedStyle(document.querySelector('#loading')).display === 'none'",
+        timeout=timeout_ms,
+    )
+
+
+@pytest.fixture
+def open_app(dashboard_server) -> Callable:
+    """``open_app(page, app, user) -> page``: load an app through the user's signed link and
+    wait until it is interactive."""
+    from workbench.dashboards.access import signed_link
+
+    def _open(page, app: str, user: str, timeout_ms: int = APP_TIMEOUT_MS):
+        url = signed_link(user, dashboard_server.settings, dashboard_server.base_url, app)
+        # "commit": Voila streams the page while the kernel runs; readiness is checked below
+        page.goto(url, timeout=timeout_ms, wait_until="commit")
+        wait_interactive(page, timeout_ms)
+        return page
+
+    return _open
+
+
+def value_text(page, name: str) -> str:
+    """The text of a displayed figure (``ui.figure_value(name, ...)``)."""
+    return page.locator(f".wb-value-{name} .wb-number").first.inner_text().strip()
+
+
+def choose(page, name: str, option: str) -> None:
+    """Pick ``option`` in the dropdown with CSS class ``wb-<name>``."""
+    page.locator(f".wb-{name} select").select_option(option)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot to tests/artifacts/screenshots/<name>.png (and, for an app's
+    own name, to docs/images/<name>.png when $WORKBENCH_DOC_IMAGES is 1)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    from workbench.dashboards import APPS
+
+    if os.environ.get(DOC_IMAGES_ENV) == "1" and name in APPS:
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOC_IMAGES / f"{name}.png")
+    return path

@@ -1,0 +1,147 @@
+"""KPI cockpit: the comparisons against an independent DuckDB computation over the cube's files,
+the alert colours, the scoping, and the app in a real browser."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+import pytest
+
+from tests.conftest import make_project
+from tests.dashboards.conftest import choose, screenshot, value_text
+from workbench.dashboards import kpi_cockpit as app
+from workbench.dashboards.access import Viewer, denied_viewer
+
+
+def _cube_value(settings, code: str, month: str, region="ALL", segment="ALL", plan="ALL"):
+    files = str(settings.warehouse_dir / "ads" / "ads_kpi_cube" / "*" / "*.parquet")
+    rows = duckdb.sql(
+        f"SELECT value FROM read_parquet('{files}', hive_partitioning = true) "
+        f"WHERE kpi_code = '{code}' AND month = '{month}' AND region_id = '{region}' "
+        f"AND segment = '{segment}' AND plan_type = '{plan}'"
+    ).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _months(settings) -> list[str]:
+    return sorted(
+        p.name.split("=")[1]
+        for p in (settings.warehouse_dir / "ads" / "ads_kpi_cube").glob("month=*")
+    )
+
+
+def test_compare_cell_and_alerts(dashboard_project):
+    months = _months(dashboard_project)
+    period, previous = months[-1], months[-2]
+    dictionary = app.kpi_dictionary(
+        dashboard_project.resolve(dashboard_project.warehouse.kpi_dictionary)
+    )
+    cell = app.load_mart(
+        "ads_kpi_cube",
+        dashboard_project,
+        Viewer("gz", frozenset({"GZ"})),
+        where="region_id = 'GZ' AND segment = 'ALL' AND plan_type = 'ALL'",
+    )
+    table = app.compare_cell(cell, period, dictionary).set_index("kpi_code")
+    now = _cube_value(dashboard_project, "arpu", period, "GZ")
+    before = _cube_value(dashboard_project, "arpu", previous, "GZ")
+    assert table.loc["arpu", "value"] == pytest.approx(now)
+    assert table.loc["arpu", "change_mom"] == pytest.approx(now / before - 1)
+    assert pd.isna(table.loc["arpu", "change_yoy"])  # the tiny operator has no last year
+    # a target turns into a signed gap: positive is better, whichever the direction
+    targeted = dictionary.assign(
+        target=dictionary["kpi_code"].map({"arpu": 100.0, "churn_rate": 0.5})
+    )
+    gaps = app.compare_cell(cell, period, targeted).set_index("kpi_code")
+    assert gaps.loc["arpu", "vs_target"] == pytest.approx(now - 100.0)
+    churn = _cube_value(dashboard_project, "churn_rate", period, "GZ")
+    assert gaps.loc["churn_rate", "vs_target"] == pytest.approx(0.5 - churn)
+
+    alerts = pd.DataFrame(
+        {
+            "region_id": ["GZ", "GZ", "GZ", "SZ"],
+            "segment": ["ALL"] * 4,
+            "plan_type": ["ALL"] * 4,
+            "kpi_code": ["arpu", "arpu", "mou", "dou"],
+            "severity": ["warning", "alarm", "warning", "alarm"],
+        }
+    )
+    assert app.cell_alerts(alerts, {"region_id": "GZ", "segment": "ALL", "plan_type": "ALL"}) == {
+        "arpu": "alarm",
+        "mou": "warning",
+    }
+    assert app.region_options(["ALL", "GZ", "SZ"], Viewer("gz", frozenset({"GZ"}))) == ["GZ"]
+    assert app.region_options(["ALL", "GZ", "SZ"], Viewer("ceo", None)) == ["ALL", "GZ", "SZ"]
+
+
+def test_missing_marts_and_denied_links_show_messages(tmp_path):
+    empty = make_project(tmp_path)
+    page = app.build(empty, Viewer("ceo", None))
+    texts = [getattr(w, "value", "") for w in page.children]
+    assert any("ads_kpi_cube has not been built" in t for t in texts)
+    assert all("Traceback" not in t for t in texts)
+    denied = app.build(empty, denied_viewer("access denied: the link was altered"))
+    assert "access denied" in denied.children[-1].value and len(denied.children) == 2
+
+
+def test_cockpit_in_the_browser(dashboard_project, page, open_app):
+    settings = dashboard_project
+    months = _months(settings)
+    period = months[-1]
+    open_app(page, "kpi_cockpit", "ceo")
+    expected = _cube_value(settings, "active_subscribers", period)
+    assert float(value_text(page, "kpi-active_subscribers").replace(",", "")) == expected
+
+    choose(page, "region", "GZ")
+    gz = _cube_value(settings, "active_subscribers", period, "GZ")
+    page.wait_for_function(
+        "v => document.querySelector('.wb-value-kpi-active_subscribers .wb-number')"
+        ".innerText.replace(/,/g, '') == v",
+        arg=str(int(gz)),
+    )
+    now, before = (_cube_value(settings, "arpu", m, "GZ") for m in (period, months[-2]))
+    assert value_text(page, "kpi-arpu-mom") == f"{now / before - 1:+.1%}"
+
+    # alerts of the month in the chosen region, alarms in red
+    alert_regions = page.locator(".wb-alerts tr td:nth-child(3)").all_inner_texts()
+    assert alert_regions and set(alert_regions) == {"GZ"}
+    colours = {"alarm": "rgb(197, 48, 48)", "warning": "rgb(221, 154, 0)"}  # red, amber
+    first = page.locator(".wb-alerts tr").nth(1)
+    severity = first.locator("td").first.inner_text().strip()
+    assert first.evaluate("e => getComputedStyle(e).color") == colours[severity]
+
+    page.locator(".wb-lang button", has_text="中文").click()
+    dictionary = app.kpi_dictionary(settings.resolve(settings.warehouse.kpi_dictionary))
+    name_zh = dictionary.set_index("kpi_code").loc["active_subscribers", "name_zh"]
+    page.wait_for_function(
+        "name => document.querySelector('.wb-value-kpi-active_subscribers').innerText"
+        ".includes(name)",
+        arg=name_zh,
+    )
+    page.locator(".wb-lang button", has_text="English").click()
+    choose(page, "region", "ALL")
+    page.wait_for_function(
+        "v => document.querySelector('.wb-value-kpi-active_subscribers').innerText"
+        ".includes('Active subscribers') && document.querySelector("
+        "'.wb-value-kpi-active_subscribers .wb-number').innerText.replace(/,/g, '') == v",
+        arg=str(int(expected)),
+    )
+    screenshot(page, "kpi_cockpit")
+
+    # a cell with no data: a plain message, not a traceback
+    choose(page, "segment", "high_value")
+    choose(page, "plan", "prepaid")
+    page.wait_for_selector(".wb-message-warning", timeout=30_000)
+    assert "No KPI data" in page.locator(".wb-message-warning").inner_text()
+    assert "Traceback" not in page.inner_text("body")
+
+
+def test_a_region_manager_sees_only_their_region(dashboard_project, page, open_app):
+    open_app(page, "kpi_cockpit", "gz_manager")
+    assert page.locator(".wb-region select option").all_inner_texts() == ["GZ"]
+    regions = set(page.locator(".wb-alerts tr td:nth-child(3)").all_inner_texts())
+    assert regions <= {"GZ"}
+    expected = _cube_value(
+        dashboard_project, "active_subscribers", _months(dashboard_project)[-1], "GZ"
+    )
+    assert float(value_text(page, "kpi-active_subscribers").replace(",", "")) == expected

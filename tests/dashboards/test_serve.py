@@ -1,0 +1,147 @@
+"""``workbench serve``: the Voila command, signed links from the CLI, no JVM in a dashboard
+kernel, and a link edited by hand shows "access denied"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import psutil
+from typer.testing import CliRunner
+
+from tests.conftest import PROJECT_ROOT, make_project
+from tests.dashboards.conftest import screenshot, wait_interactive
+from workbench.cli import _register, app
+from workbench.cli.serve import voila_command
+from workbench.dashboards import access
+
+DASHBOARDS = PROJECT_ROOT / "notebooks" / "dashboards"
+
+
+def test_voila_command_preheats_culls_and_binds_localhost():
+    command = voila_command(
+        DASHBOARDS, host="127.0.0.1", port=9000, pool_size=2, cull_idle_seconds=600
+    )
+    assert "--Voila.ip=127.0.0.1" in command and "--port=9000" in command
+    assert "--preheat_kernel=True" in command and "--pool_size=2" in command
+    assert "--MappingKernelManager.cull_idle_timeout=600" in command
+    assert "--show_tracebacks=False" in command
+    assert "--preheat_kernel=False" in voila_command(
+        DASHBOARDS, host="0.0.0.0", port=1, pool_size=0, cull_idle_seconds=0
+    )
+
+
+def test_cli_link_is_signed_and_unknown_users_are_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv(access.SECRET_ENV, raising=False)
+    settings = make_project(tmp_path)
+    config = str(tmp_path / "pipelines" / "config.yml")
+    _register()
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        [
+            "--config",
+            config,
+            "serve",
+            "link",
+            "gz_manager",
+            "--app",
+            "kpi_cockpit",
+            "--base-url",
+            "http://x:1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    url = result.output.strip().splitlines()[-1]
+    assert url.startswith("http://x:1/voila/render/kpi_cockpit.ipynb?wb=")
+    assert access.viewer_from_query(url.split("?", 1)[1], settings).regions == frozenset({"GZ"})
+    refused = runner.invoke(app, ["--config", config, "serve", "link", "mallory"])
+    assert refused.exit_code == 2 and "not in dashboards.users" in refused.output
+
+
+def _run_notebook(path: Path, workdir: Path) -> nbformat.NotebookNode:
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        "commit without outputs"
+    )
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "import json, sys\nprint(json.dumps({'pyspark': 'pyspark' in sys.modules, "
+            "'py4j': 'py4j' in sys.modules, 'user': viewer.user}))"
+        )
+    )
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    ).execute()
+    return nb
+
+
+def test_dashboard_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_path):
+    """Each CORE app notebook runs in a real kernel as a signed-in user without importing
+    pyspark (so no JVM can start)."""
+    token = access.issue_token("gz_manager", dashboard_project)
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(dashboard_project.root / "pipelines" / "config.yml"))
+    monkeypatch.setenv("QUERY_STRING", f"wb={token}")
+    monkeypatch.delenv(access.SECRET_ENV, raising=False)
+    for name in ("kpi_cockpit", "churn_retention"):
+        nb = _run_notebook(DASHBOARDS / f"{name}.ipynb", tmp_path)
+        report = json.loads(nb.cells[-1].outputs[0]["text"])
+        assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}, name
+
+
+def _kernel_jvms(server: psutil.Process) -> list[psutil.Process]:
+    """Java processes under the server other than those of an export child (exports run
+    ``python -m workbench.dashboards.<module>`` beside the kernel, by design)."""
+    found = []
+    for proc in server.children(recursive=True):
+        try:
+            if "java" not in proc.name():
+                continue
+            chain = [" ".join(p.cmdline()) for p in proc.parents()]
+        except psutil.NoSuchProcess:
+            continue
+        if not any("-m workbench.dashboards." in c for c in chain):
+            found.append(proc)
+    return found
+
+
+def test_no_java_process_while_apps_load_and_denied_links(dashboard_server, page, open_app):
+    server = psutil.Process(dashboard_server.process.pid)
+    for name in ("kpi_cockpit", "churn_retention"):
+        open_app(page, name, "ceo")
+        assert not _kernel_jvms(server), name
+    listening = {
+        c.laddr.ip
+        for p in [server, *server.children(recursive=True)]
+        for c in p.net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN
+        and c.laddr.port == int(dashboard_server.base_url.rsplit(":", 1)[1])
+    }
+    assert listening == {"127.0.0.1"}
+
+    # an edited link (user swapped, signature kept) shows only "access denied"
+    link = access.signed_link(
+        "gz_manager", dashboard_server.settings, dashboard_server.base_url, "kpi_cockpit"
+    )
+    payload, _signature = link.split("wb=")[1].split(".")
+    forged = access._b64(b"ceo|99999999999")
+    page.goto(link.replace(payload, forged), wait_until="commit")
+    wait_interactive(page)
+    text = page.locator(".wb-app").inner_text()
+    assert "access denied" in text and page.locator(".wb-value").count() == 0
+    screenshot(page, "access_denied")
+
+
+def test_timing_measures_time_to_interactive_and_filter_latency(dashboard_server, browser):
+    from workbench.dashboards.timing import measure
+
+    link = access.signed_link(
+        "ceo", dashboard_server.settings, dashboard_server.base_url, "kpi_cockpit"
+    )
+    result = measure(dashboard_server.base_url, "kpi_cockpit", link, timeout_s=180, browser=browser)
+    assert result["app"] == "kpi_cockpit" and result["tti_s"] > 0
+    assert result["filter_latency_s"] is not None and result["filter_latency_s"] > 0
+    assert result["tti_ok"] == (result["tti_s"] <= 1.5)

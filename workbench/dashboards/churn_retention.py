@@ -1,0 +1,357 @@
+"""Churn retention: who is at risk, what they are worth, why, and a list to call.
+
+Reads ``ads_churn_scores`` (the month's scores with reason codes), ``ads_churn_features`` (each
+subscriber's monthly revenue) and ``dwd_dim_subscriber`` (MSISDNs, masked as soon as they are
+read) through DuckDB. The expected revenue at risk is the sum over the selection of churn
+probability x monthly revenue; the saving is the share retained x that sum.
+
+The export hands the selection (as SQL) to ``workbench targets export``'s code in a child
+process (:func:`workbench.dashboards.data.export_target_list`): every suppression rule, the
+control group, masking, recorded contacts and the export log, and no JVM in the kernel.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+import pandas as pd
+
+from workbench.catalog.ads import ALL
+from workbench.dashboards import ui
+from workbench.dashboards.data import (
+    EmptySelection,
+    MartUnavailable,
+    available_months,
+    export_target_list,
+    literal,
+    load_mart,
+)
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from workbench.config import Settings
+    from workbench.dashboards.access import Viewer
+
+log = logging.getLogger(__name__)
+
+SCORES = "ads_churn_scores"
+FEATURES = "ads_churn_features"
+SUBSCRIBERS = "dwd_dim_subscriber"
+SCORE_COLUMNS = [
+    "subscriber_id",
+    "region_id",
+    "segment",
+    "plan_type",
+    "is_do_not_contact",
+    "churn_probability",
+    "risk_decile",
+    "risk_band",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+]
+TABLE_ROWS = 50
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The filters of the page."""
+
+    region: str = ALL
+    segment: str = ALL
+    threshold: float = 0.5
+
+
+def mask_msisdns(msisdn: pd.Series) -> pd.Series:
+    """``13812345678`` -> ``138****5678``: the rule of
+    :func:`workbench.targets.privacy.mask_msisdn`, vectorised (that module needs pyspark)."""
+    text = msisdn.astype("string")
+    masked = text.str[:3] + "****" + text.str[-4:]
+    short = text.str.len() < 8
+    return masked.mask(short, text.str.replace(r".", "*", regex=True))
+
+
+def select_at_risk(scores: pd.DataFrame, selection: Selection) -> pd.DataFrame:
+    """Scored subscribers of the selection at or above the threshold, riskiest first."""
+    keep = scores["churn_probability"] >= selection.threshold
+    if selection.region != ALL:
+        keep &= scores["region_id"] == selection.region
+    if selection.segment != ALL:
+        keep &= scores["segment"] == selection.segment
+    return (
+        scores[keep]
+        .sort_values(["churn_probability", "subscriber_id"], ascending=[False, True])
+        .reset_index(drop=True)
+    )
+
+
+def default_threshold(scores: pd.DataFrame, top_share: float = 0.1) -> float:
+    """A starting threshold that selects about the riskiest ``top_share`` (two decimals, down)."""
+    import math
+
+    if scores.empty:
+        return 0.5
+    return math.floor(float(scores["churn_probability"].quantile(1 - top_share)) * 100) / 100
+
+
+def revenue_at_risk(at_risk: pd.DataFrame) -> float:
+    """Expected monthly revenue lost: sum of churn probability x monthly revenue (CNY)."""
+    revenue = at_risk["revenue_cny"].fillna(0.0)
+    return float((at_risk["churn_probability"] * revenue).sum())
+
+
+def retention_saving(revenue: float, retained_share: float) -> float:
+    """Monthly revenue kept if ``retained_share`` of the expected losses is retained."""
+    if not 0.0 <= retained_share <= 1.0:
+        raise ValueError(f"retained_share must be in [0, 1], got {retained_share}")
+    return revenue * retained_share
+
+
+def risk_distribution(scores: pd.DataFrame) -> pd.DataFrame:
+    """Subscribers per risk decile (1 = riskiest) with the decile's mean probability."""
+    return (
+        scores.groupby("risk_decile", as_index=False)
+        .agg(
+            n_subscribers=("subscriber_id", "size"), mean_probability=("churn_probability", "mean")
+        )
+        .sort_values("risk_decile")
+        .reset_index(drop=True)
+    )
+
+
+def top_reasons(at_risk: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The main reason codes (``reason_1``) of the selection, most frequent first."""
+    counts = at_risk["reason_1"].dropna().value_counts()
+    frame = counts.rename_axis("reason").reset_index(name="n_subscribers")
+    frame["share"] = frame["n_subscribers"] / max(len(at_risk), 1)
+    return frame.sort_values(["n_subscribers", "reason"], ascending=[False, True]).head(n)
+
+
+def distribution_figure(distribution: pd.DataFrame, lang: str = "en") -> go.Figure:
+    import plotly.graph_objects as go
+
+    from workbench import viz
+
+    fig = go.Figure(
+        go.Bar(
+            x=distribution["risk_decile"],
+            y=distribution["n_subscribers"],
+            customdata=distribution["mean_probability"],
+            hovertemplate="decile %{x}: %{y} lines, mean p=%{customdata:.2f}<extra></extra>",
+        )
+    )
+    title = "风险分布" if lang == "zh" else "Risk distribution (1 = riskiest decile)"
+    fig.update_layout(
+        title=title, template=viz.TEMPLATE, height=300, margin={"l": 40, "r": 20, "t": 50, "b": 40}
+    )
+    return fig
+
+
+def selection_where(selection: Selection) -> str:
+    """The selection as SQL over ``ads_churn_scores`` (what :func:`select_at_risk` keeps)."""
+    parts = [f"churn_probability >= {literal(float(selection.threshold))}"]
+    if selection.region != ALL:
+        parts.append(f"region_id = {literal(selection.region)}")
+    if selection.segment != ALL:
+        parts.append(f"segment = {literal(selection.segment)}")
+    return " AND ".join(parts)
+
+
+def load_scores(settings: Settings, viewer: Viewer, period: str) -> pd.DataFrame:
+    """The month's scores in the viewer's regions, with monthly revenue and masked MSISDNs."""
+    scores = load_mart(SCORES, settings, viewer, months=[period], columns=SCORE_COLUMNS)
+    if scores.empty:
+        raise EmptySelection(f"No churn scores for {period} in your regions.")
+    revenue = load_mart(
+        FEATURES, settings, viewer, months=[period], columns=["subscriber_id", "revenue_cny"]
+    )
+    phones = load_mart(
+        SUBSCRIBERS,
+        settings,
+        viewer,
+        columns=["subscriber_id", "msisdn"],
+        where="is_current",
+    )
+    phones = phones.drop_duplicates("subscriber_id")
+    phones["msisdn"] = mask_msisdns(phones["msisdn"])
+    return scores.merge(revenue, on="subscriber_id", how="left").merge(
+        phones, on="subscriber_id", how="left"
+    )
+
+
+class _Retention:
+    def __init__(self, settings: Settings, viewer: Viewer) -> None:
+        self.settings, self.viewer = settings, viewer
+        months = available_months(SCORES, settings)
+        if not months:
+            raise MartUnavailable(
+                f"No data yet: {SCORES} has not been written. Run the churn subject first."
+            )
+        self.period = months[-1]
+        self.scores = load_scores(settings, viewer, self.period)
+        regions = sorted(self.scores["region_id"].dropna().unique())
+        region_options = ([ALL] if viewer.regions is None or len(regions) > 1 else []) + regions
+        segments = [ALL, *sorted(self.scores["segment"].dropna().unique())]
+        self.region = ui.named(
+            widgets.Dropdown(options=region_options, value=region_options[0], description="Region"),
+            "region",
+        )
+        self.segment = ui.named(
+            widgets.Dropdown(options=segments, value=ALL, description="Segment"), "segment"
+        )
+        self.threshold = ui.named(
+            widgets.FloatSlider(
+                value=default_threshold(self.scores),
+                min=0.0,
+                max=1.0,
+                step=0.01,
+                description="Risk ≥",
+                readout_format=".2f",
+            ),
+            "threshold",
+        )
+        self.retained = ui.named(
+            widgets.FloatSlider(
+                value=0.2, min=0.0, max=1.0, step=0.05, description="Retained", readout_format=".0%"
+            ),
+            "retained",
+        )
+        self.campaign = ui.named(
+            widgets.Text(value=f"retention_{self.period.replace('-', '')}", description="Campaign"),
+            "campaign",
+        )
+        self.fmt = ui.named(
+            widgets.Dropdown(options=["csv", "xlsx", "parquet"], value="csv", description="Format"),
+            "format",
+        )
+        self.export_button = ui.named(
+            widgets.Button(
+                description=ui.bilingual("export"),
+                button_style="primary",
+                layout=widgets.Layout(width="260px"),
+            ),
+            "export",
+        )
+        self.n_at_risk = ui.figure_value("at-risk", "-", caption=ui.bilingual("at_risk"))
+        self.revenue = ui.figure_value(
+            "revenue-at-risk", "-", caption=ui.bilingual("revenue_at_risk")
+        )
+        self.saving = ui.figure_value("saving", "-", caption=ui.bilingual("saving"))
+        self.chart = ui.named(widgets.Output(), "chart-risk")
+        self.details = ui.named(widgets.Output(), "details")
+        self.export_out = ui.named(widgets.Output(), "export-out")
+        for control in (self.region, self.segment, self.threshold):
+            control.observe(self.refresh, names="value")
+        self.retained.observe(self.update_saving, names="value")
+        self.export_button.on_click(self.export)
+        self.at_risk = self.scores.iloc[0:0]
+        ui.plot(distribution_figure(risk_distribution(self.scores)), "risk", self.chart)
+        self.refresh()
+
+    def selection(self) -> Selection:
+        return Selection(self.region.value, self.segment.value, float(self.threshold.value))
+
+    def refresh(self, *_: object) -> None:
+        from IPython.display import display
+
+        with ui.guarded(self.details):
+            self.at_risk = select_at_risk(self.scores, self.selection())
+            ui.set_value(self.n_at_risk, f"{len(self.at_risk):,}", caption=ui.bilingual("at_risk"))
+            self.revenue_value = revenue_at_risk(self.at_risk)
+            ui.set_value(
+                self.revenue, f"{self.revenue_value:,.2f}", caption=ui.bilingual("revenue_at_risk")
+            )
+            self.update_saving()
+            self.details.clear_output(wait=True)
+            with self.details:
+                if self.at_risk.empty:
+                    display(
+                        ui.message("No subscriber at or above this risk in the selection.", "info")
+                    )
+                    return
+                reasons = top_reasons(self.at_risk)
+                shown = self.at_risk.head(TABLE_ROWS)[
+                    [
+                        "subscriber_id",
+                        "msisdn",
+                        "region_id",
+                        "segment",
+                        "plan_type",
+                        "churn_probability",
+                        "reason_1",
+                        "revenue_cny",
+                    ]
+                ]
+                display(
+                    widgets.HTML(f"<h4>{ui.bilingual('top_reasons')}</h4>"),
+                    ui.table_html(reasons, "reasons"),
+                    widgets.HTML(
+                        f"<h4>{ui.bilingual('at_risk')} (top {min(TABLE_ROWS, len(self.at_risk))}"
+                        f" of {len(self.at_risk):,})</h4>"
+                    ),
+                    ui.table_html(shown.round({"churn_probability": 3}), "at-risk", TABLE_ROWS),
+                )
+
+    def update_saving(self, *_: object) -> None:
+        value = retention_saving(getattr(self, "revenue_value", 0.0), float(self.retained.value))
+        ui.set_value(self.saving, f"{value:,.2f}", caption=ui.bilingual("saving"))
+
+    def export(self, *_: object) -> None:
+        from IPython.display import display
+
+        self.export_button.disabled = True
+        self.export_out.clear_output(wait=True)
+        with self.export_out:
+            display(ui.message("Exporting: checking the suppression rules...", "info"))
+        try:
+            with ui.guarded(self.export_out):
+                if self.at_risk.empty:
+                    raise EmptySelection("Nothing to export: the selection is empty.")
+                record = export_target_list(
+                    self.settings,
+                    self.viewer,
+                    source="churn",
+                    campaign=self.campaign.value.strip(),
+                    period=self.period,
+                    where=selection_where(self.selection()),
+                    fmt=self.fmt.value,
+                )
+                self.export_out.clear_output(wait=True)
+                with self.export_out:
+                    display(
+                        ui.export_message(record["file"], record["n_treated"], record["n_control"])
+                    )
+        finally:
+            self.export_button.disabled = False
+
+    def widget(self) -> widgets.Widget:
+        figures = widgets.HBox(
+            [self.n_at_risk, self.revenue, self.saving],
+            layout=widgets.Layout(justify_content="space-around"),
+        )
+        return widgets.VBox(
+            [
+                widgets.HTML(f"<div>{ui.bilingual('month')}: <b>{self.period}</b></div>"),
+                widgets.HBox([self.region, self.segment]),
+                widgets.HBox([self.threshold, self.retained]),
+                figures,
+                self.chart,
+                self.details,
+                widgets.HBox([self.campaign, self.fmt, self.export_button]),
+                self.export_out,
+            ]
+        )
+
+
+@ui.guard
+def _body(settings: Settings, viewer: Viewer) -> widgets.Widget:
+    return _Retention(settings, viewer).widget()
+
+
+def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
+    """The churn-retention page for ``viewer``."""
+    return ui.app_frame("Churn retention", "流失挽留", _body(settings, viewer), viewer)

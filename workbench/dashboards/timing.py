@@ -1,0 +1,137 @@
+"""Time to interactive and filter latency of an app, measured in headless Chromium.
+
+``measure(base_url, app, user_link)`` opens the signed link, times until the app is on screen
+and Voila has finished rendering (time to interactive), then changes a filter and times until a
+displayed figure (``.wb-value-*``) changes (filter latency). The bench calls it per app; targets
+are 1.5 s and 0.3 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+TARGET_TTI_S = 1.5
+TARGET_FILTER_S = 0.3
+FILTER_TIMEOUT_MS = 20_000  # a filter that changes no figure is reported as None, not an error
+_VALUES_JS = "() => Array.from(document.querySelectorAll('.wb-value')).map(e => e.innerText)"
+_READY_JS = (
+    "() => !!document.querySelector('.wb-app') && (!document.querySelector('#loading') || "
+    "getComputedStyle(document.querySelector('#loading')).display === 'none')"
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The filter a measurement changes: a ``<select>`` inside the widget of class ``wb-<name>``
+    set to its option number ``option``."""
+
+    name: str
+    option: int = 1
+
+
+#: the filter changed per app; other apps use their first dropdown
+PROBES: dict[str, Probe] = {
+    "kpi_cockpit": Probe("segment"),
+    "churn_retention": Probe("segment"),
+}
+
+
+def _select_for(page: Any, app: str) -> Any:
+    probe = PROBES.get(app)
+    if probe is not None:
+        return page.locator(f".wb-{probe.name} select").first, probe.option
+    return page.locator(".wb-app select").first, PROBES.get(app, Probe("")).option
+
+
+def _measure(browser: Any, app: str, user_link: str, timeout_ms: int) -> tuple[float, float | None]:
+    """Time to interactive and filter latency in a new context of ``browser``."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        start = time.perf_counter()
+        page.goto(user_link, timeout=timeout_ms, wait_until="commit")
+        page.wait_for_function(_READY_JS, timeout=timeout_ms, polling=20)
+        tti = time.perf_counter() - start
+        latency = None
+        select, option = _select_for(page, app)
+        if select.count() and select.locator("option").count() > option:
+            before = page.evaluate(_VALUES_JS)
+            start = time.perf_counter()
+            select.select_option(index=option)
+            try:
+                page.wait_for_function(
+                    f"(before) => JSON.stringify(({_VALUES_JS})()) !== JSON.stringify(before)",
+                    arg=before,
+                    timeout=FILTER_TIMEOUT_MS,
+                    polling=10,
+                )
+                latency = time.perf_counter() - start
+            except PlaywrightTimeout:
+                log.warning("%s: no displayed figure changed after the filter", app)
+    finally:
+        context.close()
+    return tti, latency
+
+
+def measure(
+    base_url: str,
+    app: str,
+    user_link: str,
+    *,
+    timeout_s: float = 60.0,
+    executable_path: str = CHROMIUM,
+    browser: Any = None,
+) -> dict[str, Any]:
+    """Open ``user_link`` (a signed link from ``workbench serve link``) and measure.
+
+    Args:
+        base_url: the server, for the record (the link already contains it).
+        app: the app's name, e.g. ``kpi_cockpit`` (chooses the filter to change).
+        browser: a Playwright browser to use (default: launch Debian's Chromium headless).
+
+    Returns:
+        ``app``, ``tti_s``, ``filter_latency_s`` (None when the app has no dropdown or no figure
+        changed), and whether each met its target.
+    """
+    timeout_ms = int(timeout_s * 1000)
+    if browser is not None:
+        tti, latency = _measure(browser, app, user_link, timeout_ms)
+    else:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            own = playwright.chromium.launch(
+                executable_path=executable_path, args=list(CHROMIUM_ARGS)
+            )
+            try:
+                tti, latency = _measure(own, app, user_link, timeout_ms)
+            finally:
+                own.close()
+    result = {
+        "app": app,
+        "base_url": base_url,
+        "tti_s": round(tti, 3),
+        "filter_latency_s": None if latency is None else round(latency, 3),
+        "tti_ok": tti <= TARGET_TTI_S,
+        "filter_ok": None if latency is None else latency <= TARGET_FILTER_S,
+    }
+    log.info("%s: %s", app, result)
+    return result

@@ -1,0 +1,225 @@
+"""Widgets and helpers every app shares.
+
+Conventions the browser tests rely on: every interactive widget carries the CSS class
+``wb-<name>`` and every displayed figure is an HTML widget with class ``wb-value-<name>``
+(:func:`figure_value`), so a test finds a number by its name and checks it against the mart.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ipywidgets as widgets
+
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from workbench.dashboards.access import Viewer
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+COLOURS = {"info": "#1f4e79", "warning": "#b7791f", "error": "#c53030", "ok": "#2f855a"}
+ALARM, WARNING = "#c53030", "#dd9a00"  # red and amber
+
+#: label key -> (English, Chinese)
+LABELS: dict[str, tuple[str, str]] = {
+    "month": ("Month", "月份"),
+    "region": ("Region", "地市"),
+    "segment": ("Segment", "客户细分"),
+    "plan": ("Plan", "套餐类型"),
+    "all": ("All", "全部"),
+    "language": ("Language", "语言"),
+    "vs_last_month": ("vs last month", "环比"),
+    "vs_last_year": ("vs last year", "同比"),
+    "vs_target": ("vs target", "目标差"),
+    "target": ("Target", "目标"),
+    "alerts": ("Alerts", "预警"),
+    "no_alerts": ("No alerts this month.", "本月无预警。"),
+    "trend": ("Trend", "趋势"),
+    "reports": ("Subject reports", "专题报告"),
+    "risk_threshold": ("Risk threshold", "风险阈值"),
+    "retained_share": ("Share retained", "挽留比例"),
+    "at_risk": ("Subscribers at risk", "高危用户数"),
+    "revenue_at_risk": ("Expected revenue at risk (CNY/month)", "预计流失收入(元/月)"),
+    "saving": ("Saving if retained (CNY/month)", "挽留可节省收入(元/月)"),
+    "top_reasons": ("Top reasons", "主要原因"),
+    "export": ("Export target list", "导出目标清单"),
+    "campaign": ("Campaign", "营销活动"),
+    "viewer": ("Signed in as", "当前用户"),
+    "scope": ("Regions", "可见地市"),
+}
+
+
+def label(key: str, lang: str = "en") -> str:
+    """A label in ``en`` or ``zh`` (the key itself when unknown)."""
+    en, zh = LABELS.get(key, (key, key))
+    return zh if lang == "zh" else en
+
+
+def bilingual(key: str) -> str:
+    """``English / 中文``."""
+    en, zh = LABELS.get(key, (key, key))
+    return f"{en} / {zh}"
+
+
+def message(text: str, kind: str = "info") -> widgets.HTML:
+    """A plain, coloured message box (no traceback ever reaches a manager)."""
+    colour = COLOURS.get(kind, COLOURS["info"])
+    box = widgets.HTML(
+        f'<div style="border-left:4px solid {colour};padding:8px 12px;background:#f7f7f7;'
+        f'color:{colour}">{html.escape(text)}</div>'
+    )
+    box.add_class("wb-message").add_class(f"wb-message-{kind}")
+    return box
+
+
+def figure_value(
+    name: str, text: str, *, caption: str = "", colour: str | None = None
+) -> widgets.HTML:
+    """A displayed figure a test can read: an HTML widget with class ``wb-value-<name>``."""
+    box = widgets.HTML(_value_html(text, caption, colour))
+    box.add_class("wb-value").add_class(f"wb-value-{name}")
+    return box
+
+
+def _value_html(text: str, caption: str, colour: str | None) -> str:
+    style = f"color:{colour};" if colour else ""
+    cap = f'<div style="font-size:12px;color:#555">{html.escape(caption)}</div>' if caption else ""
+    number = html.escape(text)
+    span = f'<span class="wb-number" style="font-size:22px;font-weight:600;{style}">'
+    return f"{cap}{span}{number}</span>"
+
+
+def set_value(
+    box: widgets.HTML, text: str, *, caption: str = "", colour: str | None = None
+) -> None:
+    """Update a :func:`figure_value`."""
+    box.value = _value_html(text, caption, colour)
+
+
+def named(widget: widgets.Widget, name: str) -> widgets.Widget:
+    """Give ``widget`` the CSS class ``wb-<name>`` (tests and timing find it by that)."""
+    widget.add_class(f"wb-{name}")
+    return widget
+
+
+def plot(fig: go.Figure, name: str, out: widgets.Output | None = None) -> widgets.Output:
+    """Show a Plotly figure in an Output widget (class ``wb-chart-<name>``), replacing what it
+    showed before."""
+    from IPython.display import display
+
+    out = out or named(widgets.Output(), f"chart-{name}")
+    out.clear_output(wait=True)
+    with out:
+        display(fig)
+    return out
+
+
+def table_html(frame: pd.DataFrame, name: str, max_rows: int = 50) -> widgets.HTML:
+    """A small HTML table (class ``wb-table-<name>``), at most ``max_rows`` rows."""
+    box = widgets.HTML(frame.head(max_rows).to_html(index=False, border=0, classes="wb-grid"))
+    box.add_class(f"wb-table-{name}")
+    return box
+
+
+def format_number(value: float | None, unit: str = "", digits: int = 2) -> str:
+    """``1,234.57`` (``-`` when unknown); shares as percentages."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit.startswith("share") or unit in {"ratio", "%"}:
+        return f"{value:.{max(digits - 1, 0)}%}"
+    if float(value).is_integer() and abs(value) >= 1:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}"
+
+
+def format_change(value: float | None) -> str:
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:+.1%}"
+
+
+def app_frame(title_en: str, title_zh: str, body: widgets.Widget, viewer: Viewer) -> widgets.VBox:
+    """The page: a bilingual title, who is signed in and their regions, then ``body``.
+
+    A viewer whose link did not verify gets only the "access denied" message.
+    """
+    title = widgets.HTML(
+        f"<h2 style='margin:4px 0'>{html.escape(title_zh)} {html.escape(title_en)}</h2>"
+    )
+    if viewer.denied:
+        frame = widgets.VBox([title, message(viewer.denied, "error")])
+    else:
+        who = widgets.HTML(
+            f"<div style='color:#555'>{bilingual('viewer')}: <b>{html.escape(viewer.user)}</b>"
+            f" &middot; {bilingual('scope')}: "
+            f"<b class='wb-scope'>{html.escape(viewer.scope_label)}</b></div>"
+        )
+        frame = widgets.VBox([title, who, body])
+    frame.add_class("wb-app")
+    return frame
+
+
+def plain_error(exc: BaseException) -> str:
+    """What a manager reads for an error: the package's message, or a generic line."""
+    if isinstance(exc, WorkbenchError):
+        return str(exc)
+    return "Something went wrong while preparing this view; the analytics team has the details."
+
+
+@contextmanager
+def guarded(out: widgets.Output) -> Iterator[None]:
+    """Run an update; a package error (missing mart, empty selection, denied) or any other error
+    replaces the content of ``out`` with a plain message instead of a traceback."""
+    from IPython.display import display
+
+    try:
+        yield
+    except WorkbenchError as exc:
+        out.clear_output(wait=True)
+        with out:
+            display(message(plain_error(exc), "warning"))
+    except Exception as exc:  # a manager never sees a traceback; the log keeps it
+        log.exception("dashboard update failed")
+        out.clear_output(wait=True)
+        with out:
+            display(message(plain_error(exc), "error"))
+
+
+def guard(fn: F) -> F:
+    """Decorator form for builders that return a widget: on an error, return a message widget."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except WorkbenchError as exc:
+            return message(plain_error(exc), "warning")
+        except Exception as exc:  # a manager never sees a traceback; the log keeps it
+            log.exception("dashboard %s failed", fn.__name__)
+            return message(plain_error(exc), "error")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def export_message(path: str, n_treated: int, n_control: int) -> widgets.HTML:
+    """The result of an export: where the file is and how many rows it holds."""
+    box = message(
+        f"Exported {n_treated} subscriber(s) to {path} ({n_control} held out as control).", "ok"
+    )
+    box.add_class("wb-export-result")
+    return box
