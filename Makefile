@@ -6,13 +6,17 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= demo
 
-.PHONY: demo test setup check-prereqs lint clean
+.PHONY: demo test bench setup check-prereqs lint clean
 
 demo: $(STAMP)
 	$(VENV)/bin/workbench demo --profile $(PROFILE)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The benchmark pack (README, Scale and benchmarks): prints the table, writes bench/RESULTS.md.
+bench: $(STAMP)
+	$(VENV)/bin/workbench bench $(BENCH_ARGS)
 
 setup: $(STAMP)
 

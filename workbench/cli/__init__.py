@@ -29,6 +29,12 @@ def _register() -> None:
 
     targets.register(app)
     campaigns.register(app)
+    from workbench.cli import serve
+
+    serve.register(app)
+    from workbench.cli import bench
+
+    bench.register(app)
 
 
 def main() -> None:

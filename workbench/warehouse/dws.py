@@ -81,7 +81,9 @@ def summarise_usage_month(usage_daily: DataFrame) -> DataFrame:
         F.sum("n_sms").alias("n_sms"),
         exact_sum("data_mb").alias("data_mb"),
         exact_sum("roaming_min").alias("roaming_min"),
-        F.countDistinct("usage_date").cast("int").alias("n_active_days"),
+        # the daily table is unique and not null on (subscriber, day, month) by contract, so
+        # counting its rows counts the days, without a distinct aggregate's extra shuffle
+        F.count("usage_date").cast("int").alias("n_active_days"),
     )
 
 
@@ -280,6 +282,27 @@ def _build_subscriber_month(read: InputReader, ctx: BuildContext) -> DataFrame:
     )
 
 
+def summarise_status(by: str, *extra: Column) -> Transform:
+    """Per ``by`` and month of the wide table: gross adds, active and churned lines and revenue
+    (the status aggregates every summary shares), plus ``extra`` aggregates. Rows whose ``by``
+    is null are left out."""
+
+    def _summarise(subscriber_month: DataFrame) -> DataFrame:
+        return (
+            subscriber_month.where(F.col(by).isNotNull())
+            .groupBy(by, "month")
+            .agg(
+                F.sum(F.col("is_gross_add").cast("bigint")).alias("n_gross_adds"),
+                F.sum(F.col("is_active").cast("bigint")).alias("n_active"),
+                F.sum(F.col("is_churned").cast("bigint")).alias("n_churned"),
+                exact_sum("revenue_cny").alias("revenue_cny"),
+                *extra,
+            )
+        )
+
+    return _summarise
+
+
 def to_channel_month(channel_costs: DataFrame, channels: DataFrame) -> Transform:
     """Channel summary from the subscriber-month table, with the month's cost terms."""
 
@@ -294,16 +317,7 @@ def to_channel_month(channel_costs: DataFrame, channels: DataFrame) -> Transform
             ["channel_id", "month", "commission_per_gross_add_cny", "fixed_cost_cny"],
             "dwd_fct_channel_cost",
         )
-        subs = (
-            subscriber_month.where(F.col("channel_id").isNotNull())
-            .groupBy("channel_id", "month")
-            .agg(
-                F.sum(F.col("is_gross_add").cast("bigint")).alias("n_gross_adds"),
-                F.sum(F.col("is_active").cast("bigint")).alias("n_active"),
-                F.sum(F.col("is_churned").cast("bigint")).alias("n_churned"),
-                exact_sum("revenue_cny").alias("revenue_cny"),
-            )
-        )
+        subs = subscriber_month.transform(summarise_status("channel_id"))
         costs = channel_costs.select(
             "channel_id", "month", "commission_per_gross_add_cny", "fixed_cost_cny"
         )
@@ -385,14 +399,9 @@ def to_region_month(cell_quality: DataFrame) -> Transform:
         require_columns(
             cell_quality, ["region_id", "month", "drop_rate", "throughput_mbps"], "cell quality"
         )
-        subs = (
-            subscriber_month.where(F.col("region_id").isNotNull())
-            .groupBy("region_id", "month")
-            .agg(
-                F.sum(F.col("is_active").cast("bigint")).alias("n_active"),
-                F.sum(F.col("is_gross_add").cast("bigint")).alias("n_gross_adds"),
-                F.sum(F.col("is_churned").cast("bigint")).alias("n_churned"),
-                exact_sum("revenue_cny").alias("revenue_cny"),
+        subs = subscriber_month.transform(
+            summarise_status(
+                "region_id",
                 exact_sum("mou_min").alias("mou_min"),
                 exact_sum("data_mb").alias("data_mb"),
                 F.sum("n_complaints").alias("n_complaints"),

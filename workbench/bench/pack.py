@@ -1,0 +1,610 @@
+"""The benchmark pack: steps, scale ladder, targets and the results table.
+
+:func:`run_pack` runs, in order: for each scale of the ladder (1x, 3x, 10x of the ``profile``'s
+subscribers) generation, the warehouse build, the scan floor and the DuckDB reference with its
+equality check; optionally the ``demo`` profile; rules mining and churn scoring on the largest
+scale; a papermill report per subject and the dashboards' timings on the smallest. Spark steps
+run in worker processes (:mod:`workbench.bench.worker`) so each has its own driver JVM and its
+own peak memory. Every ratio is printed with the two runs it divides.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from workbench.bench.measure import machine, mib, timed
+from workbench.bench.project import make_bench_project, scaled
+from workbench.bench.reference import (
+    REFERENCE_TABLES,
+    BenchError,
+    compare_tables,
+    read_spark_table,
+    run_reference,
+)
+from workbench.config import DEFAULT_CONFIG, Settings
+
+log = logging.getLogger(__name__)
+
+TARGETS = {
+    "scan": 3.0,  # build <= 3x its scan floor
+    "duckdb": 2.0,  # build <= 2x the DuckDB reference
+    "scale_10x": 11.0,  # 10x data in <= 11x time
+    "memory": 1.25,  # "flat": the 10x peak within 25% of the 1x peak
+    "tti": 1.5,  # dashboards interactive in 1.5 s
+    "filter": 0.3,  # filter changes in 0.3 s
+}
+
+
+@dataclass
+class BenchOptions:
+    """What the pack runs.
+
+    Attributes:
+        workdir: where the bench projects (data, reports) are written; rebuilt each run.
+        profile: the ladder's base profile (``profiles.<name>`` of the source config).
+        scales: multiples of the base's subscribers; the first is the reference for ratios.
+        demo: also generate and build the ``demo`` profile (about 11 minutes on 2 cores).
+        reports: run each subject's report (papermill) on the smallest scale.
+        dashboards: time the dashboards (``workbench.dashboards.timing``) if it is installed.
+        spark: replaces the ``spark`` section of the bench projects (default: the source's).
+    """
+
+    workdir: Path
+    profile: str = "bench_ladder"
+    scales: tuple[int, ...] = (1, 3, 10)
+    demo: bool = False
+    reports: bool = True
+    dashboards: bool = True
+    rules: bool = True
+    churn: bool = True
+    min_support: float = 0.01
+    min_confidence: float = 0.1
+    spark: dict[str, Any] | None = None
+    results: Path | None = None  # markdown written after each stage and at the end
+    notes: str = ""  # text appended below the table (bench/NOTES.md)
+
+    def check(self) -> None:
+        if not self.scales or any(s < 1 for s in self.scales):
+            raise BenchError(f"scales: need positive whole multiples, got {list(self.scales)}")
+        if list(self.scales) != sorted(set(self.scales)):
+            raise BenchError(f"scales: must be ascending without repeats, got {list(self.scales)}")
+        thresholds = (("min_support", self.min_support), ("min_confidence", self.min_confidence))
+        for name, value in thresholds:
+            if not 0 < value <= 1:
+                raise BenchError(f"{name}: must be in (0, 1], got {value}")
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    section: str
+    measure: str
+    value: str
+    runs: str = ""  # the runs a figure or ratio comes from
+    target: str = ""  # the target and whether it is met
+
+
+@dataclass
+class BenchResults:
+    """Everything a pack run measured."""
+
+    started_at: str
+    options: dict[str, Any]
+    machine: dict[str, str]
+    rows: list[Row] = field(default_factory=list)
+    figures: dict[str, Any] = field(default_factory=dict)
+    ended_at: str = ""
+    seconds: float = 0.0
+    status: str = "starting"
+
+    def add(self, *args: str, **kwargs: str) -> None:
+        self.rows.append(Row(*args, **kwargs))
+
+    @property
+    def equal(self) -> bool:
+        """Whether every DuckDB comparison found Spark's tables equal."""
+        checks = [c for s in self.figures.get("scales", {}).values() for c in s["compare"]]
+        return bool(checks) and all(c["equal"] for c in checks)
+
+    def table_markdown(self) -> str:
+        lines = [
+            "| section | measure | value | from the runs | target |",
+            "|---|---|---|---|---|",
+        ]
+        for r in self.rows:
+            cells = [r.section, r.measure, r.value, r.runs, r.target]
+            lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+        return "\n".join(lines)
+
+    def to_markdown(self, notes: str = "") -> str:
+        m = self.machine
+        head = [
+            "# Benchmark results",
+            "",
+            "Written by `workbench bench` (`make bench`); every figure below was measured in this",
+            "run. Do not edit by hand: re-run the benchmark.",
+            "",
+            f"- status: {self.status}",
+            f"- date: {self.started_at} .. {self.ended_at or 'now'} UTC "
+            f"({self.seconds / 60:.1f} min)",
+            f"- machine: {m['cores']} cores ({m['cpu']}), {m['memory']} memory, {m['os']}; "
+            f"load average (1/5/15 min) {m.get('load_start', '?')} at the start, "
+            f"{m.get('load_end', '?')} at the end",
+            f"- versions: Python {m['python']}, PySpark {m['pyspark']}, DuckDB {m['duckdb']}, "
+            f"{m['java']}",
+            f"- ran: {json.dumps(self.options, default=str)}",
+            "",
+            self.table_markdown(),
+            "",
+        ]
+        if notes:
+            head += [notes.rstrip(), ""]
+        per_table = self.figures.get("slowest_tables")
+        if per_table:
+            head += [
+                f"Slowest tables of the {per_table['run']} build (seconds, from the build's "
+                "progress marks):",
+                "",
+                ", ".join(f"{t} {s:.1f}" for t, s in per_table["tables"]),
+                "",
+            ]
+        return "\n".join(head)
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def _s(seconds: float) -> str:
+    return f"{seconds:,.1f} s"
+
+
+def _verdict(value: float, limit: float) -> str:
+    return f"<= {limit:g}x: {'met' if value <= limit else 'NOT met'}"
+
+
+class Worker:
+    """Runs one step of :mod:`workbench.bench.worker` in a fresh process."""
+
+    def __init__(self, scratch: Path):
+        self.scratch = scratch
+        self.n = 0
+
+    def __call__(self, step: str, settings: Settings, *extra: str) -> dict[str, Any]:
+        self.n += 1
+        out = self.scratch / f"{self.n:02d}-{step}.json"
+        config = settings.root / DEFAULT_CONFIG
+        cmd = [sys.executable, "-m", "workbench.bench.worker", step, "--config", str(config)]
+        cmd += ["--out", str(out), *extra]
+        log.info("bench step %s (%s)", step, settings.root.name)
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not out.is_file():
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+            raise BenchError(f"bench step {step} on {settings.root} failed:\n{tail}")
+        return json.loads(out.read_text(encoding="utf-8"))
+
+
+def run_pack(
+    settings: Settings,
+    options: BenchOptions,
+    on_step: Callable[[str], None] | None = None,
+) -> BenchResults:
+    """Run the pack for ``settings``' project and return the measurements.
+
+    Raises:
+        BenchError: bad options, an unknown profile, or a step that failed (named).
+    """
+    options.check()
+    settings.profile(options.profile)
+    if options.demo:
+        settings.profile("demo")
+    step = on_step or (lambda _: None)
+    started = datetime.now(UTC)
+    results = BenchResults(
+        started_at=f"{started:%Y-%m-%d %H:%M:%S}",
+        options={
+            "profile": options.profile,
+            "base": settings.profile(options.profile).model_dump(mode="json"),
+            "scales": list(options.scales),
+            "demo": options.demo,
+            "reports": options.reports,
+            "dashboards": options.dashboards,
+            "spark": (options.spark or settings.spark.model_dump(mode="json")),
+        },
+        machine={**machine(), "load_start": _load()},
+    )
+    workdir = options.workdir.resolve()
+    scratch = workdir / "_steps"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    work = Worker(scratch)
+
+    def checkpoint(done: str) -> None:
+        # the table so far, so a long or interrupted run still leaves what it measured
+        results.status = f"running: done up to {done}"
+        results.seconds = (datetime.now(UTC) - started).total_seconds()
+        if options.results is not None:
+            options.results.parent.mkdir(parents=True, exist_ok=True)
+            options.results.write_text(results.to_markdown(options.notes), encoding="utf-8")
+
+    try:
+        with timed() as total:
+            projects = _ladder(settings, options, workdir, work, results, step, checkpoint)
+            if options.demo:
+                _demo(settings, options, workdir, work, results, step)
+                checkpoint("demo")
+            largest, smallest = projects[-1], projects[0]
+            if options.rules:
+                step("rules")
+                _rules(largest, options, work, results)
+                checkpoint("rules")
+            if options.churn:
+                step("churn scoring")
+                _churn(largest, work, results)
+                checkpoint("churn scoring")
+            if options.reports:
+                _reports(smallest, results, step)
+                checkpoint("reports")
+            if options.dashboards:
+                step("dashboards")
+                _dashboards(smallest, results)
+    except BaseException as exc:
+        # a failed or interrupted run still says what it measured and where it stopped
+        results.status = f"stopped ({results.status}): {type(exc).__name__}: {exc}"[:300]
+        if options.results is not None:
+            options.results.write_text(results.to_markdown(options.notes), encoding="utf-8")
+        raise
+    results.seconds = total.seconds
+    results.ended_at = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+    results.machine["load_end"] = _load()
+    results.status = "complete"
+    if options.results is not None:
+        options.results.write_text(results.to_markdown(options.notes), encoding="utf-8")
+    return results
+
+
+def _load() -> str:
+    import os
+
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
+
+
+def _ladder(settings, options, workdir, work, results, step, checkpoint) -> list[Settings]:
+    base = settings.profile(options.profile)
+    figures: dict[str, Any] = {}
+    projects = []
+    for factor in options.scales:
+        label = f"x{factor}"
+        name = f"{options.profile}_{label}"
+        project = make_bench_project(
+            workdir / name, settings, name, scaled(base, factor), spark=options.spark
+        )
+        shutil.rmtree(project.warehouse_dir, ignore_errors=True)
+        projects.append(project)
+        step(f"{label}: generate")
+        gen = work("generate", project, "--profile", name)
+        step(f"{label}: build")
+        build = work("build", project)
+        step(f"{label}: scan floor")
+        scan = work("scan", project)
+        step(f"{label}: DuckDB reference")
+        compare = _reference(project, build["months"])
+        figures[label] = {"generate": gen, "build": build, "scan": scan, **compare}
+        results.figures["scales"] = figures
+        results.rows = []
+        _ladder_rows(results, options)
+        checkpoint(label)
+    return projects
+
+
+def _reference(project: Settings, months: list[str]) -> dict[str, Any]:
+    from workbench.catalog import get_table
+
+    horizon = project.warehouse.churn_horizon_months
+    reference = run_reference(project.raw_dir, max(months), horizon)
+    checks = []
+    for name in REFERENCE_TABLES:
+        table = get_table(name)
+        ref = reference.tables[name]
+        columns = [c for c in table.column_names if c in ref.column_names]
+        ours = read_spark_table(table.path(project), columns)
+        result = compare_tables(name, ours, ref.to_pandas(), columns=columns)
+        checks.append(
+            {
+                "table": name,
+                "equal": result.equal,
+                "rows": result.rows_spark,
+                "rows_reference": result.rows_reference,
+                "columns": result.columns,
+                "values": result.values_compared,
+                "within_rounding": result.within_rounding,
+                "problems": result.problems,
+            }
+        )
+    return {"duckdb_seconds": reference.seconds, "compare": checks}
+
+
+def _ladder_rows(results: BenchResults, options: BenchOptions) -> None:
+    scales = results.figures["scales"]
+    labels = list(scales)
+    first = labels[0]
+    for label, f in scales.items():
+        gen, build, scan = f["generate"], f["build"], f["scan"]
+        results.add(
+            "generation",
+            f"usage rows per second ({label})",
+            f"{gen['usage_rows_per_second']:,.0f}",
+            f"{gen['usage_rows']:,} usage rows ({gen['subscribers']:,} lines x "
+            f"{len(gen['months'])} months) in {_s(gen['seconds'])}",
+        )
+    for label, f in scales.items():
+        build, scan = f["build"], f["scan"]
+        results.add(
+            "build",
+            f"warehouse build ({label})",
+            _s(build["seconds"]),
+            f"{build['rows_written']:,} rows written, run {build['run_id']}",
+        )
+        ratio = _ratio(build["seconds"], scan["seconds"])
+        results.add(
+            "scan floor",
+            f"build / scan floor ({label})",
+            f"{ratio:.1f}x",
+            f"build {_s(build['seconds'])} / scan {_s(scan['seconds'])} "
+            f"({scan['rows']:,} raw rows, {scan['columns']} columns of {scan['extracts']} "
+            "extracts, format noop)",
+            _verdict(ratio, TARGETS["scan"]),
+        )
+    for label, f in scales.items():
+        build = f["build"]
+        ratio = _ratio(build["seconds"], f["duckdb_seconds"])
+        results.add(
+            "DuckDB reference",
+            f"build / DuckDB ({label})",
+            f"{ratio:.1f}x",
+            f"Spark build {_s(build['seconds'])} (every table) / DuckDB "
+            f"{_s(f['duckdb_seconds'])} (ODS + DWS subscriber-month + KPI cube)",
+            _verdict(ratio, TARGETS["duckdb"]),
+        )
+        for check in f["compare"]:
+            detail = (
+                f"{check['rows']:,} rows x {check['columns']} columns, "
+                f"{check['values']:,} values compared"
+            )
+            if check["within_rounding"]:
+                detail += f" ({check['within_rounding']} one 6th-decimal rounding step apart)"
+            if check["problems"]:
+                detail += "; " + "; ".join(check["problems"][:3])
+            results.add(
+                "DuckDB reference",
+                f"{check['table']} equal ({label})",
+                "equal" if check["equal"] else "DIFFERENT",
+                detail,
+                "keys and counts exact, doubles 1e-9 relative",
+            )
+    t0 = scales[first]["build"]["seconds"]
+    m0 = scales[first]["build"]["jvm_peak_bytes"]
+    for label in labels[1:]:
+        factor = options.scales[labels.index(label)] / options.scales[0]
+        t = scales[label]["build"]["seconds"]
+        ratio = _ratio(t, t0)
+        target = ""
+        if factor == 10:
+            target = _verdict(ratio, TARGETS["scale_10x"])
+        results.add(
+            "scaling",
+            f"build time {label} / {first} ({factor:g}x data)",
+            f"{ratio:.2f}x",
+            f"{_s(t)} / {_s(t0)}",
+            target,
+        )
+    for label in labels:
+        b = scales[label]["build"]
+        ratio = _ratio(b["jvm_peak_bytes"], m0)
+        results.add(
+            "scaling",
+            f"peak driver memory ({label})",
+            f"JVM {mib(b['jvm_peak_bytes'])}, Python {mib(b['python_peak_bytes'])}",
+            f"RSS sampled every 0.1 s from /proc; JVM {ratio:.2f}x of {first}",
+            _verdict(ratio, TARGETS["memory"]) if label != first else "flat",
+        )
+    slowest = sorted(scales[labels[-1]]["build"]["table_seconds"].items(), key=lambda kv: -kv[1])
+    results.figures["slowest_tables"] = {"run": labels[-1], "tables": slowest[:10]}
+
+
+def _demo(settings, options, workdir, work, results, step) -> None:
+    project = make_bench_project(
+        workdir / "demo", settings, "demo", settings.profile("demo"), spark=options.spark
+    )
+    shutil.rmtree(project.warehouse_dir, ignore_errors=True)
+    step("demo: generate")
+    gen = work("generate", project, "--profile", "demo")
+    step("demo: build")
+    build = work("build", project)
+    results.figures["demo"] = {"generate": gen, "build": build}
+    results.add(
+        "generation",
+        "usage rows per second (demo)",
+        f"{gen['usage_rows_per_second']:,.0f}",
+        f"{gen['usage_rows']:,} usage rows in {_s(gen['seconds'])}",
+    )
+    results.add(
+        "build",
+        "warehouse build (demo)",
+        _s(build["seconds"]),
+        f"{build['rows_written']:,} rows written; JVM peak {mib(build['jvm_peak_bytes'])}",
+    )
+
+
+def _rules(project, options, work, results) -> None:
+    r = work(
+        "rules",
+        project,
+        "--min-support",
+        str(options.min_support),
+        "--min-confidence",
+        str(options.min_confidence),
+    )
+    results.figures["rules"] = r
+    ratio = _ratio(r["spark_seconds"], r["mlxtend_seconds"])
+    results.add(
+        "rules",
+        f"Spark FP-Growth / mlxtend ({project.root.name})",
+        f"{ratio:.1f}x",
+        f"Spark {_s(r['spark_seconds'])} / mlxtend {_s(r['mlxtend_seconds'])}, "
+        f"{r['baskets']:,} baskets of {r['month']}, support {r['min_support']}, "
+        f"confidence {r['min_confidence']}",
+        f"< 1x: {'met' if ratio < 1 else 'NOT met'}",
+    )
+    same = not r["problems"]
+    results.add(
+        "rules",
+        "identical rules",
+        "identical" if same else "DIFFERENT",
+        f"{r['spark_rules']} rules (Spark), {r['mlxtend_rules']} (mlxtend)"
+        + ("" if same else "; " + "; ".join(r["problems"][:3])),
+        "same rules, support and confidence 1e-9",
+    )
+
+
+def _churn(project, work, results) -> None:
+    c = work("churn", project)
+    results.figures["churn"] = c
+    results.add(
+        "churn",
+        f"scoring rows per second ({project.root.name})",
+        f"{c['rows_per_second']:,.0f}",
+        f"{c['rows']:,} subscriber-months ({len(c['months'])} months, whole base) in "
+        f"{_s(c['seconds'])}; training took {_s(c['train_seconds'])}",
+    )
+
+
+def _reports(project: Settings, results: BenchResults, step) -> None:
+    from workbench.params import SPECS
+    from workbench.reports import run_subject
+    from workbench.warehouse.storage import table_months
+
+    period = table_months(project, "dws_subscriber_month")[-1]
+    timings = {}
+    for subject in SPECS:
+        step(f"report {subject}")
+        try:
+            with timed() as clock:
+                run_subject(subject, period, settings=project)
+            value, runs = _s(clock.seconds), f"{project.root.name}, period {period}"
+        except Exception as exc:  # a failed report is a result, not the end of the pack
+            reason = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else repr(exc)
+            value, runs = "failed", f"{type(exc).__name__}: {reason}"
+        timings[subject] = value
+        results.add("reports", f"papermill {subject}", value, runs)
+    results.figures["reports"] = timings
+
+
+def _dashboards(project: Settings, results: BenchResults) -> None:
+    """Serve the apps of ``project`` and time each (workbench.dashboards.timing), if present."""
+    what = "time to interactive, filter latency"
+    try:
+        timing = importlib.import_module("workbench.dashboards.timing")
+        from workbench.dashboards import APPS
+    except ImportError as exc:
+        results.add("dashboards", what, "not measured", f"not installed ({exc})")
+        return
+    users = list(project.dashboards.users)
+    if not users:
+        results.add("dashboards", what, "not measured", "no user in dashboards.users")
+        return
+    try:
+        with _served(project) as base_url:
+            from workbench.dashboards.access import signed_link
+
+            figures = []
+            for app in APPS:
+                link = signed_link(users[0], project, base_url, app)
+                first = timing.measure(base_url, app, link)  # the first visit warms the app
+                again = timing.measure(base_url, app, link)
+                figures.append({"first": first, "again": again})
+    except Exception as exc:  # the browser or the server is missing: say so, keep the pack
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160]}"
+        results.add("dashboards", what, "not measured", reason)
+        return
+    results.figures["dashboards"] = figures
+    for pair in figures:
+        first, again = pair["first"], pair["again"]
+        app = again["app"]
+        for label, key, limit in (
+            ("time to interactive", "tti_s", TARGETS["tti"]),
+            ("filter latency", "filter_latency_s", TARGETS["filter"]),
+        ):
+            value = again.get(key)
+            if value is None:
+                reason = "the timing found no filter to change"
+                results.add("dashboards", f"{label} ({app})", "not measured", reason)
+                continue
+            results.add(
+                "dashboards",
+                f"{label} ({app})",
+                _s(value),
+                f"second visit, user {users[0]}, {project.root.name}; first visit "
+                f"{_s(first.get(key) or float('nan'))}",
+                f"<= {limit} s: {'met' if value <= limit else 'NOT met'}",
+            )
+
+
+@contextmanager
+def _served(project: Settings) -> Iterator[str]:
+    """``workbench serve`` for ``project`` on a free local port; stopped on exit."""
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = project.root / DEFAULT_CONFIG
+    cmd = [sys.executable, "-m", "workbench.cli", "--config", str(config), "serve"]
+    cmd += ["--port", str(port)]
+    log_file = (project.root / "serve.log").open("w")
+    server = subprocess.Popen(
+        cmd, cwd=project.root, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if server.poll() is not None:
+                raise BenchError(f"workbench serve exited early; see {log_file.name}")
+            try:
+                with urllib.request.urlopen(base_url, timeout=2):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answered, if only to refuse a request without a token
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise BenchError(f"workbench serve did not answer on {base_url}") from None
+                time.sleep(0.5)
+        yield base_url
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait()
+        log_file.close()

@@ -1,0 +1,91 @@
+"""``workbench bench``: run the benchmark pack, print its table, write ``bench/RESULTS.md``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workbench.cli import common
+
+log = logging.getLogger("workbench")
+
+DEFAULT_RESULTS = Path("bench") / "RESULTS.md"
+DEFAULT_WORKDIR = Path("data") / "bench"
+NOTES = Path("bench") / "NOTES.md"
+
+
+def _scales(text: str) -> tuple[int, ...]:
+    from workbench.bench.reference import BenchError
+
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        wanted = "a comma-separated list of whole numbers"
+        raise BenchError(f"--scales: {wanted}, got {text!r}") from None
+
+
+def bench(
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Base profile of the scale ladder (bench_ladder on one machine, bench on a "
+            "cluster).",
+        ),
+    ] = "bench_ladder",
+    scales: Annotated[
+        str, typer.Option("--scales", help="Multiples of the base's subscribers, ascending.")
+    ] = "1,3,10",
+    demo: Annotated[
+        bool, typer.Option("--demo/--no-demo", help="Also time the demo profile (~11 min).")
+    ] = False,
+    reports: Annotated[
+        bool, typer.Option("--reports/--no-reports", help="Time each subject's report.")
+    ] = True,
+    dashboards: Annotated[
+        bool, typer.Option("--dashboards/--no-dashboards", help="Time the Voila apps.")
+    ] = True,
+    workdir: Annotated[
+        Path | None,
+        typer.Option("--workdir", help="Folder for the bench projects (default: data/bench)."),
+    ] = None,
+    results: Annotated[
+        Path | None,
+        typer.Option("--results", help="Markdown file to write (default: bench/RESULTS.md)."),
+    ] = None,
+) -> None:
+    """Run the benchmark pack: generation, build, scan floor, DuckDB reference, scaling, rules,
+    churn scoring, reports and dashboards; print the table and write it with the machine."""
+    from workbench.bench import BenchOptions, run_pack
+    from workbench.log import console
+
+    with common.user_errors():
+        settings = common.settings()
+        notes_file = settings.resolve(NOTES)
+        target = settings.resolve(results or DEFAULT_RESULTS)
+        options = BenchOptions(
+            workdir=settings.resolve(workdir or DEFAULT_WORKDIR),
+            profile=profile,
+            scales=_scales(scales),
+            demo=demo,
+            reports=reports,
+            dashboards=dashboards,
+            results=target,
+            notes=notes_file.read_text(encoding="utf-8") if notes_file.is_file() else "",
+        )
+        with common.progress_bar("bench") as advance:
+            outcome = run_pack(settings, options, on_step=lambda s: advance(s, 0, 0))
+        console.print(outcome.table_markdown(), markup=False, highlight=False)
+        log.info("results written to %s", target)
+        if not outcome.equal:
+            console.print("[bold red]error:[/] Spark and DuckDB results differ (see the table)")
+            raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``bench`` command to the ``workbench`` app."""
+    app.command("bench")(bench)
