@@ -91,6 +91,18 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
     open_app(page, "kpi_cockpit", "ceo")
     expected = _cube_value(settings, "active_subscribers", period)
     assert float(value_text(page, "kpi-active_subscribers").replace(",", "")) == expected
+    # vs target: the dictionary's target (read here with YAML) against the cube's value
+    import yaml
+
+    entries = yaml.safe_load(settings.resolve(settings.warehouse.kpi_dictionary).read_text())
+    targets = {e["code"]: e.get("target") for e in entries["kpis"]}
+    assert targets["arpu"] is not None and targets["churn_rate"] is not None
+    arpu_gap = _cube_value(settings, "arpu", period) - targets["arpu"]  # higher is better
+    assert float(value_text(page, "kpi-arpu-target").replace(",", "")) == pytest.approx(
+        arpu_gap, abs=0.006
+    )
+    churn_gap = targets["churn_rate"] - _cube_value(settings, "churn_rate", period)  # lower
+    assert value_text(page, "kpi-churn_rate-target") == f"{churn_gap:.1%}"
 
     choose(page, "region", "GZ")
     gz = _cube_value(settings, "active_subscribers", period, "GZ")

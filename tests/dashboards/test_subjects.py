@@ -3,6 +3,7 @@ region scoping, the ``subject=`` link parameter, the cockpit's links, and the ap
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs
 
@@ -290,3 +291,19 @@ def test_a_region_manager_sees_only_their_region(dashboard_project, page, open_a
     assert "company-wide" in page.locator(".wb-tab-new_products").inner_text()
     _tab(page, "key_accounts")
     _wait_value(page, "ka-accounts", gz["ka-accounts"])
+
+
+def test_the_subjects_kernel_never_loads_spark(dashboard_project, monkeypatch, tmp_path):
+    """The app notebook runs in a real kernel as gz_manager (link with ``subject=competition``)
+    and neither pyspark nor py4j is ever imported."""
+    from tests.dashboards.test_serve import DASHBOARDS, _run_notebook
+    from workbench.dashboards.access import SECRET_ENV
+
+    token = issue_token("gz_manager", dashboard_project)
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(dashboard_project.root / "pipelines" / "config.yml"))
+    monkeypatch.setenv("QUERY_STRING", f"{TOKEN_PARAM}={token}&subject=competition")
+    monkeypatch.delenv(SECRET_ENV, raising=False)
+    nb = _run_notebook(DASHBOARDS / "subjects.ipynb", tmp_path)
+    report = json.loads(nb.cells[-1].outputs[0]["text"])
+    assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}
+    assert "Traceback" not in json.dumps(nb.cells[1].outputs)

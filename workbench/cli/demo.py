@@ -100,16 +100,14 @@ def demo(
         _print_locations(settings, manifest, reports)
 
 
-DEMO_SUBJECTS = ("kpi_overview", "churn", "cross_sell", "channel_roi", "campaign_roi")
-
-
 def run_reports(settings: Settings, period: str) -> dict[str, Path]:
     """Run every subject report for the period; returns the HTML report of each."""
     from workbench.log import console
     from workbench.reports import run_subject
+    from workbench.subjects import SUBJECTS
 
     written = {}
-    for subject in DEMO_SUBJECTS:
+    for subject in SUBJECTS:
         console.print(f"Running the {subject} report for {period} ...")
         written[subject] = run_subject(subject, period, settings=settings).html
     return written
@@ -131,8 +129,11 @@ def _print_locations(settings: Settings, manifest: dict, reports: dict[str, Path
         f"  warehouse:                 {show(settings.warehouse_dir)}/\n"
         f"  build ledger:              workbench runs\n"
         f"  read a mart in Python:     workbench.read_mart('ads_kpi_cube')\n"
+        f"  all report runs:           {show(settings.reports_dir / 'index.html')}\n"
         "  subject reports (open in a browser):\n"
-        + "\n".join(f"    {subject:<13} {show(path)}" for subject, path in reports.items())
+        + "\n".join(f"    {subject:<15} {show(path)}" for subject, path in reports.items())
+        + "\n  dashboards for managers:   workbench serve, then open the link printed by "
+        "`workbench serve link ceo`"
     )
 
 

@@ -473,7 +473,7 @@ def _body(settings: Settings, viewer: Viewer, subject: str) -> widgets.Widget:
         widgets.ToggleButtons(
             options=[(f"{zh} {en}", s) for s, (en, zh) in SUBJECTS.items()],
             value=subject if subject in SUBJECTS else DEFAULT_SUBJECT,
-            style={"button_width": "150px"},
+            style={"button_width": "200px"},
         ),
         "subject",
     )

@@ -17,7 +17,6 @@ from workbench.catalog import Table, get_table
 from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
 from workbench.months import parse_month
 from workbench.warehouse import storage
-from workbench.warehouse.contracts import ContractViolation, SchemaMismatch
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -64,6 +63,9 @@ def _check_frame(frame: pd.DataFrame, table: Table) -> None:
     """The catalog contracts on a small pandas frame (DuckDB evaluates the expressions)."""
     import duckdb
 
+    # imported here: the contracts module loads pyspark, and dashboards read marts without it
+    from workbench.warehouse.contracts import ContractViolation
+
     counts: dict[str, int] = {}
     with duckdb.connect() as con:
         con.register("result", frame)
@@ -100,6 +102,8 @@ def write_result_frame(frame: pd.DataFrame, name: str, settings: Settings, month
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from workbench.warehouse.contracts import SchemaMismatch
 
     table = get_table(name)
     month = parse_month(month)
