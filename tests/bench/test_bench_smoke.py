@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -93,6 +94,7 @@ def test_peak_memory_sees_an_allocation():
     with PeakMemory(jvm_pid=None, interval=0.01) as peak:
         block = bytearray(200 * 2**20)
         block[::4096] = b"x" * len(block[::4096])  # touch every page so it is resident
+        time.sleep(0.2)  # the touch holds the GIL: give the sampling thread time to see it
         del block
     assert peak.python_peak >= before + 150 * 2**20
     assert rss_bytes(2**22 + 12345) == 0  # no such process: 0, not an error
