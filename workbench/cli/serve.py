@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -98,10 +97,9 @@ def serve(
         )
     env = {**os.environ, CONFIG_ENV: str(config)}
     log.info("serving %s on http://%s:%d (config %s)", notebooks, host, port, config)
-    try:
-        raise typer.Exit(subprocess.call(command, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    # Become Voila (exec, not a child): a service manager's SIGTERM then reaches the server
+    # itself, which shuts its kernels down, instead of orphaning them.
+    os.execve(command[0], command, env)
 
 
 @serve_app.command("link")
