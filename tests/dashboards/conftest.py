@@ -23,22 +23,12 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, make_project
 from workbench.config import CONFIG_ENV, Settings
+from workbench.dashboards.timing import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "screenshots"
 DOC_IMAGES = PROJECT_ROOT / "docs" / "images"
 #: set to 1 to refresh the README's screenshots (docs/images/<app>.png) from this run
 DOC_IMAGES_ENV = "WORKBENCH_DOC_IMAGES"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Developer speed-up only (CI never sets it), like WORKBENCH_TINY_CACHE: a folder keeping the
 # dashboard project's warehouse (tiny warehouse + result marts). Delete it after changing a subject.
 DASHBOARD_CACHE = (
@@ -198,7 +188,7 @@ def browser():
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see .ci/run)")
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield instance
         instance.close()
 
