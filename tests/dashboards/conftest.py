@@ -245,6 +245,12 @@ def screenshot(page, name: str) -> Path:
     own name, to docs/images/<name>.png when $WORKBENCH_DOC_IMAGES is 1)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # charts are drawn just after the figures of an update: wait until each chart has its plot
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.wb-app [class*=\"wb-chart-\"]')]"
+        ".every(c => c.querySelector('.js-plotly-plot'))",
+        timeout=30_000,
+    )
     page.screenshot(path=str(path), full_page=True)
     from workbench.dashboards import APPS
 

@@ -69,6 +69,8 @@ def _run_notebook(path: Path, workdir: Path) -> nbformat.NotebookNode:
     )
     nb.cells.append(
         nbformat.v4.new_code_cell(
+            # the app is built just after its cell: wait for it, then look
+            "app = await page.built()\nassert 'wb-app' in app._dom_classes, app\n"
             "import json, sys\nprint(json.dumps({'pyspark': 'pyspark' in sys.modules, "
             "'py4j': 'py4j' in sys.modules, 'user': viewer.user}))"
         )

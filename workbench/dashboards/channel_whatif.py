@@ -330,7 +330,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         if muted["on"] or "base" not in state:
             return
         with ui.guarded(out):
-            out.clear_output()
+            ui.show(out)
             base = state["base"]
             results = recompute(
                 base,
@@ -388,7 +388,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
 
     def load(*_: object) -> None:
         with ui.guarded(out):
-            out.clear_output()
+            ui.show(out)
             state.pop("base", None)
             base = load_base(settings, viewer, month.value)
             state["base"] = base

@@ -256,8 +256,6 @@ class _Retention:
         return Selection(self.region.value, self.segment.value, float(self.threshold.value))
 
     def refresh(self, *_: object) -> None:
-        from IPython.display import display
-
         with ui.guarded(self.details):
             self.at_risk = select_at_risk(self.scores, self.selection())
             ui.set_value(self.n_at_risk, f"{len(self.at_risk):,}", caption=ui.bilingual("at_risk"))
@@ -266,47 +264,43 @@ class _Retention:
                 self.revenue, f"{self.revenue_value:,.2f}", caption=ui.bilingual("revenue_at_risk")
             )
             self.update_saving()
-            self.details.clear_output(wait=True)
-            with self.details:
-                if self.at_risk.empty:
-                    display(
-                        ui.message("No subscriber at or above this risk in the selection.", "info")
-                    )
-                    return
-                reasons = top_reasons(self.at_risk)
-                shown = self.at_risk.head(TABLE_ROWS)[
-                    [
-                        "subscriber_id",
-                        "msisdn",
-                        "region_id",
-                        "segment",
-                        "plan_type",
-                        "churn_probability",
-                        "reason_1",
-                        "revenue_cny",
-                    ]
-                ]
-                display(
-                    widgets.HTML(f"<h4>{ui.bilingual('top_reasons')}</h4>"),
-                    ui.table_html(reasons, "reasons"),
-                    widgets.HTML(
-                        f"<h4>{ui.bilingual('at_risk')} (top {min(TABLE_ROWS, len(self.at_risk))}"
-                        f" of {len(self.at_risk):,})</h4>"
-                    ),
-                    ui.table_html(shown.round({"churn_probability": 3}), "at-risk", TABLE_ROWS),
+            if self.at_risk.empty:
+                ui.show(
+                    self.details,
+                    ui.message("No subscriber at or above this risk in the selection.", "info"),
                 )
+                return
+            reasons = top_reasons(self.at_risk)
+            shown = self.at_risk.head(TABLE_ROWS)[
+                [
+                    "subscriber_id",
+                    "msisdn",
+                    "region_id",
+                    "segment",
+                    "plan_type",
+                    "churn_probability",
+                    "reason_1",
+                    "revenue_cny",
+                ]
+            ]
+            ui.show(
+                self.details,
+                widgets.HTML(f"<h4>{ui.bilingual('top_reasons')}</h4>"),
+                ui.table_html(reasons, "reasons"),
+                widgets.HTML(
+                    f"<h4>{ui.bilingual('at_risk')} (top {min(TABLE_ROWS, len(self.at_risk))}"
+                    f" of {len(self.at_risk):,})</h4>"
+                ),
+                ui.table_html(shown.round({"churn_probability": 3}), "at-risk", TABLE_ROWS),
+            )
 
     def update_saving(self, *_: object) -> None:
         value = retention_saving(getattr(self, "revenue_value", 0.0), float(self.retained.value))
         ui.set_value(self.saving, f"{value:,.2f}", caption=ui.bilingual("saving"))
 
     def export(self, *_: object) -> None:
-        from IPython.display import display
-
         self.export_button.disabled = True
-        self.export_out.clear_output(wait=True)
-        with self.export_out:
-            display(ui.message("Exporting: checking the suppression rules...", "info"))
+        ui.show(self.export_out, ui.message("Exporting: checking the suppression rules...", "info"))
         try:
             with ui.guarded(self.export_out):
                 if self.at_risk.empty:
@@ -320,11 +314,10 @@ class _Retention:
                     where=selection_where(self.selection()),
                     fmt=self.fmt.value,
                 )
-                self.export_out.clear_output(wait=True)
-                with self.export_out:
-                    display(
-                        ui.export_message(record["file"], record["n_treated"], record["n_control"])
-                    )
+                ui.show(
+                    self.export_out,
+                    ui.export_message(record["file"], record["n_treated"], record["n_control"]),
+                )
         finally:
             self.export_button.disabled = False
 

@@ -378,7 +378,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
 
     def show_offer(*_: object) -> None:
         with ui.guarded(export_out):
-            export_out.clear_output()
+            ui.show(export_out)
             if state.shown is None or not offer.value:
                 ui.set_value(reach, "0", caption="Audience of the offer 推荐可触达用户")
                 return
@@ -392,7 +392,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         if muted["on"] or state.rules is None:
             return
         with ui.guarded(out):
-            out.clear_output()
+            ui.show(out)
             shown = filter_rules(state.rules, selection())
             state.shown = shown
             ui.set_value(n_rules, f"{len(shown):,}", caption="Rules shown 规则数")
@@ -411,17 +411,14 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             if shown.empty:
                 rules_box.children = []
                 reach_box.children = []
-                chart.clear_output()
-                with out:
-                    from IPython.display import display
-
-                    display(
-                        ui.message(
-                            "No rule passes these filters: lower the thresholds. "
-                            "没有满足条件的规则。",
-                            "info",
-                        )
-                    )
+                ui.show(chart)
+                ui.show(
+                    out,
+                    ui.message(
+                        "No rule passes these filters: lower the thresholds. 没有满足条件的规则。",
+                        "info",
+                    ),
+                )
                 return
             reach_box.children = [
                 ui.table_html(
@@ -445,7 +442,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
 
     def load(*_: object) -> None:
         with ui.guarded(out):
-            out.clear_output()
+            ui.show(out)
             state.rules = state.shown = None
             state.period = month.value
             rules, state.offers = load_month(settings, viewer, month.value)
@@ -468,7 +465,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
 
     def do_export(_: object) -> None:
         with ui.guarded(export_out):
-            export_out.clear_output()
+            ui.show(export_out)
             if state.shown is None or not offer.value:
                 raise ParameterError("choose an offer with an audience first")
             export.disabled = True
@@ -484,10 +481,10 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
                 )
             finally:
                 export.disabled = False
-            from IPython.display import display
-
-            with export_out:
-                display(ui.export_message(record["file"], record["n_treated"], record["n_control"]))
+            ui.show(
+                export_out,
+                ui.export_message(record["file"], record["n_treated"], record["n_control"]),
+            )
 
     for control in (scope, product, support, confidence, lift):
         control.observe(refresh, "value")

@@ -492,17 +492,13 @@ def _body(settings: Settings, viewer: Viewer, subject: str) -> widgets.Widget:
     content = ui.named(widgets.Output(), "content")
 
     def refresh(*_: object) -> None:
-        from IPython.display import display
-
         with ui.guarded(content):
             # the region picker means nothing on a company-wide tab
             region.layout.visibility = "hidden" if tabs.value in COMPANY_WIDE else "visible"
             parts = subject_widgets(tabs.value, settings, viewer, month.value, region.value)
             page = widgets.VBox(parts)
             page.add_class(f"wb-tab-{tabs.value}")
-            content.clear_output(wait=True)
-            with content:
-                display(page)
+            ui.show(content, page)
 
     for control in (tabs, month, region):
         control.observe(refresh, names="value")

@@ -7,11 +7,13 @@ Conventions the browser tests rely on: every interactive widget carries the CSS 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import html
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
@@ -113,16 +115,56 @@ def named(widget: widgets.Widget, name: str) -> widgets.Widget:
     return widget
 
 
+def _display_data(obj: object) -> dict[str, Any]:
+    """``obj`` (a widget or a Plotly figure) as one display_data output."""
+    from plotly.basedatatypes import BaseFigure
+
+    if isinstance(obj, BaseFigure):
+        import json
+
+        import plotly.io as pio
+
+        # Plotly's own MIME type, rendered by its JupyterLab extension in the page (the figure's
+        # IPython display hook would publish it as a message instead, see show())
+        figure = json.loads(pio.to_json(obj, validate=False))
+        data = pio.renderers["plotly_mimetype"].to_mimebundle(figure)
+    elif hasattr(obj, "_repr_mimebundle_"):
+        data = obj._repr_mimebundle_()
+    else:
+        data = {"text/plain": repr(obj)}
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def show(out: widgets.Output, *objects: object) -> None:
+    """Make ``out`` show ``objects`` (nothing: clear it), replacing what it showed.
+
+    Why not ``with out: display(...)``: that relies on the browser capturing the kernel's output
+    messages, so it only works while a browser is connected. Setting the widget's ``outputs``
+    state works before one is: the apps build their page while Voila's scripts are still
+    loading (:func:`deferred`).
+    """
+    out.outputs = tuple(_display_data(obj) for obj in objects)
+
+
 def plot(fig: go.Figure, name: str, out: widgets.Output | None = None) -> widgets.Output:
     """Show a Plotly figure in an Output widget (class ``wb-chart-<name>``), replacing what it
     showed before."""
-    from IPython.display import display
-
     out = out or named(widgets.Output(), f"chart-{name}")
-    out.clear_output(wait=True)
-    with out:
-        display(fig)
+    # Drawn one event-loop turn later: the figures and tables of the same update reach the browser
+    # first, so a manager sees new numbers at once and the chart follows (plotting is the slow
+    # part of an update in the browser).
+    later(lambda: show(out, fig))
     return out
+
+
+def later(callback: Callable[[], None]) -> None:
+    """Run ``callback`` after what the current handler sends (at once outside an event loop)."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback()
+        return
+    loop.call_soon(callback)
 
 
 def table_html(frame: pd.DataFrame, name: str, max_rows: int = 50) -> widgets.HTML:
@@ -185,19 +227,13 @@ def plain_error(exc: BaseException) -> str:
 def guarded(out: widgets.Output) -> Iterator[None]:
     """Run an update; a package error (missing mart, empty selection, denied) or any other error
     replaces the content of ``out`` with a plain message instead of a traceback."""
-    from IPython.display import display
-
     try:
         yield
     except WorkbenchError as exc:
-        out.clear_output(wait=True)
-        with out:
-            display(message(plain_error(exc), "warning"))
+        show(out, message(plain_error(exc), "warning"))
     except Exception as exc:  # a manager never sees a traceback; the log keeps it
         log.exception("dashboard update failed")
-        out.clear_output(wait=True)
-        with out:
-            display(message(plain_error(exc), "error"))
+        show(out, message(plain_error(exc), "error"))
 
 
 def guard(fn: F) -> F:
@@ -223,3 +259,64 @@ def export_message(path: str, n_treated: int, n_control: int) -> widgets.HTML:
     )
     box.add_class("wb-export-result")
     return box
+
+
+def warm_up() -> None:
+    """Pay the first-use costs of a page (about a second here) in a preheated kernel, before
+    anyone asks: Plotly's figure classes, templates and JSON export, DuckDB's first query,
+    pandas' HTML writer. The page's own build then takes a tenth of that."""
+    import duckdb
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from workbench import viz
+
+    fig = go.Figure([go.Scatter(x=[0], y=[0]), go.Bar(x=[0], y=[0]), go.Heatmap(z=[[0]])])
+    fig.update_layout(template=viz.TEMPLATE, title="warm-up")
+    _display_data(fig)
+    duckdb.sql("SELECT 1").fetchall()
+    pd.DataFrame({"a": [1]}).to_html()
+
+
+@dataclass
+class DeferredPage:
+    """An app page shown as an empty box at once and filled when its build has run."""
+
+    placeholder: widgets.VBox
+    _built: asyncio.Future[widgets.Widget] | None = field(default=None, repr=False)
+
+    async def built(self) -> widgets.Widget:
+        """The built app (awaitable in a notebook cell: tests use it to wait for the build)."""
+        if self._built is None:
+            return self.placeholder.children[0]
+        return await self._built
+
+
+def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
+    """Show an app's page now and run ``build`` right after the notebook cell returns.
+
+    Why: Voila sends a page's HTML only when its last cell has run, and the browser starts
+    loading Voila's scripts (about a second here) only then. Building in the cell would put the
+    mart reads and widget creation in front of that; building just after it lets them overlap,
+    and the widget states are ready when the page's scripts connect to the kernel. Outside a
+    running event loop (a plain script) ``build`` runs at once.
+    """
+    placeholder = widgets.VBox()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        placeholder.children = [build()]
+        return DeferredPage(placeholder)
+    done: asyncio.Future[widgets.Widget] = loop.create_future()
+
+    def fill() -> None:
+        try:
+            page = build()
+        except Exception as exc:  # builders are guarded; this is the last line of defence
+            log.exception("dashboard build failed")
+            page = message(plain_error(exc), "error")
+        placeholder.children = [page]
+        done.set_result(page)
+
+    loop.call_soon(fill)
+    return DeferredPage(placeholder, done)
