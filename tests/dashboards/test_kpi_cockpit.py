@@ -112,9 +112,17 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
         arg=str(int(gz)),
     )
     now, before = (_cube_value(settings, "arpu", m, "GZ") for m in (period, months[-2]))
-    assert value_text(page, "kpi-arpu-mom") == f"{now / before - 1:+.1%}"
+    # the tiles update in place, one figure after another: wait for this one too
+    page.wait_for_function(
+        "v => document.querySelector('.wb-value-kpi-arpu-mom .wb-number').innerText == v",
+        arg=f"{now / before - 1:+.1%}",
+    )
 
-    # alerts of the month in the chosen region, alarms in red
+    # alerts of the month in the chosen region, alarms in red (the table follows the tiles)
+    page.wait_for_function(
+        "() => { const cells = [...document.querySelectorAll('.wb-alerts tr td:nth-child(3)')];"
+        " return cells.length > 0 && cells.every(c => c.innerText.trim() == 'GZ') }"
+    )
     alert_regions = page.locator(".wb-alerts tr td:nth-child(3)").all_inner_texts()
     assert alert_regions and set(alert_regions) == {"GZ"}
     colours = {"alarm": "rgb(197, 48, 48)", "warning": "rgb(221, 154, 0)"}  # red, amber

@@ -127,43 +127,52 @@ def trend_figure(cell: pd.DataFrame, code: str, dictionary: pd.DataFrame, lang: 
     return fig
 
 
-def _tile(row: pd.Series, severity: str | None, lang: str) -> widgets.VBox:
-    code = str(row.name)
-    colour = SEVERITY_COLOUR.get(severity or "")
-    unit = str(row.get("unit") or "")
-    value = ui.figure_value(
-        f"kpi-{code}",
-        ui.format_number(row["value"], unit),
-        caption=str(row.get(f"name_{lang}") or code),
-        colour=colour,
-    )
-    target_text = ui.format_number(row["vs_target"], unit) if pd.notna(row.get("target")) else "-"
-    changes = widgets.HBox(
-        [
-            ui.figure_value(
-                f"kpi-{code}-mom",
-                ui.format_change(row["change_mom"]),
-                caption=ui.label("vs_last_month", lang),
+class _Tile:
+    """One KPI's tile: its value and its changes vs last month, last year and the target.
+
+    Made once per page and updated in place on a filter change: re-sending a few strings is
+    much faster in the browser than replacing the tiles' widgets.
+    """
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.value = ui.figure_value(f"kpi-{code}", "")
+        self.mom = ui.figure_value(f"kpi-{code}-mom", "")
+        self.yoy = ui.figure_value(f"kpi-{code}-yoy", "")
+        self.target = ui.figure_value(f"kpi-{code}-target", "")
+        self.box = widgets.VBox(
+            [self.value, widgets.HBox([self.mom, self.yoy, self.target])],
+            layout=widgets.Layout(
+                border="2px solid #ddd", padding="6px", margin="4px", width="300px"
             ),
-            ui.figure_value(
-                f"kpi-{code}-yoy",
-                ui.format_change(row["change_yoy"]),
-                caption=ui.label("vs_last_year", lang),
-            ),
-            ui.figure_value(f"kpi-{code}-target", target_text, caption=ui.label("vs_target", lang)),
-        ]
-    )
-    border = colour or "#ddd"
-    tile = widgets.VBox(
-        [value, changes],
-        layout=widgets.Layout(
-            border=f"2px solid {border}", padding="6px", margin="4px", width="300px"
-        ),
-    )
-    tile.add_class("wb-tile").add_class(f"wb-tile-{code}")
-    if severity:
-        tile.add_class(f"wb-alert-{severity}")
-    return tile
+        )
+        self.box.add_class("wb-tile").add_class(f"wb-tile-{code}")
+
+    def update(self, row: pd.Series | None, severity: str | None, lang: str) -> None:
+        """Show ``row`` (hide the tile when the cell has no such KPI)."""
+        if row is None:
+            self.box.layout.display = "none"
+            return
+        self.box.layout.display = None
+        colour = SEVERITY_COLOUR.get(severity or "")
+        unit = str(row.get("unit") or "")
+        caption = str(row.get(f"name_{lang}") or self.code)
+        ui.set_value(
+            self.value, ui.format_number(row["value"], unit), caption=caption, colour=colour
+        )
+        ui.set_value(
+            self.mom, ui.format_change(row["change_mom"]), caption=ui.label("vs_last_month", lang)
+        )
+        ui.set_value(
+            self.yoy, ui.format_change(row["change_yoy"]), caption=ui.label("vs_last_year", lang)
+        )
+        target = ui.format_number(row["vs_target"], unit) if pd.notna(row.get("target")) else "-"
+        ui.set_value(self.target, target, caption=ui.label("vs_target", lang))
+        self.box.layout.border = f"2px solid {colour or '#ddd'}"
+        for kind in SEVERITY_COLOUR:
+            self.box.remove_class(f"wb-alert-{kind}")
+        if severity:
+            self.box.add_class(f"wb-alert-{severity}")
 
 
 def _alerts_table(alerts: pd.DataFrame, lang: str) -> widgets.Widget:
@@ -229,6 +238,22 @@ class _Cockpit:
             widgets.ToggleButtons(options=[("English", "en"), ("中文", "zh")], value="en"), "lang"
         )
         self.content = ui.named(widgets.Output(), "content")
+        self.tiles = {code: _Tile(code) for code in KEY_KPIS}
+        self.chart = ui.named(widgets.Output(), "chart-trend")
+        self.alerts_header = widgets.HTML()
+        self.alerts_box = widgets.VBox()
+        self.body = widgets.VBox(
+            [
+                widgets.HBox(
+                    [tile.box for tile in self.tiles.values()],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
+                widgets.HBox([self.trend_kpi]),
+                self.chart,
+                self.alerts_header,
+                self.alerts_box,
+            ]
+        )
         for control in (
             self.month,
             self.region,
@@ -261,8 +286,6 @@ class _Cockpit:
         }
 
     def refresh(self, *_: object) -> None:
-        from IPython.display import display
-
         self.relabel()
         with ui.guarded(self.content):
             lang, period, cell = self.lang.value, self.month.value, self.cell()
@@ -291,27 +314,16 @@ class _Cockpit:
             )
             worst = cell_alerts(alerts, cell)
             keyed = table.set_index("kpi_code")
-            tiles = [
-                _tile(keyed.loc[code].copy().rename(code), worst.get(code), lang)
-                for code in KEY_KPIS
-                if code in keyed.index
-            ]
-            chart = ui.plot(
-                trend_figure(rows, self.trend_kpi.value, self.dictionary, lang), "trend"
+            for code, tile in self.tiles.items():
+                row = keyed.loc[code].copy().rename(code) if code in keyed.index else None
+                tile.update(row, worst.get(code), lang)
+            self.alerts_header.value = f"<h3>{ui.label('alerts', lang)}</h3>"
+            self.alerts_box.children = [_alerts_table(shown_alerts, lang)]
+            ui.plot(
+                trend_figure(rows, self.trend_kpi.value, self.dictionary, lang), "trend", self.chart
             )
-            header = widgets.HTML(f"<h3>{ui.label('alerts', lang)}</h3>")
-            body = widgets.VBox(
-                [
-                    widgets.HBox(tiles, layout=widgets.Layout(flex_flow="row wrap")),
-                    widgets.HBox([self.trend_kpi]),
-                    chart,
-                    header,
-                    _alerts_table(shown_alerts, lang),
-                ]
-            )
-            self.content.clear_output(wait=True)
-            with self.content:
-                display(body)
+            # a no-op unless a message replaced the body (equal states are not re-sent)
+            ui.show(self.content, self.body)
 
     def widget(self, query: str) -> widgets.Widget:
         from workbench.dashboards.subjects import links_html, subject_links
