@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,25 +39,40 @@ _READY_JS = (
 
 @dataclass(frozen=True)
 class Probe:
-    """The filter a measurement changes: a ``<select>`` inside the widget of class ``wb-<name>``
-    set to its option number ``option``."""
+    """The filter a measurement changes, inside the widget of class ``wb-<name>``: a dropdown
+    set to its option number ``option``, or a slider whose readout is set to ``value`` (typed
+    in, as a user can)."""
 
     name: str
     option: int = 1
+    value: float | None = None
 
 
-#: the filter changed per app; other apps use their first dropdown
+#: the filter changed per app
 PROBES: dict[str, Probe] = {
     "kpi_cockpit": Probe("segment"),
     "churn_retention": Probe("segment"),
+    "cross_sell": Probe("min-lift", value=2.0),
+    "channel_whatif": Probe("commission", value=50),
+    "subjects": Probe("month"),
 }
 
 
-def _select_for(page: Any, app: str) -> Any:
-    probe = PROBES.get(app)
-    if probe is not None:
-        return page.locator(f".wb-{probe.name} select").first, probe.option
-    return page.locator(".wb-app select").first, PROBES.get(app, Probe("")).option
+def _prepare_change(page: Any, probe: Probe) -> Callable[[], None] | None:
+    """Get the probe's filter ready to change and return the action that commits the change
+    (timed from there); None when the app has no such control or option."""
+    if probe.value is not None:
+        readout = page.locator(f".wb-{probe.name} .widget-readout").first
+        if not readout.count():
+            return None
+        readout.click()
+        page.keyboard.press("Control+A")
+        page.keyboard.type(str(probe.value))
+        return lambda: page.keyboard.press("Enter")
+    select = page.locator(f".wb-{probe.name} select").first
+    if not select.count() or select.locator("option").count() <= probe.option:
+        return None
+    return lambda: select.select_option(index=probe.option)
 
 
 def _measure(browser: Any, app: str, user_link: str, timeout_ms: int) -> tuple[float, float | None]:
@@ -71,11 +87,12 @@ def _measure(browser: Any, app: str, user_link: str, timeout_ms: int) -> tuple[f
         page.wait_for_function(_READY_JS, timeout=timeout_ms, polling=20)
         tti = time.perf_counter() - start
         latency = None
-        select, option = _select_for(page, app)
-        if select.count() and select.locator("option").count() > option:
+        probe = PROBES.get(app, Probe("month"))
+        commit = _prepare_change(page, probe)
+        if commit is not None:
             before = page.evaluate(_VALUES_JS)
             start = time.perf_counter()
-            select.select_option(index=option)
+            commit()
             try:
                 page.wait_for_function(
                     f"(before) => JSON.stringify(({_VALUES_JS})()) !== JSON.stringify(before)",
@@ -108,7 +125,7 @@ def measure(
         browser: a Playwright browser to use (default: launch Debian's Chromium headless).
 
     Returns:
-        ``app``, ``tti_s``, ``filter_latency_s`` (None when the app has no dropdown or no figure
+        ``app``, ``tti_s``, ``filter_latency_s`` (None when the app has no such filter or no figure
         changed), and whether each met its target.
     """
     timeout_ms = int(timeout_s * 1000)
