@@ -134,6 +134,7 @@ class ReportSettings(_Strict):
     cell_timeout_seconds: int = Field(1800, gt=0)
     schedules: Path = Path("pipelines/schedules.yml")
     max_catch_up: int = Field(12, ge=1, le=1000)
+    keep_runs: int = Field(20, ge=1)  # run folders kept per report (the newest; see prune.py)
     # Notebooks in <project>/notebooks/ runnable as reports besides the subjects (common
     # parameters only: period, config_path, output_dir).
     extra_notebooks: list[str] = Field(default_factory=list)

@@ -155,6 +155,27 @@ def list_runs(
     console.print(table if records else "no report runs recorded yet")
 
 
+@report_app.command("prune")
+def prune(
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", help="Run folders kept per report (default: reports.keep_runs)."),
+    ] = None,
+) -> None:
+    """Delete all but the newest run folders of every report (runs still going are kept).
+
+    Every run does this for its own report; this command catches up after keep_runs was lowered.
+    """
+    from workbench.log import console
+    from workbench.reports.prune import prune_reports
+
+    if keep is not None and keep < 1:
+        raise typer.BadParameter(f"{keep} must be at least 1", param_hint="--keep")
+    with common.user_errors():
+        removed = prune_reports(common.settings(), keep)
+    console.print(f"removed {len(removed)} run folder(s)")
+
+
 @report_app.command("due")
 def due(
     at: Annotated[

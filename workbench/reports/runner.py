@@ -45,6 +45,7 @@ from workbench.reports.paths import (
     report_dir,
     runs_dir,
 )
+from workbench.reports.prune import prune_runs
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +366,14 @@ def run_notebook(
         )
     append_run(settings, record)
     write_index(settings)
+    try:  # housekeeping: it must never turn a run into a failure
+        prune_runs(
+            run_dir.parent,
+            settings.reports.keep_runs,
+            running_for_seconds=settings.reports.timeout_seconds,
+        )
+    except OSError as exc:
+        log.warning("could not prune the old runs of %s: %s", run_dir.parent, exc)
     outcome = RunOutcome(record, paths)
     (log.info if outcome.ok else log.error)("%s", outcome.describe())
     return outcome
