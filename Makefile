@@ -11,8 +11,9 @@ PROFILE ?= demo
 demo: $(STAMP)
 	$(VENV)/bin/workbench demo --profile $(PROFILE)
 
+# --durations: every run lists its slowest tests, to keep the suite within its budget
 test: $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 # The benchmark pack (README, Scale and benchmarks): prints the table, writes bench/RESULTS.md.
 bench: $(STAMP)
