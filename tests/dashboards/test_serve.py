@@ -145,5 +145,6 @@ def test_timing_measures_time_to_interactive_and_filter_latency(dashboard_server
     )
     result = measure(dashboard_server.base_url, "kpi_cockpit", link, timeout_s=180, browser=browser)
     assert result["app"] == "kpi_cockpit" and result["tti_s"] > 0
+    assert result["charts_s"] is not None and result["charts_s"] >= result["tti_s"]
     assert result["filter_latency_s"] is not None and result["filter_latency_s"] > 0
     assert result["tti_ok"] == (result["tti_s"] <= 1.5)

@@ -157,14 +157,49 @@ def plot(fig: go.Figure, name: str, out: widgets.Output | None = None) -> widget
     return out
 
 
+#: chart drawings held until the page's browser has loaded its widgets (None: not holding)
+_held_for_browser: list[Callable[[], None]] | None = None
+
+
 def later(callback: Callable[[], None]) -> None:
-    """Run ``callback`` after what the current handler sends (at once outside an event loop)."""
+    """Run ``callback`` after what the current handler sends (at once outside an event loop);
+    while a page is being built for a browser not yet connected, once that browser has loaded
+    the page (:func:`deferred`)."""
+    if _held_for_browser is not None:
+        _held_for_browser.append(callback)
+        return
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         callback()
         return
     loop.call_soon(callback)
+
+
+def _browser_signal() -> widgets.Box:
+    """Hidden widgets that tell the kernel when the page's browser has loaded its widgets.
+
+    The browser runs a ``jsdlink`` as soon as it creates the link's model, copying ``sent``'s
+    value into ``seen`` and sending it back: stock ipywidgets have no "page is on screen" event,
+    and this is the earliest moment the kernel can know. The held chart drawings then run.
+    """
+    global _held_for_browser
+    _held_for_browser = []
+    sent = widgets.IntText(1, layout=widgets.Layout(display="none"))
+    seen = widgets.IntText(0, layout=widgets.Layout(display="none"))
+    link = widgets.jsdlink((sent, "value"), (seen, "value"))
+
+    def arrived(change: dict[str, Any]) -> None:
+        global _held_for_browser
+        held, _held_for_browser = _held_for_browser or [], None
+        for callback in held:
+            callback()
+
+    seen.observe(arrived, "value")
+    box = widgets.Box([sent, seen], layout=widgets.Layout(display="none"))
+    box.add_class("wb-browser-signal")
+    box._link = link  # type: ignore[attr-defined]  # held here for as long as the page lives
+    return box
 
 
 def table_html(frame: pd.DataFrame, name: str, max_rows: int = 50) -> widgets.HTML:
@@ -293,13 +328,16 @@ class DeferredPage:
 
 
 def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
-    """Show an app's page now and run ``build`` right after the notebook cell returns.
+    """Show an app's page now, run ``build`` right after the notebook cell returns and draw its
+    charts once the browser has the page on screen.
 
     Why: Voila sends a page's HTML only when its last cell has run, and the browser starts
     loading Voila's scripts (about a second here) only then. Building in the cell would put the
     mart reads and widget creation in front of that; building just after it lets them overlap,
-    and the widget states are ready when the page's scripts connect to the kernel. Outside a
-    running event loop (a plain script) ``build`` runs at once.
+    and the widget states are ready when the page's scripts connect to the kernel. The charts
+    come last: Plotly's renderer is the page's largest script, and drawing them with the first
+    screen held the figures and filters back until it had loaded. Outside a running event loop
+    (a plain script) ``build`` runs at once, charts included.
     """
     placeholder = widgets.VBox()
     try:
@@ -308,6 +346,7 @@ def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
         placeholder.children = [build()]
         return DeferredPage(placeholder)
     done: asyncio.Future[widgets.Widget] = loop.create_future()
+    signal = _browser_signal()
 
     def fill() -> None:
         try:
@@ -315,7 +354,7 @@ def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
         except Exception as exc:  # builders are guarded; this is the last line of defence
             log.exception("dashboard build failed")
             page = message(plain_error(exc), "error")
-        placeholder.children = [page]
+        placeholder.children = [page, signal]
         done.set_result(page)
 
     loop.call_soon(fill)
