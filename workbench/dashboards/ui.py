@@ -158,6 +158,8 @@ def plot(fig: go.Figure, name: str, out: widgets.Output | None = None) -> widget
 
 
 #: chart drawings held until the page's browser has loaded its widgets (None: not holding)
+#: time the browser is given to draw the first screen before the charts arrive
+FIRST_SCREEN_SECONDS = 0.4
 _held_for_browser: list[Callable[[], None]] | None = None
 
 
@@ -189,11 +191,16 @@ def _browser_signal() -> widgets.Box:
     seen = widgets.IntText(0, layout=widgets.Layout(display="none"))
     link = widgets.jsdlink((sent, "value"), (seen, "value"))
 
-    def arrived(change: dict[str, Any]) -> None:
+    def draw() -> None:
         global _held_for_browser
         held, _held_for_browser = _held_for_browser or [], None
         for callback in held:
             callback()
+
+    def arrived(change: dict[str, Any]) -> None:
+        # the browser has the widget models and is now drawing their views: drawn at once, the
+        # charts would race that first screen for the browser's main thread
+        asyncio.get_running_loop().call_later(FIRST_SCREEN_SECONDS, draw)
 
     seen.observe(arrived, "value")
     box = widgets.Box([sent, seen], layout=widgets.Layout(display="none"))
