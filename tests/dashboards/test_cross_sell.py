@@ -211,20 +211,3 @@ def test_a_region_manager_sees_and_exports_only_their_region(
     assert record["counts"][0]["before"] == audience
     assert record["n_treated"] + record["n_control"] == len(listed)
     assert record["n_treated"] == len(treated)
-
-
-def test_app_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_path):
-    """The APPS notebooks run in a real kernel as a signed-in user without importing pyspark."""
-    import json
-
-    from tests.dashboards.test_serve import DASHBOARDS, _run_notebook
-    from workbench.dashboards import access
-
-    token = access.issue_token("gz_manager", dashboard_project)
-    monkeypatch.setenv("WORKBENCH_CONFIG", str(dashboard_project.root / "pipelines" / "config.yml"))
-    monkeypatch.setenv("QUERY_STRING", f"wb={token}")
-    monkeypatch.delenv(access.SECRET_ENV, raising=False)
-    for name in ("cross_sell", "channel_whatif"):
-        nb = _run_notebook(DASHBOARDS / f"{name}.ipynb", tmp_path)
-        report = json.loads(nb.cells[-1].outputs[0]["text"])
-        assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}, name

@@ -82,13 +82,13 @@ def _run_notebook(path: Path, workdir: Path) -> nbformat.NotebookNode:
 
 
 def test_dashboard_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_path):
-    """Each CORE app notebook runs in a real kernel as a signed-in user without importing
-    pyspark (so no JVM can start)."""
+    """Each app notebook (the subjects app has its own test) runs in a real kernel as a
+    signed-in user without importing pyspark (so no JVM can start)."""
     token = access.issue_token("gz_manager", dashboard_project)
     monkeypatch.setenv("WORKBENCH_CONFIG", str(dashboard_project.root / "pipelines" / "config.yml"))
     monkeypatch.setenv("QUERY_STRING", f"wb={token}")
     monkeypatch.delenv(access.SECRET_ENV, raising=False)
-    for name in ("kpi_cockpit", "churn_retention"):
+    for name in ("kpi_cockpit", "churn_retention", "cross_sell", "channel_whatif"):
         nb = _run_notebook(DASHBOARDS / f"{name}.ipynb", tmp_path)
         report = json.loads(nb.cells[-1].outputs[0]["text"])
         assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}, name

@@ -300,48 +300,27 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         widgets.Dropdown(options=months[::-1], description="Month 月份", style=style), "month"
     )
     scope = ui.named(widgets.Dropdown(description="Rules of 规则范围", style=style), "scope-select")
-    support = ui.named(
-        widgets.FloatSlider(
-            value=0.0,
-            min=0.0,
-            max=0.2,
-            step=0.001,
-            readout_format=".3f",
-            description="Min support 支持度",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        ),
-        "min-support",
-    )
-    confidence = ui.named(
-        widgets.FloatSlider(
-            value=0.0,
-            min=0.0,
-            max=1.0,
-            step=0.01,
-            readout_format=".2f",
-            description="Min confidence 置信度",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        ),
-        "min-confidence",
-    )
-    lift = ui.named(
-        widgets.FloatSlider(
-            value=1.0,
-            min=0.0,
-            max=10.0,
-            step=0.1,
-            readout_format=".1f",
-            description="Min lift 提升度",
-            continuous_update=False,
-            style=style,
-            layout=layout,
-        ),
-        "min-lift",
-    )
+
+    def threshold(name: str, description: str, value: float, top: float, step: float, fmt: str):
+        """A minimum-threshold slider applied on release (class ``wb-<name>``)."""
+        return ui.named(
+            widgets.FloatSlider(
+                value=value,
+                min=0.0,
+                max=top,
+                step=step,
+                readout_format=fmt,
+                description=description,
+                continuous_update=False,
+                style=style,
+                layout=layout,
+            ),
+            name,
+        )
+
+    support = threshold("min-support", "Min support 支持度", 0.0, 0.2, 0.001, ".3f")
+    confidence = threshold("min-confidence", "Min confidence 置信度", 0.0, 1.0, 0.01, ".2f")
+    lift = threshold("min-lift", "Min lift 提升度", 1.0, 10.0, 0.1, ".1f")
     product = ui.named(widgets.Dropdown(description="Product 产品", style=style), "product")
     offer = ui.named(widgets.Dropdown(description="Offer 推荐产品", style=style), "offer")
     campaign = ui.named(
