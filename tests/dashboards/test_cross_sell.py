@@ -3,6 +3,8 @@ region scoping, and the app in a real browser with an export of one offer's audi
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import pytest
 
@@ -152,8 +154,15 @@ def test_explorer_in_the_browser(dashboard_server, dashboard_period, page, open_
         "v => document.querySelector('.wb-value-n-rules .wb-number').innerText == v",
         arg=f"{expected:,}",
     )
-    offer = page.locator(".wb-offer select").input_value()
-    want = _duck(settings, _audience_sql(period, offer, overall, 2.0))[0][0]
+    # the offer picker and its audience follow the rule count (later messages of the same
+    # update): wait until the audience on screen is the one of the offer on screen
+    deadline = time.monotonic() + 30
+    while True:
+        offer = page.locator(".wb-offer select").input_value()
+        want = _duck(settings, _audience_sql(period, offer, overall, 2.0))[0][0]
+        if _number(page, "reach") == want or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(100)
     assert want > 0 and _number(page, "reach") == want
     page.locator(".wb-chart-strongest .js-plotly-plot").wait_for()
     page.set_viewport_size({"width": 1400, "height": 1300})
