@@ -137,6 +137,32 @@ def test_no_java_process_while_apps_load_and_denied_links(dashboard_server, page
     screenshot(page, "access_denied")
 
 
+def test_pages_load_the_plotly_js_of_the_package_not_its_lab_extension(
+    dashboard_server, page, open_app
+):
+    """Voila loads no Plotly extension (it would hold every page back); the charts load the
+    plotly package's own plotly.js, once, and draw with it."""
+    from plotly.offline import get_plotlyjs_version
+
+    from workbench.cli.serve import UNUSED_EXTENSIONS
+
+    open_app(page, "channel_whatif", "ceo")
+    extensions = page.evaluate(
+        "JSON.parse(document.getElementById('jupyter-config-data').textContent)"
+        ".federated_extensions.map(e => e.name)"
+    )
+    assert "@jupyter-widgets/jupyterlab-manager" in extensions
+    assert not set(UNUSED_EXTENSIONS) & set(extensions)
+    for chart in ("roi", "survival"):
+        page.locator(f".wb-chart-{chart} .js-plotly-plot").wait_for()
+    assert page.evaluate("window.Plotly.version") == get_plotlyjs_version()
+    scripts = page.evaluate(
+        "[...document.querySelectorAll('script[src]')].map(s => s.src)"
+        ".filter(s => s.endsWith('plotly.min.js'))"
+    )
+    assert len(scripts) == 1  # once for the page's two charts
+
+
 def test_timing_measures_time_to_interactive_and_filter_latency(dashboard_server, browser):
     from workbench.dashboards.timing import measure
 

@@ -10,6 +10,7 @@ marts carry no region), so a region-restricted manager sees the same channels as
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -276,14 +277,14 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
     )
     horizon = slider(widgets.IntSlider, "horizon", "Horizon (months) 期限(月)", HORIZON, 24, "")
     reset = ui.named(widgets.Button(description="Reset 重置", icon="undo"), "reset")
-    tiles = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap", gap="12px"))
+    tiles = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
     best = ui.figure_value("best-channel", "-", caption="Best ROI 最佳渠道")
     worst = ui.figure_value("worst-channel", "-", caption="Worst ROI 最差渠道")
     roi_chart = ui.named(widgets.Output(), "chart-roi")
     survival_chart = ui.named(widgets.Output(), "chart-survival")
     table_box = widgets.VBox()
     state: dict[str, WhatIfBase] = {}
-    values: dict[str, tuple[widgets.HTML, widgets.HTML]] = {}
+    values: dict[str, tuple[widgets.HTML, str]] = {}  # channel -> its tile, its heading
     muted = {"on": False}
 
     def defaults(base: WhatIfBase) -> dict[str, object]:
@@ -307,24 +308,14 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
 
     def make_tiles(base: WhatIfBase) -> None:
         values.clear()
-        boxes = []
         for row in base.channels.sort_values("channel_id").itertuples(index=False):
-            roi_box = ui.figure_value(f"roi-{row.channel_id}", "-", caption="ROI")
-            payback_box = ui.figure_value(
-                f"payback-{row.channel_id}", "-", caption="Payback 回本月"
-            )
-            values[row.channel_id] = (roi_box, payback_box)
             flag = " ⚠" if row.is_warning else ""
-            head = widgets.HTML(
-                f"<b>{row.channel_id}</b>{flag}<br><small>{row.channel_name_zh} "
-                f"{row.channel_name_en}</small>"
+            head = (
+                f"<b>{html.escape(row.channel_id)}</b>{flag}<br><small>"
+                f"{html.escape(row.channel_name_zh)} {html.escape(row.channel_name_en)}</small>"
             )
-            box = widgets.VBox(
-                [head, roi_box, payback_box],
-                layout=widgets.Layout(border="1px solid #ddd", padding="4px", width="160px"),
-            )
-            boxes.append(ui.named(box, f"tile-{row.channel_id}"))
-        tiles.children = boxes
+            values[row.channel_id] = (ui.tile(row.channel_id, width="160px"), head)
+        tiles.children = [box for box, _ in values.values()]
 
     def refresh(*_: object) -> None:
         if muted["on"] or "base" not in state:
@@ -344,12 +335,13 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
                 ),
             )
             for row in results.itertuples(index=False):
-                roi_box, payback_box = values[row.channel_id]
+                box, head = values[row.channel_id]
                 colour = ui.ALARM if pd.notna(row.roi) and row.roi < 0 else None
-                ui.set_value(roi_box, _roi_text(row.roi), caption="ROI", colour=colour)
-                ui.set_value(
-                    payback_box, _payback_text(row.payback_month), caption="Payback 回本月"
+                roi = ui.Figure(f"roi-{row.channel_id}", _roi_text(row.roi), "ROI", colour)
+                payback = ui.Figure(
+                    f"payback-{row.channel_id}", _payback_text(row.payback_month), "Payback 回本月"
                 )
+                ui.set_tile(box, head, [[roi], [payback]], border="#ddd")
             ranked = results.dropna(subset=["roi"])
             if not ranked.empty:
                 top, bottom = ranked.iloc[0], ranked.iloc[-1]
@@ -411,7 +403,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         layout=widgets.Layout(width="470px"),
     )
     summary = widgets.VBox(
-        [widgets.HBox([best, worst], layout=widgets.Layout(gap="40px")), roi_chart],
+        [widgets.HBox([best, worst], layout=widgets.Layout(grid_gap="40px")), roi_chart],
         layout=widgets.Layout(width="820px"),
     )
     body = widgets.VBox(

@@ -130,23 +130,13 @@ def trend_figure(cell: pd.DataFrame, code: str, dictionary: pd.DataFrame, lang: 
 class _Tile:
     """One KPI's tile: its value and its changes vs last month, last year and the target.
 
-    Made once per page and updated in place on a filter change: re-sending a few strings is
-    much faster in the browser than replacing the tiles' widgets.
+    Made once per page and updated in place on a filter change: re-sending a string is much
+    faster in the browser than replacing widgets.
     """
 
     def __init__(self, code: str) -> None:
         self.code = code
-        self.value = ui.figure_value(f"kpi-{code}", "")
-        self.mom = ui.figure_value(f"kpi-{code}-mom", "")
-        self.yoy = ui.figure_value(f"kpi-{code}-yoy", "")
-        self.target = ui.figure_value(f"kpi-{code}-target", "")
-        self.box = widgets.VBox(
-            [self.value, widgets.HBox([self.mom, self.yoy, self.target])],
-            layout=widgets.Layout(
-                border="2px solid #ddd", padding="6px", margin="4px", width="300px"
-            ),
-        )
-        self.box.add_class("wb-tile").add_class(f"wb-tile-{code}")
+        self.box = ui.tile(code, width="300px")
 
     def update(self, row: pd.Series | None, severity: str | None, lang: str) -> None:
         """Show ``row`` (hide the tile when the cell has no such KPI)."""
@@ -156,19 +146,22 @@ class _Tile:
         self.box.layout.display = None
         colour = SEVERITY_COLOUR.get(severity or "")
         unit = str(row.get("unit") or "")
-        caption = str(row.get(f"name_{lang}") or self.code)
-        ui.set_value(
-            self.value, ui.format_number(row["value"], unit), caption=caption, colour=colour
-        )
-        ui.set_value(
-            self.mom, ui.format_change(row["change_mom"]), caption=ui.label("vs_last_month", lang)
-        )
-        ui.set_value(
-            self.yoy, ui.format_change(row["change_yoy"]), caption=ui.label("vs_last_year", lang)
-        )
+        name = f"kpi-{self.code}"
         target = ui.format_number(row["vs_target"], unit) if pd.notna(row.get("target")) else "-"
-        ui.set_value(self.target, target, caption=ui.label("vs_target", lang))
-        self.box.layout.border = f"2px solid {colour or '#ddd'}"
+        caption = str(row.get(f"name_{lang}") or self.code)
+        value = ui.format_number(row["value"], unit)
+        changes = [
+            ui.Figure(
+                f"{name}-mom", ui.format_change(row["change_mom"]), ui.label("vs_last_month", lang)
+            ),
+            ui.Figure(
+                f"{name}-yoy", ui.format_change(row["change_yoy"]), ui.label("vs_last_year", lang)
+            ),
+            ui.Figure(f"{name}-target", target, ui.label("vs_target", lang)),
+        ]
+        ui.set_tile(
+            self.box, "", [[ui.Figure(name, value, caption, colour)], changes], border=colour
+        )
         for kind in SEVERITY_COLOUR:
             self.box.remove_class(f"wb-alert-{kind}")
         if severity:

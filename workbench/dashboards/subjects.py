@@ -35,6 +35,7 @@ from workbench.dashboards.data import (
     literal,
     load_mart,
 )
+from workbench.dashboards.ui import Chart, Figure, Note, Part, PartsView, Row, Table
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -148,9 +149,8 @@ def _share(value: float | None) -> str:
 # --------------------------------------------------------------------------- one tab each
 
 
-def _value_segments(settings: Settings, period: str, region: str) -> list[widgets.Widget]:
+def _value_segments(settings: Settings, period: str, region: str) -> list[Part]:
     from workbench import viz
-    from workbench.dashboards import ui
     from workbench.subjects import value_segments
 
     tiers = value_segments.tier_summary(settings, period, region)
@@ -159,21 +159,17 @@ def _value_segments(settings: Settings, period: str, region: str) -> list[widget
     high = float(by_tier.get("high", 0)) / float(by_tier.sum()) if by_tier.sum() else None
     stay = rates.loc["high", "high"] if "high" in rates.index else None
     return [
-        _row(
-            ui.figure_value("vs-lines", _number(tiers["n_lines"].sum()), caption="Lines 用户数"),
-            ui.figure_value("vs-high-share", _share(high), caption="High tier 高价值占比"),
-            ui.figure_value(
-                "vs-high-stay", _share(stay), caption="High tier kept since last month 高价值留存"
-            ),
+        Row(
+            Figure("vs-lines", _number(tiers["n_lines"].sum()), "Lines 用户数"),
+            Figure("vs-high-share", _share(high), "High tier 高价值占比"),
+            Figure("vs-high-stay", _share(stay), "High tier kept since last month 高价值留存"),
         ),
-        ui.plot(viz.tier_bars(tiers), "tiers"),
-        ui.plot(viz.transition_heatmap(rates), "transitions"),
+        Chart("tiers", viz.tier_bars(tiers)),
+        Chart("transitions", viz.transition_heatmap(rates)),
     ]
 
 
-def _key_accounts(
-    settings: Settings, period: str, region: str, viewer: Viewer
-) -> list[widgets.Widget]:
+def _key_accounts(settings: Settings, period: str, region: str, viewer: Viewer) -> list[Part]:
     from workbench import viz
     from workbench.dashboards import ui
     from workbench.subjects import key_accounts
@@ -207,30 +203,29 @@ def _key_accounts(
             "warnings": ("预警 Warnings", "text"),
         },
     )
-    note = [] if len(table) else [ui.message(f"No key accounts in {region} in {period}.", "info")]
+    note = [] if len(table) else [Note(f"No key accounts in {region} in {period}.")]
     return [
         *note,
-        _row(
-            ui.figure_value("ka-accounts", _number(len(table)), caption="Key accounts 重点客户数"),
-            ui.figure_value(
+        Row(
+            Figure("ka-accounts", _number(len(table)), "Key accounts 重点客户数"),
+            Figure(
                 "ka-warnings",
                 _number(int((table["n_warnings"] > 0).sum())),
-                caption="With warning signs 有预警",
-                colour=ui.WARNING,
+                "With warning signs 有预警",
+                ui.WARNING,
             ),
-            ui.figure_value(
+            Figure(
                 "ka-top-share",
                 _share(share),
-                caption=f"Revenue of the top 20% customers 前20%客户收入占比{scope}",
+                f"Revenue of the top 20% customers 前20%客户收入占比{scope}",
             ),
         ),
-        *([ui.table_html(shown, "key-accounts", TOP_ACCOUNTS)] if len(table) else []),
+        *([Table("key-accounts", shown, TOP_ACCOUNTS)] if len(table) else []),
     ]
 
 
-def _revenue(settings: Settings, period: str, region: str) -> list[widgets.Widget]:
+def _revenue(settings: Settings, period: str, region: str) -> list[Part]:
     from workbench import viz
-    from workbench.dashboards import ui
     from workbench.subjects import revenue
 
     structure = revenue.read_structure(settings, period, region)
@@ -238,18 +233,17 @@ def _revenue(settings: Settings, period: str, region: str) -> list[widgets.Widge
     by_category = revenue.compare_structure(structure, period, "category")
     forecast = revenue.revenue_forecast(settings, period, region)
     now = trend.loc[trend["month"] == period, "revenue_cny"]
-    widgets_ = [
-        _row(
-            ui.figure_value(
+    parts: list[Part] = [
+        Row(
+            Figure(
                 "rev-revenue",
                 _number(float(now.iloc[0]) if len(now) else None),
-                caption="Revenue (CNY) 收入(元)",
+                "Revenue (CNY) 收入(元)",
             ),
-            ui.figure_value(
-                "rev-mape", _share(forecast.mape), caption="Forecast back-test MAPE 回测误差"
-            ),
+            Figure("rev-mape", _share(forecast.mape), "Forecast back-test MAPE 回测误差"),
         ),
-        ui.plot(
+        Chart(
+            "revenue-structure",
             viz.stacked_bars(
                 structure.groupby(["month", "category"], as_index=False)["revenue_cny"].sum(),
                 "month",
@@ -258,10 +252,10 @@ def _revenue(settings: Settings, period: str, region: str) -> list[widgets.Widge
                 "收入结构 Revenue by category",
                 percent=False,
             ),
-            "revenue-structure",
         ),
-        ui.plot(viz.forecast_fan(forecast.history, forecast.forecast, forecast.backtest), "fan"),
-        ui.table_html(
+        Chart("fan", viz.forecast_fan(forecast.history, forecast.forecast, forecast.backtest)),
+        Table(
+            "revenue-by-category",
             viz.format_table(
                 by_category,
                 {
@@ -271,17 +265,15 @@ def _revenue(settings: Settings, period: str, region: str) -> list[widgets.Widge
                     "share": ("占比 Share", "pct"),
                 },
             ),
-            "revenue-by-category",
         ),
     ]
     if forecast.message:
-        widgets_.insert(1, ui.message(forecast.message, "info"))
-    return widgets_
+        parts.insert(1, Note(forecast.message))
+    return parts
 
 
-def _service_quality(settings: Settings, period: str, region: str) -> list[widgets.Widget]:
+def _service_quality(settings: Settings, period: str, region: str) -> list[Part]:
     from workbench import viz
-    from workbench.dashboards import ui
     from workbench.subjects import service_quality
 
     by_region = service_quality.complaint_rates(settings, period, region, by="region_id")
@@ -291,15 +283,16 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[widge
     cells, window = service_quality.poor_cell_churn(settings, period, region)
     difference = float(cells["difference"].iloc[0]) if len(cells) else None
     return [
-        _row(
-            ui.figure_value("sq-per-10k", _number(per_10k), caption="Complaints per 10k 万户投诉"),
-            ui.figure_value(
+        Row(
+            Figure("sq-per-10k", _number(per_10k), "Complaints per 10k 万户投诉"),
+            Figure(
                 "sq-poor-gap",
                 _share(difference),
-                caption=f"Churn gap, poor - other cells 质差小区流失差 ({', '.join(window)})",
+                f"Churn gap, poor - other cells 质差小区流失差 ({', '.join(window)})",
             ),
         ),
-        ui.plot(
+        Chart(
+            "complaints",
             viz.rate_bars(
                 by_category,
                 "category",
@@ -307,9 +300,9 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[widge
                 "万户投诉率（按类别） Complaints per 10k by category",
                 y_title="per 10k",
             ),
-            "complaints",
         ),
-        ui.plot(
+        Chart(
+            "complaints-region",
             viz.rate_bars(
                 by_region,
                 "region_id",
@@ -317,9 +310,9 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[widge
                 "万户投诉率（地市） Complaints per 10k by region",
                 y_title="per 10k",
             ),
-            "complaints-region",
         ),
-        ui.plot(
+        Chart(
+            "poor-cells",
             viz.rate_bars(
                 cells,
                 "cell_group",
@@ -329,12 +322,11 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[widge
                 high="churn_rate_high",
                 percent=True,
             ),
-            "poor-cells",
         ),
     ]
 
 
-def _competition(settings: Settings, period: str, region: str) -> list[widgets.Widget]:
+def _competition(settings: Settings, period: str, region: str) -> list[Part]:
     from workbench import viz
     from workbench.dashboards import ui
     from workbench.subjects import competition
@@ -344,20 +336,21 @@ def _competition(settings: Settings, period: str, region: str) -> list[widgets.W
     bands, _window = competition.churn_by_band(settings, period, region)
     risers = competition.rising_share_list(settings, period, region, top_n=10**9)
     return [
-        _row(
-            ui.figure_value(
+        Row(
+            Figure(
                 "comp-share",
                 _share(float(totals["competitor_share"].iloc[0])),
-                caption="Competitor share of voice minutes 异网通话占比",
+                "Competitor share of voice minutes 异网通话占比",
             ),
-            ui.figure_value(
+            Figure(
                 "comp-risers",
                 _number(len(risers)),
-                caption="Lines with a rising competitor share 异网占比上升用户",
-                colour=ui.WARNING,
+                "Lines with a rising competitor share 异网占比上升用户",
+                ui.WARNING,
             ),
         ),
-        ui.plot(
+        Chart(
+            "competitors",
             viz.stacked_bars(
                 shares.melt(
                     "region_id",
@@ -370,9 +363,9 @@ def _competition(settings: Settings, period: str, region: str) -> list[widgets.W
                 "share",
                 "异网通话占比 Share by competitor",
             ),
-            "competitors",
         ),
-        ui.plot(
+        Chart(
+            "bands",
             viz.rate_bars(
                 bands,
                 "share_band",
@@ -382,50 +375,38 @@ def _competition(settings: Settings, period: str, region: str) -> list[widgets.W
                 high="churn_rate_high",
                 percent=True,
             ),
-            "bands",
         ),
     ]
 
 
-def _new_products(settings: Settings, period: str, viewer: Viewer) -> list[widgets.Widget]:
+def _new_products(settings: Settings, period: str, viewer: Viewer) -> list[Part]:
     from workbench import viz
-    from workbench.dashboards import ui
     from workbench.subjects import new_products
 
     product = new_products.resolve_product(settings, new_products.NEWEST)
     adoption = new_products.adoption_curve(settings, str(product["product_id"]), period)
     now = adoption[adoption["month"] == period].iloc[-1]
     launch = product["launch_month"] if isinstance(product["launch_month"], str) else None
-    out = [
-        _row(
-            ui.figure_value(
+    parts: list[Part] = [
+        Row(
+            Figure(
                 "np-holders",
                 _number(float(now["n_holders"])),
-                caption=f"Holders of {product['product_id']} 持有用户",
+                f"Holders of {product['product_id']} 持有用户",
             ),
-            ui.figure_value(
-                "np-penetration", _share(float(now["penetration"])), caption="Penetration 渗透率"
-            ),
+            Figure("np-penetration", _share(float(now["penetration"])), "Penetration 渗透率"),
         ),
-        ui.plot(viz.adoption_curve(adoption, launch), "adoption"),
+        Chart("adoption", viz.adoption_curve(adoption, launch)),
     ]
     if viewer.regions is not None:
-        out.insert(0, ui.message(COMPANY_WIDE_NOTE, "info"))
-    return out
+        parts.insert(0, Note(COMPANY_WIDE_NOTE))
+    return parts
 
 
-def _row(*items: widgets.Widget) -> widgets.HBox:
-    import ipywidgets as widgets
-
-    for item in items:
-        item.layout.width = "300px"
-    return widgets.HBox(list(items))
-
-
-def subject_widgets(
+def subject_parts(
     subject: str, settings: Settings, viewer: Viewer, period: str, region: str
-) -> list[widgets.Widget]:
-    """The widgets of one tab for ``period`` and ``region`` (one the viewer may see)."""
+) -> list[Part]:
+    """What one tab shows for ``period`` and ``region`` (one the viewer may see)."""
     from workbench.dashboards.data import region_scope
 
     region_scope(MONTHS_MART, viewer)  # a denied viewer reads nothing
@@ -446,6 +427,14 @@ def subject_widgets(
     if subject == "new_products":
         return _new_products(settings, period, viewer)
     raise EmptySelection(f"Unknown subject {subject!r}: choose one of {', '.join(SUBJECTS)}.")
+
+
+def subject_widgets(
+    subject: str, settings: Settings, viewer: Viewer, period: str, region: str
+) -> list[widgets.Widget]:
+    """The widgets of one tab for ``period`` and ``region`` (one the viewer may see)."""
+    view = PartsView(f"wb-tab-{subject}")
+    return list(view.show(subject_parts(subject, settings, viewer, period, region)).children)
 
 
 # --------------------------------------------------------------------------- the app
@@ -490,15 +479,15 @@ def _body(settings: Settings, viewer: Viewer, subject: str) -> widgets.Widget:
         "region",
     )
     content = ui.named(widgets.Output(), "content")
+    # one view per tab, kept: a month or region change updates the tab's widgets in place
+    views = {subject: PartsView(f"wb-tab-{subject}") for subject in SUBJECTS}
 
     def refresh(*_: object) -> None:
         with ui.guarded(content):
             # the region picker means nothing on a company-wide tab
             region.layout.visibility = "hidden" if tabs.value in COMPANY_WIDE else "visible"
-            parts = subject_widgets(tabs.value, settings, viewer, month.value, region.value)
-            page = widgets.VBox(parts)
-            page.add_class(f"wb-tab-{tabs.value}")
-            ui.show(content, page)
+            parts = subject_parts(tabs.value, settings, viewer, month.value, region.value)
+            ui.show(content, views[tabs.value].show(parts))
 
     for control in (tabs, month, region):
         control.observe(refresh, names="value")

@@ -76,13 +76,17 @@ def bilingual(key: str) -> str:
 
 def message(text: str, kind: str = "info") -> widgets.HTML:
     """A plain, coloured message box (no traceback ever reaches a manager)."""
+    box = widgets.HTML(_message_html(text, kind))
+    box.add_class("wb-message").add_class(f"wb-message-{kind}")
+    return box
+
+
+def _message_html(text: str, kind: str) -> str:
     colour = COLOURS.get(kind, COLOURS["info"])
-    box = widgets.HTML(
+    return (
         f'<div style="border-left:4px solid {colour};padding:8px 12px;background:#f7f7f7;'
         f'color:{colour}">{html.escape(text)}</div>'
     )
-    box.add_class("wb-message").add_class(f"wb-message-{kind}")
-    return box
 
 
 def figure_value(
@@ -109,25 +113,112 @@ def set_value(
     box.value = _value_html(text, caption, colour)
 
 
+@dataclass(frozen=True)
+class Figure:
+    """One figure of a :func:`tile`: shown like :func:`figure_value`, class ``wb-value-<name>``."""
+
+    name: str
+    text: str
+    caption: str = ""
+    colour: str | None = None
+
+
+def tile(name: str, width: str) -> widgets.HTML:
+    """An empty tile (class ``wb-tile-<name>``) for :func:`set_tile`.
+
+    A tile is one HTML widget, not a box of figure widgets: every widget is three models the
+    browser creates before it shows the page (the widget, its layout, its style), and a page of
+    tiles made of boxes held four times the models. Its figures keep their ``wb-value-<name>``
+    classes in the markup, so tests and timing read them the same way.
+    """
+    box = widgets.HTML(layout=widgets.Layout(width=width, margin="4px"))
+    box.add_class("wb-tile").add_class(f"wb-tile-{name}")
+    return box
+
+
+def set_tile(
+    box: widgets.HTML, head: str, rows: list[list[Figure]], *, border: str | None = None
+) -> None:
+    """Show ``head`` (HTML) over ``rows`` of figures in ``box``, framed in ``border`` (grey by
+    default; an alert's colour)."""
+
+    def figure(f: Figure) -> str:
+        name = html.escape(f.name, quote=True)
+        return (
+            f'<div class="wb-value wb-value-{name}">'
+            f"{_value_html(f.text, f.caption, f.colour)}</div>"
+        )
+
+    lines = "".join(
+        f'<div style="display:flex;gap:12px">{"".join(figure(f) for f in row)}</div>'
+        for row in rows
+    )
+    box.value = (
+        f'<div style="border:2px solid {border or "#ddd"};padding:6px;height:100%;'
+        f'box-sizing:border-box">{head}{lines}</div>'
+    )
+
+
 def named(widget: widgets.Widget, name: str) -> widgets.Widget:
     """Give ``widget`` the CSS class ``wb-<name>`` (tests and timing find it by that)."""
     widget.add_class(f"wb-{name}")
     return widget
 
 
-def _display_data(obj: object) -> dict[str, Any]:
+#: where the page loads plotly.js from, relative to the server's base URL: ``workbench serve``
+#: has Voila serve the plotly package's own copy there (see ``voila_command``)
+PLOTLY_JS_PATH = "voila/labextensions/plotly.min.js"
+
+# Loads plotly.js once per page, on the first chart, then draws the chart into its div. Why not
+# Plotly's JupyterLab extension: Voila loads every extension before it shows any widget, and
+# that one is plotly.js itself (4.8 MB), so every page waited for a chart library before its
+# figures and filters appeared. The widget output areas are trusted, so this script runs.
+_PLOTLY_SCRIPT = """<script>(function () {
+  var w = window;
+  if (!w.wbPlotly) {
+    w.wbPlotly = new Promise(function (resolve, reject) {
+      var config = document.getElementById("jupyter-config-data");
+      var base = config ? JSON.parse(config.textContent).baseUrl || "/" : "/";
+      var tag = document.createElement("script");
+      tag.src = base + "%(path)s";
+      tag.onload = function () { resolve(w.Plotly); };
+      tag.onerror = reject;
+      document.head.appendChild(tag);
+    });
+  }
+  var figure = %(figure)s;
+  w.wbPlotly.then(function (Plotly) {
+    var div = document.getElementById("%(div)s");
+    if (div) { Plotly.newPlot(div, figure.data, figure.layout, {responsive: true}); }
+  });
+})();</script>"""
+
+
+def chart_html(fig: go.Figure, place: str) -> str:
+    """A Plotly figure as HTML that draws itself in a Voila page (see ``_PLOTLY_SCRIPT``).
+
+    ``place`` names where it is shown (unique in the page). The chart's element id is made of
+    it and of the figure, so showing the same figure again in the same place sends nothing (an
+    equal state) and the browser does not redraw it.
+    """
+    import hashlib
+
+    import plotly.io as pio
+
+    # "</" would end the script early if a title or label held "</script>"
+    figure = pio.to_json(fig, validate=False).replace("</", "<\\/")
+    digest = hashlib.sha1(figure.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+    div = f"wb-plot-{place}-{digest}"
+    script = _PLOTLY_SCRIPT % {"path": PLOTLY_JS_PATH, "figure": figure, "div": div}
+    return f'<div id="{div}" class="wb-plot"></div>{script}'
+
+
+def _display_data(obj: object, place: str) -> dict[str, Any]:
     """``obj`` (a widget or a Plotly figure) as one display_data output."""
     from plotly.basedatatypes import BaseFigure
 
     if isinstance(obj, BaseFigure):
-        import json
-
-        import plotly.io as pio
-
-        # Plotly's own MIME type, rendered by its JupyterLab extension in the page (the figure's
-        # IPython display hook would publish it as a message instead, see show())
-        figure = json.loads(pio.to_json(obj, validate=False))
-        data = pio.renderers["plotly_mimetype"].to_mimebundle(figure)
+        data = {"text/html": chart_html(obj, place)}
     elif hasattr(obj, "_repr_mimebundle_"):
         data = obj._repr_mimebundle_()
     else:
@@ -143,7 +234,7 @@ def show(out: widgets.Output, *objects: object) -> None:
     state works before one is: the apps build their page while Voila's scripts are still
     loading (:func:`deferred`).
     """
-    out.outputs = tuple(_display_data(obj) for obj in objects)
+    out.outputs = tuple(_display_data(obj, f"{out.model_id}-{i}") for i, obj in enumerate(objects))
 
 
 def plot(fig: go.Figure, name: str, out: widgets.Output | None = None) -> widgets.Output:
@@ -211,9 +302,112 @@ def _browser_signal() -> widgets.Box:
 
 def table_html(frame: pd.DataFrame, name: str, max_rows: int = 50) -> widgets.HTML:
     """A small HTML table (class ``wb-table-<name>``), at most ``max_rows`` rows."""
-    box = widgets.HTML(frame.head(max_rows).to_html(index=False, border=0, classes="wb-grid"))
+    box = widgets.HTML(_table_markup(frame, max_rows))
     box.add_class(f"wb-table-{name}")
     return box
+
+
+def _table_markup(frame: pd.DataFrame, max_rows: int) -> str:
+    return frame.head(max_rows).to_html(index=False, border=0, classes="wb-grid")
+
+
+# --------------------------------------------------------------------------- parts of a view
+
+
+class Row:
+    """Figures side by side, each a :func:`figure_value` 300 px wide."""
+
+    def __init__(self, *figures: Figure) -> None:
+        self.figures = figures
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Plotly figure in an Output widget of class ``wb-chart-<name>``."""
+
+    name: str
+    figure: go.Figure
+
+
+@dataclass(frozen=True)
+class Table:
+    """A frame as a :func:`table_html` (class ``wb-table-<name>``)."""
+
+    name: str
+    frame: pd.DataFrame
+    max_rows: int = 50
+
+
+@dataclass(frozen=True)
+class Note:
+    """A :func:`message`."""
+
+    text: str
+    kind: str = "info"
+
+
+Part = Row | Chart | Table | Note
+
+
+def _shape(part: Part) -> tuple[object, ...]:
+    if isinstance(part, Row):
+        return ("row", tuple(f.name for f in part.figures))
+    if isinstance(part, Note):
+        return ("note", part.kind)
+    return (type(part).__name__, part.name)
+
+
+def _slot(part: Part) -> widgets.Widget:
+    """An empty widget for ``part`` (filled by :func:`_fill`)."""
+    if isinstance(part, Row):
+        figures = [figure_value(f.name, "") for f in part.figures]
+        for figure in figures:
+            figure.layout.width = "300px"
+        return widgets.HBox(figures)
+    if isinstance(part, Chart):
+        return named(widgets.Output(), f"chart-{part.name}")
+    if isinstance(part, Table):
+        return named(widgets.HTML(), f"table-{part.name}")
+    return message("", part.kind)
+
+
+def _fill(slot: widgets.Widget, part: Part) -> None:
+    if isinstance(part, Row):
+        for box, f in zip(slot.children, part.figures, strict=True):
+            set_value(box, f.text, caption=f.caption, colour=f.colour)
+    elif isinstance(part, Chart):
+        plot(part.figure, part.name, slot)
+    elif isinstance(part, Table):
+        slot.value = _table_markup(part.frame, part.max_rows)
+    else:
+        slot.value = _message_html(part.text, part.kind)
+
+
+class PartsView:
+    """A section of a page showing a list of parts (:data:`Part`).
+
+    Its widgets are made on the first showing and updated in place as long as the parts keep
+    their shape (the same kinds and names in the same order): a filter change then re-sends
+    strings and figures, not widgets, which the browser shows several times faster than new
+    widgets (each is three models it must create before drawing).
+    """
+
+    def __init__(self, css_class: str) -> None:
+        self.box = widgets.VBox()
+        self.box.add_class(css_class)
+        self._shape: list[tuple[object, ...]] | None = None
+        self._slots: list[widgets.Widget] = []
+
+    def show(self, parts: list[Part]) -> widgets.VBox:
+        """Show ``parts``; returns the section's box (the same one every time)."""
+        shape = [_shape(part) for part in parts]
+        if shape != self._shape:
+            self._slots = [_slot(part) for part in parts]
+            self.box.children = self._slots
+            self._shape = shape
+        for slot, part in zip(self._slots, parts, strict=True):
+            _fill(slot, part)
+        return self.box
 
 
 def format_number(value: float | None, unit: str = "", digits: int = 2) -> str:
@@ -315,7 +509,7 @@ def warm_up() -> None:
 
     fig = go.Figure([go.Scatter(x=[0], y=[0]), go.Bar(x=[0], y=[0]), go.Heatmap(z=[[0]])])
     fig.update_layout(template=viz.TEMPLATE, title="warm-up")
-    _display_data(fig)
+    _display_data(fig, "warm-up")
     duckdb.sql("SELECT 1").fetchall()
     pd.DataFrame({"a": [1]}).to_html()
 

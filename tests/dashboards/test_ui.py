@@ -1,0 +1,69 @@
+"""The apps' shared widgets: tiles, views updated in place, charts as self-drawing HTML."""
+
+from __future__ import annotations
+
+import re
+
+import ipywidgets as widgets
+import pandas as pd
+import plotly.graph_objects as go
+
+from workbench.dashboards import ui
+
+
+def _figure(title: str) -> go.Figure:
+    return go.Figure(go.Bar(x=["a", "b"], y=[1, 2]), layout={"title": title})
+
+
+def test_a_tile_is_one_widget_whose_figures_keep_their_classes():
+    tile = ui.tile("arpu", width="300px")
+    ui.set_tile(
+        tile,
+        "<b>ARPU</b>",
+        [[ui.Figure("kpi-arpu", "12.50", "ARPU", ui.ALARM)], [ui.Figure("kpi-arpu-mom", "+1.0%")]],
+        border=ui.ALARM,
+    )
+    assert {"wb-tile", "wb-tile-arpu"} <= set(tile._dom_classes)
+    numbers = dict(re.findall(r'wb-value-([\w-]+)">.*?class="wb-number"[^>]*>([^<]*)<', tile.value))
+    assert numbers == {"kpi-arpu": "12.50", "kpi-arpu-mom": "+1.0%"}
+    assert tile.value.count(ui.ALARM) == 2  # the frame and the figure
+
+
+def test_a_parts_view_updates_in_place_while_its_shape_holds():
+    view = ui.PartsView("wb-tab-test")
+
+    def parts(n: int, note: bool = False) -> list[ui.Part]:
+        return [
+            *([ui.Note("no data", "warning")] if note else []),
+            ui.Row(ui.Figure("lines", f"{n:,}", "Lines")),
+            ui.Table("top", pd.DataFrame({"n": range(n)}), max_rows=3),
+        ]
+
+    box = view.show(parts(1000))
+    first = list(box.children)
+    assert (
+        "1,000" in first[0].children[0].value and first[1].value.count("<td>") == 3
+    )  # at most max_rows
+    assert view.show(parts(2)) is box and list(box.children) == first  # the same widgets
+    assert "2<" in first[0].children[0].value and first[1].value.count("<td>") == 2
+    changed = view.show(parts(5, note=True)).children  # a new shape: new widgets
+    assert changed[0] not in first and "no data" in changed[0].value
+    assert {"wb-message", "wb-message-warning"} <= set(changed[0]._dom_classes)
+
+
+def test_a_chart_draws_itself_and_is_not_resent_unchanged():
+    tricky = _figure("</script><b>x</b>")
+    markup = ui.chart_html(tricky, "p1")
+    script = markup.split("<script>", 1)[1]
+    assert "</script>" not in script.removesuffix("</script>")  # the title cannot end it early
+    assert ui.PLOTLY_JS_PATH in markup and "newPlot" in markup
+    assert ui.chart_html(_figure("same"), "p1") == ui.chart_html(_figure("same"), "p1")
+    assert ui.chart_html(_figure("same"), "p1") != ui.chart_html(_figure("same"), "p2")
+    assert ui.chart_html(_figure("same"), "p1") != ui.chart_html(_figure("other"), "p1")
+
+    out = widgets.Output()
+    ui.show(out, _figure("same"))  # outside an event loop: drawn at once
+    sent = out.outputs
+    assert sent[0]["data"]["text/html"].startswith('<div id="wb-plot-')
+    ui.show(out, _figure("same"))
+    assert out.outputs == sent
