@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from workbench import cli
-from workbench.bench.measure import PeakMemory, rss_bytes
+from workbench.bench.measure import PeakMemory, rss_bytes, wait_until_quiet
 from workbench.bench.pack import BenchOptions, Worker, run_pack
 from workbench.bench.reference import (
     REFERENCE_TABLES,
@@ -98,6 +98,26 @@ def test_peak_memory_sees_an_allocation():
         del block
     assert peak.python_peak >= before + 150 * 2**20
     assert rss_bytes(2**22 + 12345) == 0  # no such process: 0, not an error
+
+
+def test_waiting_for_quiet_waits_while_a_child_is_busy(tmp_path):
+    import subprocess
+    import sys
+
+    # a parent idling in a shell while its child spins for a second (like Voila refilling its
+    # kernel pool): quiet only once the child has finished
+    busy = "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass\n"
+    (tmp_path / "busy.py").write_text(busy)
+    parent = subprocess.Popen(["sh", "-c", f"{sys.executable} {tmp_path / 'busy.py'}; sleep 30"])
+    try:
+        time.sleep(0.2)  # the child is running
+        waited = wait_until_quiet(parent.pid, window=0.2, timeout=20)
+        assert 0.6 <= waited < 10
+        assert wait_until_quiet(parent.pid, window=0.2) < 0.5  # quiet at once now
+    finally:
+        parent.kill()
+        parent.wait()
+    assert wait_until_quiet(parent.pid) == 0.0  # gone: nothing to wait for
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ def test_a_tile_is_one_widget_whose_figures_keep_their_classes():
     ui.set_tile(
         tile,
         "<b>ARPU</b>",
-        [[ui.Figure("kpi-arpu", "12.50", "ARPU", ui.ALARM)], [ui.Figure("kpi-arpu-mom", "+1.0%")]],
+        [[ui.Value("kpi-arpu", "12.50", "ARPU", ui.ALARM)], [ui.Value("kpi-arpu-mom", "+1.0%")]],
         border=ui.ALARM,
     )
     assert {"wb-tile", "wb-tile-arpu"} <= set(tile._dom_classes)
@@ -35,7 +35,7 @@ def test_a_parts_view_updates_in_place_while_its_shape_holds():
     def parts(n: int, note: bool = False) -> list[ui.Part]:
         return [
             *([ui.Note("no data", "warning")] if note else []),
-            ui.Row(ui.Figure("lines", f"{n:,}", "Lines")),
+            ui.Row(ui.Value("lines", f"{n:,}", "Lines")),
             ui.Table("top", pd.DataFrame({"n": range(n)}), max_rows=3),
         ]
 

@@ -44,6 +44,42 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
+def wait_until_quiet(
+    pid: int, *, cpu_share: float = 0.05, window: float = 0.5, timeout: float = 60.0
+) -> float:
+    """Wait until process ``pid`` and its descendants together use less than ``cpu_share`` of a
+    core over ``window`` seconds; returns the seconds waited (at most about ``timeout``).
+
+    The dashboards' timings wait for this before each visit: a Voila server replaces the
+    preheated kernel a visit took by starting another, which runs the app's imports for a few
+    seconds. A visit in that time measures the refill (how soon the same app can be opened
+    again), not the page.
+    """
+    import psutil
+
+    def cpu_seconds(root: psutil.Process) -> float:
+        total = 0.0
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return 0.0
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        before = cpu_seconds(root)
+        time.sleep(window)
+        if cpu_seconds(root) - before < cpu_share * window:
+            break
+    return time.monotonic() - start
+
+
 def driver_jvm_pid(spark: SparkSession) -> int | None:
     """Process id of the driver JVM py4j launched (None when it was started elsewhere)."""
     gateway = getattr(spark.sparkContext, "_gateway", None)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.bench.measure import machine, mib, timed
+from workbench.bench.measure import machine, mib, timed, wait_until_quiet
 from workbench.bench.project import make_bench_project, scaled
 from workbench.bench.reference import (
     REFERENCE_TABLES,
@@ -529,13 +529,15 @@ def _dashboards(project: Settings, results: BenchResults) -> None:
         results.add("dashboards", what, "not measured", "no user in dashboards.users")
         return
     try:
-        with _served(project) as base_url:
+        with _served(project) as (base_url, pid):
             from workbench.dashboards.access import signed_link
 
             figures = []
             for app in APPS:
                 link = signed_link(users[0], project, base_url, app)
+                wait_until_quiet(pid)  # every visit finds the app's preheated kernel ready
                 first = timing.measure(base_url, app, link)  # the first visit warms the app
+                wait_until_quiet(pid)
                 again = timing.measure(base_url, app, link)
                 figures.append({"first": first, "again": again})
     except Exception as exc:  # the browser or the server is missing: say so, keep the pack
@@ -544,15 +546,17 @@ def _dashboards(project: Settings, results: BenchResults) -> None:
         return
     floor = None
     try:
-        with _floor_served(project.root) as base_url:
+        with _floor_served(project.root) as (base_url, pid):
             link = f"{base_url}/voila/render/floor.ipynb"
+            wait_until_quiet(pid)
             timing.measure(base_url, "floor", link)
+            wait_until_quiet(pid)
             floor = timing.measure(base_url, "floor", link)["tti_s"]
         results.add(
             "dashboards",
             "Voila floor: time to interactive of a one-widget page",
             _s(floor),
-            "second visit; Voila started as `workbench serve` starts it",
+            "second visit, the server quiet; Voila started as `workbench serve` starts it",
         )
     except Exception as exc:  # the apps' figures stand without it
         reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160]}"
@@ -582,8 +586,8 @@ def _dashboards(project: Settings, results: BenchResults) -> None:
                 "dashboards",
                 f"{label} ({app})",
                 _s(value),
-                f"second visit, user {users[0]}, {project.root.name}; first visit "
-                f"{_s(first.get(key) or float('nan'))}{over_floor}",
+                f"second visit, the server quiet, user {users[0]}, {project.root.name}; "
+                f"first visit {_s(first.get(key) or float('nan'))}{over_floor}",
                 "" if limit is None else f"<= {limit} s: {'met' if value <= limit else 'NOT met'}",
             )
 
@@ -597,14 +601,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _served(project: Settings) -> Iterator[str]:
-    """``workbench serve`` for ``project`` on a free local port; stopped on exit."""
+def _served(project: Settings) -> Iterator[tuple[str, int]]:
+    """``workbench serve`` for ``project`` on a free local port (its URL and process id);
+    stopped on exit."""
     port = _free_port()
     config = project.root / DEFAULT_CONFIG
     cmd = [sys.executable, "-m", "workbench.cli", "--config", str(config), "serve"]
     cmd += ["--port", str(port)]
-    with _server(cmd, project.root, project.root / "serve.log", port) as base_url:
-        yield base_url
+    with _server(cmd, project.root, project.root / "serve.log", port) as served:
+        yield served
 
 
 FLOOR_NOTEBOOK = {
@@ -630,7 +635,7 @@ FLOOR_NOTEBOOK = {
 
 
 @contextmanager
-def _floor_served(workdir: Path) -> Iterator[str]:
+def _floor_served(workdir: Path) -> Iterator[tuple[str, int]]:
     """Voila, started as ``workbench serve`` starts it, serving a page of one HTML widget: the
     least any Voila page costs on this machine (the floor of the apps' time to interactive)."""
     from workbench.cli.serve import voila_command
@@ -640,13 +645,14 @@ def _floor_served(workdir: Path) -> Iterator[str]:
     (folder / "floor.ipynb").write_text(json.dumps(FLOOR_NOTEBOOK), encoding="utf-8")
     port = _free_port()
     cmd = voila_command(folder, host="127.0.0.1", port=port, pool_size=1, cull_idle_seconds=0)
-    with _server(cmd, folder, folder / "voila.log", port) as base_url:
-        yield base_url
+    with _server(cmd, folder, folder / "voila.log", port) as served:
+        yield served
 
 
 @contextmanager
-def _server(cmd: list[str], cwd: Path, log_path: Path, port: int) -> Iterator[str]:
-    """Run ``cmd`` (a web server on ``port``) until it answers; stopped on exit."""
+def _server(cmd: list[str], cwd: Path, log_path: Path, port: int) -> Iterator[tuple[str, int]]:
+    """Run ``cmd`` (a web server on ``port``) until it answers; its URL and process id; stopped
+    on exit."""
     import os
     import signal
     import time
@@ -672,7 +678,7 @@ def _server(cmd: list[str], cwd: Path, log_path: Path, port: int) -> Iterator[st
                 if time.monotonic() > deadline:
                     raise BenchError(f"{cmd[2:4]} did not answer on {base_url}") from None
                 time.sleep(0.5)
-        yield base_url
+        yield base_url, server.pid
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)

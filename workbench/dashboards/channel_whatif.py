@@ -337,8 +337,8 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             for row in results.itertuples(index=False):
                 box, head = values[row.channel_id]
                 colour = ui.ALARM if pd.notna(row.roi) and row.roi < 0 else None
-                roi = ui.Figure(f"roi-{row.channel_id}", _roi_text(row.roi), "ROI", colour)
-                payback = ui.Figure(
+                roi = ui.Value(f"roi-{row.channel_id}", _roi_text(row.roi), "ROI", colour)
+                payback = ui.Value(
                     f"payback-{row.channel_id}", _payback_text(row.payback_month), "Payback 回本月"
                 )
                 ui.set_tile(box, head, [[roi], [payback]], border="#ddd")

@@ -151,16 +151,16 @@ class _Tile:
         caption = str(row.get(f"name_{lang}") or self.code)
         value = ui.format_number(row["value"], unit)
         changes = [
-            ui.Figure(
+            ui.Value(
                 f"{name}-mom", ui.format_change(row["change_mom"]), ui.label("vs_last_month", lang)
             ),
-            ui.Figure(
+            ui.Value(
                 f"{name}-yoy", ui.format_change(row["change_yoy"]), ui.label("vs_last_year", lang)
             ),
-            ui.Figure(f"{name}-target", target, ui.label("vs_target", lang)),
+            ui.Value(f"{name}-target", target, ui.label("vs_target", lang)),
         ]
         ui.set_tile(
-            self.box, "", [[ui.Figure(name, value, caption, colour)], changes], border=colour
+            self.box, "", [[ui.Value(name, value, caption, colour)], changes], border=colour
         )
         for kind in SEVERITY_COLOUR:
             self.box.remove_class(f"wb-alert-{kind}")

@@ -3,7 +3,8 @@ accounts, revenue, service quality, competition, new products -- for a month and
 
 Every figure comes from the subject's own dashboard functions (:mod:`workbench.subjects`), which
 read the marts through DuckDB: no JVM in this kernel. Only the tab on screen is computed; a tab is
-recomputed when the month or region changes.
+recomputed when the month or region changes, and its widgets are updated in place
+(:class:`~workbench.dashboards.ui.PartsView`).
 
 Region scoping: an unrestricted viewer picks ``ALL`` (every region) or one region; a restricted
 viewer picks only among their own regions, and every subject function is called with that
@@ -35,7 +36,7 @@ from workbench.dashboards.data import (
     literal,
     load_mart,
 )
-from workbench.dashboards.ui import Chart, Figure, Note, Part, PartsView, Row, Table
+from workbench.dashboards.ui import Chart, Note, Part, PartsView, Row, Table, Value
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -160,9 +161,9 @@ def _value_segments(settings: Settings, period: str, region: str) -> list[Part]:
     stay = rates.loc["high", "high"] if "high" in rates.index else None
     return [
         Row(
-            Figure("vs-lines", _number(tiers["n_lines"].sum()), "Lines 用户数"),
-            Figure("vs-high-share", _share(high), "High tier 高价值占比"),
-            Figure("vs-high-stay", _share(stay), "High tier kept since last month 高价值留存"),
+            Value("vs-lines", _number(tiers["n_lines"].sum()), "Lines 用户数"),
+            Value("vs-high-share", _share(high), "High tier 高价值占比"),
+            Value("vs-high-stay", _share(stay), "High tier kept since last month 高价值留存"),
         ),
         Chart("tiers", viz.tier_bars(tiers)),
         Chart("transitions", viz.transition_heatmap(rates)),
@@ -207,14 +208,14 @@ def _key_accounts(settings: Settings, period: str, region: str, viewer: Viewer) 
     return [
         *note,
         Row(
-            Figure("ka-accounts", _number(len(table)), "Key accounts 重点客户数"),
-            Figure(
+            Value("ka-accounts", _number(len(table)), "Key accounts 重点客户数"),
+            Value(
                 "ka-warnings",
                 _number(int((table["n_warnings"] > 0).sum())),
                 "With warning signs 有预警",
                 ui.WARNING,
             ),
-            Figure(
+            Value(
                 "ka-top-share",
                 _share(share),
                 f"Revenue of the top 20% customers 前20%客户收入占比{scope}",
@@ -235,12 +236,12 @@ def _revenue(settings: Settings, period: str, region: str) -> list[Part]:
     now = trend.loc[trend["month"] == period, "revenue_cny"]
     parts: list[Part] = [
         Row(
-            Figure(
+            Value(
                 "rev-revenue",
                 _number(float(now.iloc[0]) if len(now) else None),
                 "Revenue (CNY) 收入(元)",
             ),
-            Figure("rev-mape", _share(forecast.mape), "Forecast back-test MAPE 回测误差"),
+            Value("rev-mape", _share(forecast.mape), "Forecast back-test MAPE 回测误差"),
         ),
         Chart(
             "revenue-structure",
@@ -284,8 +285,8 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[Part]
     difference = float(cells["difference"].iloc[0]) if len(cells) else None
     return [
         Row(
-            Figure("sq-per-10k", _number(per_10k), "Complaints per 10k 万户投诉"),
-            Figure(
+            Value("sq-per-10k", _number(per_10k), "Complaints per 10k 万户投诉"),
+            Value(
                 "sq-poor-gap",
                 _share(difference),
                 f"Churn gap, poor - other cells 质差小区流失差 ({', '.join(window)})",
@@ -337,12 +338,12 @@ def _competition(settings: Settings, period: str, region: str) -> list[Part]:
     risers = competition.rising_share_list(settings, period, region, top_n=10**9)
     return [
         Row(
-            Figure(
+            Value(
                 "comp-share",
                 _share(float(totals["competitor_share"].iloc[0])),
                 "Competitor share of voice minutes 异网通话占比",
             ),
-            Figure(
+            Value(
                 "comp-risers",
                 _number(len(risers)),
                 "Lines with a rising competitor share 异网占比上升用户",
@@ -389,12 +390,12 @@ def _new_products(settings: Settings, period: str, viewer: Viewer) -> list[Part]
     launch = product["launch_month"] if isinstance(product["launch_month"], str) else None
     parts: list[Part] = [
         Row(
-            Figure(
+            Value(
                 "np-holders",
                 _number(float(now["n_holders"])),
                 f"Holders of {product['product_id']} 持有用户",
             ),
-            Figure("np-penetration", _share(float(now["penetration"])), "Penetration 渗透率"),
+            Value("np-penetration", _share(float(now["penetration"])), "Penetration 渗透率"),
         ),
         Chart("adoption", viz.adoption_curve(adoption, launch)),
     ]

@@ -114,8 +114,9 @@ def set_value(
 
 
 @dataclass(frozen=True)
-class Figure:
-    """One figure of a :func:`tile`: shown like :func:`figure_value`, class ``wb-value-<name>``."""
+class Value:
+    """A displayed figure of a :func:`tile` or a :class:`Row`: shown like :func:`figure_value`,
+    class ``wb-value-<name>``."""
 
     name: str
     text: str
@@ -137,12 +138,12 @@ def tile(name: str, width: str) -> widgets.HTML:
 
 
 def set_tile(
-    box: widgets.HTML, head: str, rows: list[list[Figure]], *, border: str | None = None
+    box: widgets.HTML, head: str, rows: list[list[Value]], *, border: str | None = None
 ) -> None:
     """Show ``head`` (HTML) over ``rows`` of figures in ``box``, framed in ``border`` (grey by
     default; an alert's colour)."""
 
-    def figure(f: Figure) -> str:
+    def figure(f: Value) -> str:
         name = html.escape(f.name, quote=True)
         return (
             f'<div class="wb-value wb-value-{name}">'
@@ -185,11 +186,20 @@ _PLOTLY_SCRIPT = """<script>(function () {
       tag.onerror = reject;
       document.head.appendChild(tag);
     });
+    w.wbPlots = {};
   }
   var figure = %(figure)s;
   w.wbPlotly.then(function (Plotly) {
     var div = document.getElementById("%(div)s");
-    if (div) { Plotly.newPlot(div, figure.data, figure.layout, {responsive: true}); }
+    if (!div) { return; }
+    // the chart this one replaces is gone from the page: free what Plotly holds for it
+    var previous = w.wbPlots["%(place)s"];
+    if (previous && previous !== div) { Plotly.purge(previous); }
+    w.wbPlots["%(place)s"] = div;
+    Plotly.newPlot(div, figure.data, figure.layout, {responsive: true});
+  }, function () {
+    var div = document.getElementById("%(div)s");
+    if (div) { div.textContent = "The chart library could not be loaded: reload the page."; }
   });
 })();</script>"""
 
@@ -209,7 +219,7 @@ def chart_html(fig: go.Figure, place: str) -> str:
     figure = pio.to_json(fig, validate=False).replace("</", "<\\/")
     digest = hashlib.sha1(figure.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
     div = f"wb-plot-{place}-{digest}"
-    script = _PLOTLY_SCRIPT % {"path": PLOTLY_JS_PATH, "figure": figure, "div": div}
+    script = _PLOTLY_SCRIPT % {"path": PLOTLY_JS_PATH, "figure": figure, "div": div, "place": place}
     return f'<div id="{div}" class="wb-plot"></div>{script}'
 
 
@@ -317,7 +327,7 @@ def _table_markup(frame: pd.DataFrame, max_rows: int) -> str:
 class Row:
     """Figures side by side, each a :func:`figure_value` 300 px wide."""
 
-    def __init__(self, *figures: Figure) -> None:
+    def __init__(self, *figures: Value) -> None:
         self.figures = figures
 
 
