@@ -6,13 +6,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= demo
 
-.PHONY: demo test bench setup check-prereqs lint clean
+.PHONY: demo test bench setup check-prereqs test-packages lint clean
 
 demo: $(STAMP)
 	$(VENV)/bin/workbench demo --profile $(PROFILE)
 
 # --durations: every run lists its slowest tests, to keep the suite within its budget
-test: $(STAMP)
+test: $(STAMP) test-packages
 	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 # The benchmark pack (README, Scale and benchmarks): prints the table, writes bench/RESULTS.md.
@@ -42,6 +42,20 @@ check-prereqs:
 	@major=$$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1); \
 	  [ -n "$$major" ] && [ "$$major" -ge 17 ] \
 	  || { echo "error: Java 17 or newer is required by Spark (found: $$(java -version 2>&1 | head -1))." >&2; exit 1; }
+
+# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright), with a CJK
+# font so the apps' Chinese labels render in their screenshots: installed from apt when missing,
+# so that `make test` alone sets a fresh machine up.
+TEST_PACKAGES := $(if $(wildcard /usr/bin/chromium),,chromium) \
+                 $(if $(shell fc-list :lang=zh 2>/dev/null),,fonts-wqy-microhei)
+test-packages:
+	@pkgs="$(strip $(TEST_PACKAGES))"; [ -z "$$pkgs" ] && exit 0; \
+	  command -v apt-get >/dev/null 2>&1 \
+	    || { echo "error: the browser tests need $$pkgs (Debian's /usr/bin/chromium); install them." >&2; exit 1; }; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing $$pkgs from apt for the browser tests"; \
+	  $$sudo apt-get update -qq \
+	  && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

@@ -186,7 +186,7 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (see .ci/run)")
+        pytest.fail(f"{CHROMIUM} is missing: run `make test-packages` (Debian's chromium)")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield instance
