@@ -74,3 +74,27 @@ def test_pandas_result_failures_name_the_table(tmp_path):
     with pytest.raises(SchemaMismatch, match="catalog type"):
         write_result_frame(wrong, "ads_churn_drivers", settings, "2026-06")
     assert table_months(settings, "ads_churn_drivers") == []
+
+
+def test_small_reads_are_kept_until_the_table_is_published_again(tmp_path):
+    from workbench.subjects import common
+
+    settings = make_project(tmp_path)
+    write_result_frame(drivers_frame("a"), "ads_churn_drivers", settings, "2026-06")
+    first = common.read_small("ads_churn_drivers", settings)
+    kept = len(common._small_cache)
+    first.loc[:, "model_id"] = "changed by the caller"  # a caller's edit stays its own
+    again = common.read_small("ads_churn_drivers", settings)
+    assert len(common._small_cache) == kept  # the same files: served from what was kept
+    assert set(again["model_id"]) == {"a"}
+    # a filter is its own read
+    assert list(common.read_small("ads_churn_drivers", settings, "driver_rank = 1")["driver_rank"])
+    # republishing the month writes new files: the next read sees them, never the old frame
+    write_result_frame(drivers_frame("b"), "ads_churn_drivers", settings, "2026-06")
+    assert set(common.read_small("ads_churn_drivers", settings)["model_id"]) == {"b"}
+    write_result_frame(drivers_frame("c"), "ads_churn_drivers", settings, "2026-07")
+    both = common.read_small("ads_churn_drivers", settings)
+    assert sorted(both.groupby("month")["model_id"].first().items()) == [
+        ("2026-06", "b"),
+        ("2026-07", "c"),
+    ]

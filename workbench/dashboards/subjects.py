@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import logging
 import os
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote
 
@@ -165,8 +166,8 @@ def _value_segments(settings: Settings, period: str, region: str) -> list[Part]:
             Value("vs-high-share", _share(high), "High tier 高价值占比"),
             Value("vs-high-stay", _share(stay), "High tier kept since last month 高价值留存"),
         ),
-        Chart("tiers", viz.tier_bars(tiers)),
-        Chart("transitions", viz.transition_heatmap(rates)),
+        Chart("tiers", partial(viz.tier_bars, tiers)),
+        Chart("transitions", partial(viz.transition_heatmap, rates)),
     ]
 
 
@@ -245,7 +246,8 @@ def _revenue(settings: Settings, period: str, region: str) -> list[Part]:
         ),
         Chart(
             "revenue-structure",
-            viz.stacked_bars(
+            partial(
+                viz.stacked_bars,
                 structure.groupby(["month", "category"], as_index=False)["revenue_cny"].sum(),
                 "month",
                 "category",
@@ -254,7 +256,9 @@ def _revenue(settings: Settings, period: str, region: str) -> list[Part]:
                 percent=False,
             ),
         ),
-        Chart("fan", viz.forecast_fan(forecast.history, forecast.forecast, forecast.backtest)),
+        Chart(
+            "fan", partial(viz.forecast_fan, forecast.history, forecast.forecast, forecast.backtest)
+        ),
         Table(
             "revenue-by-category",
             viz.format_table(
@@ -294,7 +298,8 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[Part]
         ),
         Chart(
             "complaints",
-            viz.rate_bars(
+            partial(
+                viz.rate_bars,
                 by_category,
                 "category",
                 "complaints_per_10k",
@@ -304,7 +309,8 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[Part]
         ),
         Chart(
             "complaints-region",
-            viz.rate_bars(
+            partial(
+                viz.rate_bars,
                 by_region,
                 "region_id",
                 "complaints_per_10k",
@@ -314,7 +320,8 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[Part]
         ),
         Chart(
             "poor-cells",
-            viz.rate_bars(
+            partial(
+                viz.rate_bars,
                 cells,
                 "cell_group",
                 "churn_rate",
@@ -352,7 +359,8 @@ def _competition(settings: Settings, period: str, region: str) -> list[Part]:
         ),
         Chart(
             "competitors",
-            viz.stacked_bars(
+            partial(
+                viz.stacked_bars,
                 shares.melt(
                     "region_id",
                     ["competitor_a_share", "competitor_b_share"],
@@ -367,7 +375,8 @@ def _competition(settings: Settings, period: str, region: str) -> list[Part]:
         ),
         Chart(
             "bands",
-            viz.rate_bars(
+            partial(
+                viz.rate_bars,
                 bands,
                 "share_band",
                 "churn_rate",
@@ -397,7 +406,7 @@ def _new_products(settings: Settings, period: str, viewer: Viewer) -> list[Part]
             ),
             Value("np-penetration", _share(float(now["penetration"])), "Penetration 渗透率"),
         ),
-        Chart("adoption", viz.adoption_curve(adoption, launch)),
+        Chart("adoption", partial(viz.adoption_curve, adoption, launch)),
     ]
     if viewer.regions is not None:
         parts.insert(0, Note(COMPANY_WIDE_NOTE))

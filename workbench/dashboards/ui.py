@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import ipywidgets as widgets
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
     from workbench.dashboards.access import Viewer
+
+    #: a Plotly figure, or a function making one when the chart is drawn (see :func:`plot`)
+    Figure: TypeAlias = go.Figure | Callable[[], go.Figure]
 
 log = logging.getLogger(__name__)
 
@@ -247,14 +250,15 @@ def show(out: widgets.Output, *objects: object) -> None:
     out.outputs = tuple(_display_data(obj, f"{out.model_id}-{i}") for i, obj in enumerate(objects))
 
 
-def plot(fig: go.Figure, name: str, out: widgets.Output | None = None) -> widgets.Output:
-    """Show a Plotly figure in an Output widget (class ``wb-chart-<name>``), replacing what it
-    showed before."""
+def plot(fig: Figure, name: str, out: widgets.Output | None = None) -> widgets.Output:
+    """Show a Plotly figure (or what a builder returns) in an Output widget (class
+    ``wb-chart-<name>``), replacing what it showed before."""
     out = out or named(widgets.Output(), f"chart-{name}")
     # Drawn one event-loop turn later: the figures and tables of the same update reach the browser
     # first, so a manager sees new numbers at once and the chart follows (plotting is the slow
-    # part of an update in the browser).
-    later(lambda: show(out, fig))
+    # part of an update in the browser). A builder is called then too: making a Plotly figure
+    # takes longer than the mart reads behind the numbers.
+    later(lambda: show(out, fig() if callable(fig) else fig))
     return out
 
 
@@ -333,10 +337,12 @@ class Row:
 
 @dataclass(frozen=True)
 class Chart:
-    """A Plotly figure in an Output widget of class ``wb-chart-<name>``."""
+    """A Plotly figure in an Output widget of class ``wb-chart-<name>``; ``figure`` may be a
+    builder (``functools.partial(viz.tier_bars, tiers)``), called after the update's numbers
+    are sent."""
 
     name: str
-    figure: go.Figure
+    figure: Figure
 
 
 @dataclass(frozen=True)

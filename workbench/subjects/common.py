@@ -9,6 +9,8 @@ written with pyarrow and checked with DuckDB so no JVM is needed.
 from __future__ import annotations
 
 import logging
+import os
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -134,11 +136,39 @@ def write_result_frame(frame: pd.DataFrame, name: str, settings: Settings, month
     return len(data)
 
 
-def read_small(name: str, settings: Settings, where: str | None = None) -> pd.DataFrame:
-    """A small catalog table (dimension, mart) as pandas through DuckDB: no JVM."""
-    from workbench.marts import read_mart
+#: how many small reads :func:`read_small` keeps (a dashboard tab reads a handful)
+SMALL_CACHE_SIZE = 32
+_small_cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
 
-    return read_mart(name, settings, where=where)
+
+def read_small(name: str, settings: Settings, where: str | None = None) -> pd.DataFrame:
+    """A small catalog table (dimension, mart) as pandas through DuckDB: no JVM.
+
+    The last :data:`SMALL_CACHE_SIZE` reads are kept, keyed by the table's files (path, inode,
+    modification time, size): a dashboard's filter change re-reads the same marts, and a
+    rebuild publishes new files, so a changed table is always read again. Callers get a copy.
+    """
+    from workbench.marts import _files, read_mart
+
+    table = get_table(name)
+    files = _files(table, settings, None)
+    signature = tuple((f, *_stat(f)) for f in files)
+    key = (name, str(table.path(settings)), where, signature)
+    if key in _small_cache:
+        _small_cache.move_to_end(key)
+        return _small_cache[key].copy()
+    frame = read_mart(name, settings, where=where)
+    _small_cache[key] = frame
+    while len(_small_cache) > SMALL_CACHE_SIZE:
+        _small_cache.popitem(last=False)
+    return frame.copy()
+
+
+def _stat(path: str) -> tuple[int, int, int]:
+    # the inode too: a publish renames new files into place even where the name, size and a
+    # coarse filesystem clock stay the same
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def latest_month(name: str, settings: Settings) -> str | None:
