@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import ipywidgets as widgets
 import pandas as pd
@@ -67,3 +69,34 @@ def test_a_chart_draws_itself_and_is_not_resent_unchanged():
     assert sent[0]["data"]["text/html"].startswith('<div id="wb-plot-')
     ui.show(out, _figure("same"))
     assert out.outputs == sent
+
+
+def _plotted(builder, name: str) -> widgets.Output:
+    """``ui.plot`` in an app's event loop, after the loop turn that draws the chart. In a thread
+    of its own: the browser tests' Playwright leaves its loop marked running in this one."""
+
+    async def plot_and_wait() -> widgets.Output:
+        out = ui.plot(builder, name)
+        await asyncio.sleep(0.05)
+        return out
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, plot_and_wait()).result()
+
+
+def test_a_chart_builder_is_drawn_and_its_error_is_a_plain_message(monkeypatch):
+    from ipywidgets.widgets.widget import _instances
+
+    # no page waiting for its browser (an app built earlier in this process may have left one)
+    monkeypatch.setattr(ui, "_held_for_browser", None)
+    out = _plotted(lambda: _figure("built"), "built")
+    assert '"built"' in out.outputs[0]["data"]["text/html"]
+
+    def broken() -> go.Figure:
+        raise ValueError("no such column: churn_rate")
+
+    failed = _plotted(broken, "broken")
+    view = failed.outputs[0]["data"]["application/vnd.jupyter.widget-view+json"]
+    shown = _instances[view["model_id"]]  # a message widget, in place of the chart
+    assert "wb-message-error" in shown._dom_classes and "Something went wrong" in shown.value
+    assert "churn_rate" not in shown.value  # no internals for a manager

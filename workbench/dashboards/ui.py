@@ -254,11 +254,17 @@ def plot(fig: Figure, name: str, out: widgets.Output | None = None) -> widgets.O
     """Show a Plotly figure (or what a builder returns) in an Output widget (class
     ``wb-chart-<name>``), replacing what it showed before."""
     out = out or named(widgets.Output(), f"chart-{name}")
+
+    def draw() -> None:
+        # outside the update's own guard by now: a builder's error is this chart's message
+        with guarded(out):
+            show(out, fig() if callable(fig) else fig)
+
     # Drawn one event-loop turn later: the figures and tables of the same update reach the browser
     # first, so a manager sees new numbers at once and the chart follows (plotting is the slow
-    # part of an update in the browser). A builder is called then too: making a Plotly figure
-    # takes longer than the mart reads behind the numbers.
-    later(lambda: show(out, fig() if callable(fig) else fig))
+    # part of an update in the browser). A builder is called then too: making the Plotly figures
+    # costs about as much as the mart reads behind the numbers.
+    later(draw)
     return out
 
 
