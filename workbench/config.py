@@ -44,6 +44,8 @@ class SparkSettings(_Strict):
     app_name: str = "telecom-workbench"
     driver_memory: str = "4g"
     shuffle_partitions: int | str = "auto"
+    # extra JVM flags for the driver and executors, e.g. "-XX:TieredStopAtLevel=1" (see spark.py)
+    java_options: str = ""
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @field_validator("master")
@@ -93,6 +95,8 @@ class GeneratorSettings(_Strict):
 
 class WarehouseSettings(_Strict):
     churn_horizon_months: int = Field(3, ge=1, le=12)
+    # tables built at once (None: two per core, at most 8; see warehouse.build)
+    parallelism: int | None = Field(None, ge=1, le=64)
     kpi_dictionary: Path = Path("pipelines/kpis.yml")
 
 

@@ -19,21 +19,29 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def local_cores(settings: SparkSettings) -> int:
+    """Cores the session computes on: ``local[N]``'s N, the machine's for ``local[*]``, and the
+    driver machine's as an estimate on a cluster."""
+    if settings.is_local:
+        inner = settings.master.removeprefix("local").strip("[]").split(",")[0]
+        if inner not in ("", "*"):
+            return int(inner)
+    return os.cpu_count() or 2
+
+
 def default_shuffle_partitions(settings: SparkSettings) -> int:
     """Shuffle partitions sized for the machine: 2 per local core, Spark's 200 on a cluster."""
     if isinstance(settings.shuffle_partitions, int):
         return settings.shuffle_partitions
     if settings.is_local:
-        inner = settings.master.removeprefix("local").strip("[]").split(",")[0]
-        cores = (os.cpu_count() or 2) if inner in ("", "*") else int(inner)
-        return max(2, 2 * cores)
+        return max(2, 2 * local_cores(settings))
     return 200
 
 
 def session_conf(settings: SparkSettings) -> dict[str, str]:
     """Every ``spark.*`` setting the session is built with (explicit ``conf`` entries win)."""
     log4j = resources.files("workbench") / "conf" / "log4j2.properties"
-    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} {settings.java_options}".strip()
     conf: dict[str, str] = {
         "spark.driver.memory": settings.driver_memory,
         "spark.sql.shuffle.partitions": str(default_shuffle_partitions(settings)),
@@ -50,6 +58,9 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.sources.partitionOverwriteMode": "dynamic",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.sql.adaptive.enabled": "true",
+        # The build runs several tables at once from driver threads, each in a pool of its own:
+        # FAIR shares the cores between them instead of queueing one table behind another.
+        "spark.scheduler.mode": "FAIR",
     }
     if settings.is_local:
         conf["spark.driver.host"] = "127.0.0.1"

@@ -270,7 +270,7 @@ def test_one_month_alone_builds_what_the_full_build_published(
     months = tiny_manifest["months"]
     model = {m.table: m for m in network_models()}[name]
     ctx = BuildContext(spark, [months[3]], months, {})
-    alone = model.build(
+    alone = model.run(
         lambda table, wanted=None: read_table(spark, tiny_warehouse, table, wanted), ctx
     ).toPandas()  # small: one month of one mart
     published = read_mart(name, tiny_warehouse, months=[months[3]])

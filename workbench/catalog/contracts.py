@@ -17,7 +17,17 @@ class Contract:
 
 @dataclass(frozen=True)
 class Unique(Contract):
+    """No two rows share ``columns`` (within a month partition).
+
+    ``guaranteed_by`` says why the build cannot produce a duplicate (a group-by on exactly these
+    columns, a first-seen deduplication): such a contract is not re-checked by an aggregation on
+    every build, which is the one contract check that costs a pass of its own. The suite checks
+    every ``Unique`` contract of the built warehouse, guaranteed or not, so a wrong claim fails
+    there.
+    """
+
     columns: tuple[str, ...]
+    guaranteed_by: str | None = None
 
     @property
     def name(self) -> str:

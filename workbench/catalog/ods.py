@@ -157,7 +157,11 @@ def _ods_table(raw: Table) -> Table:
         columns=tuple(ods_type(c) for c in raw.columns),
         keys=raw.keys,
         partition_by=raw.partition_by,
-        contracts=(Unique(raw.keys), NotNull(raw.keys), *_CONTRACTS.get(raw.name, ())),
+        contracts=(
+            Unique(raw.keys, guaranteed_by="ODS keeps the first row of each key (duplicate rule)"),
+            NotNull(raw.keys),
+            *_CONTRACTS.get(raw.name, ()),
+        ),
     )
 
 
@@ -181,7 +185,10 @@ QUARANTINE_ROWS = register(
         ),
         keys=("source_table", "source_file", "source_row"),
         contracts=(
-            Unique(("source_table", "source_file", "source_row")),
+            Unique(
+                ("source_table", "source_file", "source_row"),
+                guaranteed_by="one row per row of a raw file (its path and row index)",
+            ),
             NotNull(("source_table", "reason", "source_file", "source_row", "record_json")),
             AcceptedValues("reason", DIRTY_KINDS),
         ),

@@ -106,7 +106,7 @@ def refresh_campaign_results(
     run_id = f"{new_run_id()}-campaigns"
     result = BuildResult(run_id, started, "", ready, spark.sparkContext.master)
     try:
-        dim = models["dwd_dim_campaign"].build(read, BuildContext(spark, [], all_months, params))
+        dim = models["dwd_dim_campaign"].run(read, BuildContext(spark, [], all_months, params))
         with table_lock(settings, "dwd_dim_campaign"):
             replace_months(settings, "dwd_dim_campaign", dim, [])
         result.tables.append(
@@ -120,7 +120,7 @@ def refresh_campaign_results(
         written = 0
         if ready:
             ctx = BuildContext(spark, ready, all_months, params)
-            df = models["ads_campaign_results"].build(read, ctx).where(F.col("month").isin(ready))
+            df = models["ads_campaign_results"].run(read, ctx).where(F.col("month").isin(ready))
             with table_lock(settings, "ads_campaign_results"):
                 replace_months(settings, "ads_campaign_results", df, ready)
             counts = rows_by_month(_table_path(settings, REFRESHED[1]))

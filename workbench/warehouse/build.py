@@ -8,14 +8,20 @@ Steps of :func:`build_warehouse`:
 3. ODS: each extract is validated (:mod:`workbench.warehouse.ods`); accepted rows and quarantined
    rows are staged. Per table and month, rows read (raw footers) must equal rows accepted plus
    rows quarantined (staged footers), else :class:`ReconciliationError`.
-4. Models (``workbench.warehouse.models``) run in order. A partitioned model rebuilds the months
-   whose inputs changed in this build, widened by its look-back (later months that read a
-   changed month) and its look-ahead (earlier months whose label reads it). Unpartitioned tables
-   are rebuilt whole. Models read their inputs through an overlay: the months staged by this run,
-   the published warehouse for the rest.
-5. Every staged table is checked against its catalog contracts, then all are published together
-   (journal + atomic renames, see :mod:`workbench.warehouse.storage`), and the run is appended
-   to the ledger (failed runs too).
+4. Models (``workbench.warehouse.models``) run once the tables they declare as inputs are staged.
+   A partitioned model rebuilds the months whose inputs changed in this build, widened by its
+   look-back (later months that read a changed month) and its look-ahead (earlier months whose
+   label reads it). Unpartitioned tables are rebuilt whole. Models read their inputs through an
+   overlay: the months staged by this run, the published warehouse for the rest; a read of a
+   table a model does not declare fails (:meth:`Model.run`).
+5. Steps 3 and 4 form one graph, run ``warehouse.parallelism`` tables at a time on the one
+   SparkSession (:mod:`workbench.warehouse.parallel`); the first failure cancels the running
+   tables' Spark jobs and nothing is published.
+6. Each table's contracts are counted by its own write (``DataFrame.observe``); only a
+   ``Unique`` contract the build does not guarantee costs a read of what was written. Then all
+   staged tables are published together (journal + atomic renames, see
+   :mod:`workbench.warehouse.storage`), and the run is appended to the ledger with each table's
+   start, end and Spark job count (failed runs too).
 
 The churn label: ``dws_subscriber_month`` for month M says whether the line deactivates in
 M+1..M+k (``warehouse.churn_horizon_months``), so it declares ``lookahead_months=k``. Building a
@@ -28,20 +34,27 @@ Re-running the same months reproduces the same tables.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as F
 
 from workbench.catalog import Table, get_table, tables
 from workbench.catalog.ods import ODS_NAMES, ODS_TABLES, QUARANTINE_ROWS
+from workbench.catalog.raw import DIRTY_KINDS
 from workbench.errors import WorkbenchError
 from workbench.months import MonthRange, add_months, parse_month
+from workbench.spark import local_cores
 from workbench.warehouse import ledger, storage
-from workbench.warehouse.contracts import check_contracts
+from workbench.warehouse.contracts import WriteCheck
 from workbench.warehouse.model import BuildContext, Model
 from workbench.warehouse.ods import accepted_rows, check_raw_schema, label_rows, quarantined_rows
+from workbench.warehouse.parallel import Step, run_graph
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,6 +88,9 @@ class TableStats:
     rows_quarantined: int | None = None
     rows_written: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    started_at: str | None = None
+    ended_at: str | None = None
+    spark_jobs: int | None = None
 
 
 @dataclass
@@ -154,12 +170,19 @@ def _models(settings: Settings) -> list[Model]:
 
 
 class _Run:
-    """One build: the staged tables of this run and the reader overlay models see."""
+    """One build: the staged tables of this run and the reader overlay models see.
+
+    Tables are built by several threads at once (:mod:`workbench.warehouse.parallel`); each
+    table is written by one step, and a step reads only tables whose steps have finished, so the
+    shared dictionaries are written under a lock and read without one.
+    """
 
     def __init__(self, spark: SparkSession, settings: Settings, run_id: str, months: list[str]):
         self.spark, self.settings, self.run_id, self.months = spark, settings, run_id, months
         self.staged: dict[str, list[str]] = {}  # table -> staged months ([] = whole table)
         self.stats: dict[str, TableStats] = {}
+        self.changed: dict[str, set[str]] = {}  # partitioned table -> months rebuilt
+        self.lock = threading.Lock()
 
     # -- reading -------------------------------------------------------------------------------
     def staged_dir(self, table: Table) -> Path:
@@ -184,18 +207,25 @@ class _Run:
         return old.unionByName(new) if published else new
 
     # -- writing -------------------------------------------------------------------------------
-    def stage(self, df: DataFrame, table: Table, months: list[str]) -> TableStats:
-        """Write to staging, check contracts on what was written, count rows per month."""
-        storage.write_staged(df, table, self.staged_dir(table))
-        self.staged[table.name] = months if table.partition_by else []
-        check_contracts(self.read(table.name, months or None), table)
+    def stage(
+        self, df: DataFrame, table: Table, months: list[str], check: WriteCheck | None = None
+    ) -> TableStats:
+        """Write to staging with the contracts counted by the write itself; rows per month from
+        the written files' footers."""
+        check = check or WriteCheck(table, f"{self.run_id}/{table.name}")
+        storage.write_staged(check.attach(df), table, self.staged_dir(table))
+        check.verify(
+            lambda: storage.read_path(self.spark, table, self.staged_dir(table), months or None)
+        )
         rows = (
             sum(storage.file_rows(storage.partition_dir(self.staged_dir(table), m)) for m in months)
             if table.partition_by
             else storage.file_rows(self.staged_dir(table))
         )
         stats = TableStats(table.name, table.layer, months, rows_written=rows)
-        self.stats[table.name] = stats
+        with self.lock:
+            self.staged[table.name] = months if table.partition_by else []
+            self.stats[table.name] = stats
         return stats
 
     # -- steps ---------------------------------------------------------------------------------
@@ -206,34 +236,52 @@ class _Run:
             raw = get_table(raw_name)
             check_raw_schema(raw, storage.raw_file_schemas(self.settings, raw_name, self.months))
 
-    def build_ods(self, progress: Progress) -> None:
-        parts_root = storage.staging_root(self.settings, self.run_id) / "_quarantine_parts"
-        order = ["subscribers", *[n for n in ODS_NAMES if n != "subscribers"]]
-        for i, raw_name in enumerate(order):
-            progress(ODS_NAMES[raw_name], i, len(order))
+    @property
+    def quarantine_parts(self) -> Path:
+        return storage.staging_root(self.settings, self.run_id) / "_quarantine_parts"
+
+    def ods_steps(self) -> list[tuple[str, tuple[str, ...], Callable[[], None]]]:
+        """One step per extract; those with a ``subscriber_id`` wait for the subscribers."""
+        subscribers = ODS_NAMES["subscribers"]
+        steps = []
+        for raw_name in ["subscribers", *[n for n in ODS_NAMES if n != "subscribers"]]:
             raw = get_table(raw_name)
-            ods = ODS_TABLES[raw_name]
-            known = None
-            if "subscriber_id" in raw.column_names and raw_name != "subscribers":
-                known = self.read("ods_crm__subscribers", self.months).select(
-                    "subscriber_id", "month"
-                )
-            labelled = (
-                storage.read_raw(self.spark, self.settings, raw_name, self.months)
-                .transform(label_rows(raw, known))
-                .persist()
+            checks_fk = "subscriber_id" in raw.column_names and raw_name != "subscribers"
+            needs = (subscribers,) if checks_fk else ()
+            steps.append((ODS_NAMES[raw_name], needs, partial(self.build_ods_table, raw_name)))
+        return steps
+
+    def build_ods_table(self, raw_name: str) -> None:
+        """Validate one extract: accepted rows to its ODS table, rejected rows to quarantine."""
+        raw = get_table(raw_name)
+        ods = ODS_TABLES[raw_name]
+        known = None
+        if "subscriber_id" in raw.column_names and raw_name != "subscribers":
+            known = self.read(ODS_NAMES["subscribers"], self.months).select(
+                "subscriber_id", "month"
             )
-            try:
-                stats = self.stage(labelled.transform(accepted_rows(raw)), ods, self.months)
-                storage.write_staged(
-                    labelled.transform(quarantined_rows(raw)),
-                    QUARANTINE_ROWS,
-                    parts_root / raw_name,
-                )
-            finally:
-                labelled.unpersist()
-            self.reconcile(raw_name, stats, parts_root / raw_name)
-        self.gather_quarantine(parts_root)
+        labelled = (
+            storage.read_raw(self.spark, self.settings, raw_name, self.months)
+            .transform(label_rows(raw, known))
+            .persist()
+        )
+        rejects = self.quarantine_parts / raw_name
+        quarantine_check = WriteCheck(QUARANTINE_ROWS, f"{self.run_id}/quarantine/{raw_name}")
+        for reason in DIRTY_KINDS:
+            quarantine_check.count(reason, F.sum(F.when(F.col("reason") == reason, 1).otherwise(0)))
+        try:
+            stats = self.stage(labelled.transform(accepted_rows(raw)), ods, self.months)
+            storage.write_staged(
+                quarantine_check.attach(labelled.transform(quarantined_rows(raw))),
+                QUARANTINE_ROWS,
+                rejects,
+            )
+        finally:
+            labelled.unpersist()
+        quarantine_check.verify(lambda: storage.read_path(self.spark, QUARANTINE_ROWS, rejects))
+        by_reason = quarantine_check.metrics
+        stats.quarantined_by_reason = {r: by_reason[r] for r in DIRTY_KINDS if by_reason[r]}
+        self.reconcile(raw_name, stats, rejects)
 
     def reconcile(self, raw_name: str, stats: TableStats, rejects: Path) -> None:
         raw_path = get_table(raw_name).path(self.settings)
@@ -252,60 +300,97 @@ class _Run:
             stats.rows_accepted += accepted
             stats.rows_quarantined += quarantined
 
-    def gather_quarantine(self, parts_root: Path) -> None:
-        """Move each extract's staged rejects into one staged quarantine table (file renames)."""
+    def gather_quarantine(self) -> None:
+        """Move each extract's staged rejects into one staged quarantine table (file renames;
+        their contracts were checked as each extract's rejects were written)."""
         target = self.staged_dir(QUARANTINE_ROWS)
         for month in self.months:
-            for part in sorted(parts_root.glob(f"*/month={month}/*.parquet")):
+            for part in sorted(self.quarantine_parts.glob(f"*/month={month}/*.parquet")):
                 dest = (
                     storage.partition_dir(target, month) / f"{part.parent.parent.name}-{part.name}"
                 )
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 part.rename(dest)
-        self.staged[QUARANTINE_ROWS.name] = list(self.months)
-        check_contracts(self.read(QUARANTINE_ROWS.name, self.months), QUARANTINE_ROWS)
-        from pyspark.sql import functions as F
-
-        counts = (
-            self.read(QUARANTINE_ROWS.name, self.months)
-            .groupBy("source_table", "reason")
-            .agg(F.count(F.lit(1)).alias("n"))
-            .collect()
-        )
         total = TableStats(QUARANTINE_ROWS.name, "quarantine", list(self.months))
-        total.rows_written = sum(r["n"] for r in counts)
-        for row in counts:
-            by_reason = self.stats[ODS_NAMES[row["source_table"]]].quarantined_by_reason
-            by_reason[row["reason"]] = row["n"]
-        self.stats[QUARANTINE_ROWS.name] = total
+        total.rows_written = sum(
+            self.stats[ODS_NAMES[raw_name]].rows_quarantined or 0 for raw_name in ODS_NAMES
+        )
+        with self.lock:
+            self.staged[QUARANTINE_ROWS.name] = list(self.months)
+            self.stats[QUARANTINE_ROWS.name] = total
 
-    def build_models(self, progress: Progress) -> None:
+    def model_step(self, model: Model, all_months: list[str], params: dict[str, Any]) -> None:
+        """Build one model for the months its inputs changed (see :func:`expand_months`)."""
+        table = get_table(model.table)
+        if table.partition_by:
+            with self.lock:
+                inputs = set().union(*[self.changed.get(name, set()) for name in model.inputs])
+            months = expand_months(model, inputs, all_months, self.months)
+        else:
+            months = []
+        log.info("building %s %s", model.table, ", ".join(months) or "(whole table)")
+        df = model.run(self.read, BuildContext(self.spark, months, all_months, params))
+        if table.partition_by:
+            df = df.where(F.col(table.partition_by[0]).isin(months))
+        self.stage(df, table, months)
+        if table.partition_by:
+            with self.lock:
+                self.changed[model.table] = set(months)
+
+    def steps(self) -> list[Step]:
+        """The whole build as a graph: ODS extracts, the quarantine, then every model after the
+        models (or extracts) it declares as inputs. Inputs built by nobody in this run (tables
+        the target lists write) are read as published."""
         published = storage.list_months(get_table("ods_crm__subscribers").path(self.settings))
         all_months = sorted(set(published) | set(self.months))
-        changed: dict[str, set[str]] = {name: set(self.months) for name in ODS_NAMES.values()}
+        self.changed = {name: set(self.months) for name in ODS_NAMES.values()}
         params = {
             **self.settings.warehouse.model_dump(),
             "kpi_dictionary": self.settings.resolve(self.settings.warehouse.kpi_dictionary),
         }
-        models = _models(self.settings)
-        for i, model in enumerate(models):
-            progress(model.table, i, len(models))
-            table = get_table(model.table)
-            if table.partition_by:
-                inputs = set().union(*[changed.get(name, set()) for name in model.inputs])
-                months = expand_months(model, inputs, all_months, self.months)
-            else:
-                months = []
-            ctx = BuildContext(self.spark, months, all_months, params)
-            df = model.build(self.read, ctx)
-            if table.partition_by:
-                from pyspark.sql import functions as F
+        ods = self.ods_steps()
+        steps = [Step(name, needs, self._in_group(name, run)) for name, needs, run in ods]
+        steps.append(
+            Step(
+                QUARANTINE_ROWS.name,
+                tuple(name for name, _, _ in ods),
+                self._in_group(QUARANTINE_ROWS.name, self.gather_quarantine),
+            )
+        )
+        produced = {step.name for step in steps} | {m.table for m in _models(self.settings)}
+        for model in _models(self.settings):
+            needs = tuple(name for name in model.inputs if name in produced)
+            run = partial(self.model_step, model, all_months, params)
+            steps.append(Step(model.table, needs, self._in_group(model.table, run)))
+        return steps
 
-                df = df.where(F.col(table.partition_by[0]).isin(months))
-            log.info("building %s %s", model.table, ", ".join(months) or "(whole table)")
-            self.stage(df, table, months)
-            if table.partition_by:
-                changed[model.table] = set(months)
+    def job_group(self, table: str) -> str:
+        return f"{self.run_id}/{table}"
+
+    def _in_group(self, table: str, run: Callable[[], None]) -> Callable[[], None]:
+        """``run`` with its Spark jobs tagged (to count and cancel them) in a FAIR pool of its
+        own, and its start, end and job count recorded in the table's stats."""
+
+        def tagged() -> None:
+            context = self.spark.sparkContext
+            group = self.job_group(table)
+            context.setJobGroup(group, f"build {table}", interruptOnCancel=True)
+            context.setLocalProperty("spark.scheduler.pool", table)
+            started = _now()
+            try:
+                run()
+            finally:
+                context.setLocalProperty("spark.scheduler.pool", None)
+            with self.lock:
+                stats = self.stats.get(table)
+            if stats is not None:
+                stats.started_at, stats.ended_at = started, _now()
+                stats.spark_jobs = len(context.statusTracker().getJobIdsForGroup(group))
+
+        return tagged
+
+    def cancel(self, table: str) -> None:
+        self.spark.sparkContext.cancelJobGroup(self.job_group(table))
 
     def publish(self) -> None:
         moves = []
@@ -313,6 +398,18 @@ class _Run:
             table = get_table(name)
             moves.extend(storage.plan_moves(self.settings, self.run_id, table, months or None))
         storage.publish(self.settings, self.run_id, moves)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def build_parallelism(settings: Settings) -> int:
+    """``warehouse.parallelism``, or by default two tables per core (one computing while the
+    other waits on the driver), at most 8."""
+    if settings.warehouse.parallelism is not None:
+        return settings.warehouse.parallelism
+    return min(8, 2 * local_cores(settings.spark))
 
 
 def build_warehouse(
@@ -328,7 +425,8 @@ def build_warehouse(
         months: months to process (``None``: every month in raw); later and earlier months that
             depend on them are rebuilt too (see the module docstring).
         master: label recorded in the ledger (default: the session's master).
-        progress: called as ``progress(table, index, total)`` before each table.
+        progress: called as ``progress(tables, done, total)`` whenever a table starts, with
+            the tables running at that moment (comma-separated) and how many are done.
 
     Returns:
         the summary, also appended to ``<warehouse>/_ledger/runs.jsonl``.
@@ -352,9 +450,12 @@ def build_warehouse(
         run.months = result.months = resolve_months(settings, months)
         log.info("build %s: months %s", run_id, ", ".join(run.months))
         run.check_raw()
-        run.build_ods(lambda name, i, n: report(name, i, n + len(_models(settings))))
-        offset = len(ODS_NAMES)
-        run.build_models(lambda name, i, n: report(name, offset + i, offset + n))
+        run_graph(
+            run.steps(),
+            build_parallelism(settings),
+            on_start=lambda _, running, done, total: report(", ".join(running), done, total),
+            cancel=run.cancel,
+        )
         run.publish()
         order = [t.name for t in tables()]
         result.tables = sorted(run.stats.values(), key=lambda s: order.index(s.name))

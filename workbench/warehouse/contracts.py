@@ -1,5 +1,11 @@
 """Check a DataFrame against its catalog table's contracts, in one aggregation pass.
 
+Two ways in: :func:`check_contracts` runs that aggregation on a DataFrame (one Spark job), and
+:class:`WriteCheck` counts the violations while the table is being written
+(``DataFrame.observe``), so a build pays no pass of its own for them. ``Unique`` needs a
+distinct count, which an observation cannot hold: :class:`WriteCheck` runs it on what was written,
+and only for contracts the catalog does not declare ``guaranteed_by`` the build.
+
 ``Unique`` holds within each partition: for a month-partitioned table the partition column is
 added to the unique columns (a key repeats once per monthly snapshot). ``Expression`` treats a
 null result as satisfied (SQL ``CHECK`` semantics); ``AcceptedValues`` ignores nulls.
@@ -8,6 +14,7 @@ null result as satisfied (SQL ``CHECK`` semantics); ``AcceptedValues`` ignores n
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -94,6 +101,71 @@ def _samples(df: DataFrame, contract: Contract, table: Table) -> list[str]:
     return [str(r.asDict()) for r in rows]
 
 
+def _raise_first(
+    table: Table, counts: dict[str, int], rows: DataFrame, contracts: tuple[Contract, ...]
+) -> None:
+    for contract in contracts:
+        if counts.get(contract.name):
+            raise ContractViolation(
+                table.name, contract.name, counts[contract.name], _samples(rows, contract, table)
+            )
+
+
+class WriteCheck:
+    """A table's contracts counted during its write; :meth:`verify` once the write is done.
+
+    Usage::
+
+        check = WriteCheck(table, name=f"{run_id}/{table.name}")
+        write(check.attach(df))
+        counts = check.verify(lambda: read_back)  # raises ContractViolation
+    """
+
+    ROWS = "_rows"
+
+    def __init__(self, table: Table, name: str) -> None:
+        from pyspark.sql import Observation
+
+        self.table = table
+        self.observed = [c for c in table.contracts if not isinstance(c, Unique)]
+        self.unchecked_unique = [
+            c for c in table.contracts if isinstance(c, Unique) and c.guaranteed_by is None
+        ]
+        self.observation = Observation(name)
+        self.extra: list[Column] = []
+
+    def count(self, alias: str, expression: Column) -> None:
+        """Observe one more aggregate during the write (e.g. rows per reason code)."""
+        self.extra.append(expression.alias(alias))
+
+    def attach(self, df: DataFrame) -> DataFrame:
+        """``df`` with the schema checked and the contracts observed (nothing runs yet)."""
+        check_schema(df, self.table)
+        aggs = [_violations(c, self.table).alias(f"c{i}") for i, c in enumerate(self.observed)]
+        return df.observe(self.observation, F.count(F.lit(1)).alias(self.ROWS), *aggs, *self.extra)
+
+    @property
+    def metrics(self) -> dict[str, int]:
+        """What the write observed (blocks until the write has finished)."""
+        return {k: int(v or 0) for k, v in self.observation.get.items()}
+
+    def verify(self, written: Callable[[], DataFrame]) -> dict[str, int]:
+        """Raise for the first broken contract, in declaration order; else violations per
+        contract (all zero). ``written()`` reads the table as written, only when needed: the
+        unguaranteed ``Unique`` contracts are counted on it, and a violation's samples come
+        from it."""
+        metrics = self.metrics
+        counts = {c.name: metrics[f"c{i}"] for i, c in enumerate(self.observed)}
+        rows = written() if self.unchecked_unique or any(counts.values()) else None
+        if self.unchecked_unique:
+            aggs = [_violations(c, self.table).alias(c.name) for c in self.unchecked_unique]
+            row = rows.agg(*aggs).collect()[0]
+            counts.update({c.name: int(row[c.name] or 0) for c in self.unchecked_unique})
+        if rows is not None:
+            _raise_first(self.table, counts, rows, self.table.contracts)
+        return counts
+
+
 def check_contracts(df: DataFrame, table: Table) -> dict[str, int]:
     """Check every contract of ``table`` on ``df`` in one aggregation.
 
@@ -109,10 +181,6 @@ def check_contracts(df: DataFrame, table: Table) -> dict[str, int]:
     aggs = [_violations(c, table).alias(f"c{i}") for i, c in enumerate(table.contracts)]
     row = df.agg(*aggs).collect()[0]
     counts = {c.name: int(row[f"c{i}"] or 0) for i, c in enumerate(table.contracts)}
-    for contract in table.contracts:
-        if counts[contract.name]:
-            raise ContractViolation(
-                table.name, contract.name, counts[contract.name], _samples(df, contract, table)
-            )
+    _raise_first(table, counts, df, table.contracts)
     log.debug("contracts of %s hold: %s", table.name, counts)
     return counts

@@ -11,8 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from workbench.errors import WorkbenchError
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+
+class UndeclaredInputError(WorkbenchError):
+    """A model read a table that is not among its declared inputs."""
 
 
 class InputReader(Protocol):
@@ -56,3 +62,25 @@ class Model:
     build: Callable[[InputReader, BuildContext], DataFrame]
     lookback_months: int = 0
     lookahead_months: int = 0
+
+    def run(self, read: InputReader, ctx: BuildContext) -> DataFrame:
+        """Build the table, reading only the declared inputs.
+
+        The declaration is what the build schedules on (a model starts once its inputs are
+        staged) and what decides which months it rebuilds, so a read of anything else would see
+        a table that may not be built yet: it fails at once instead.
+
+        Raises:
+            UndeclaredInputError: naming the model and the table it read.
+        """
+        declared = set(self.inputs)
+
+        def read_declared(table: str, months: list[str] | None = None) -> DataFrame:
+            if table not in declared:
+                raise UndeclaredInputError(
+                    f"model {self.table} read table {table!r}, which is not among its declared "
+                    f"inputs ({', '.join(self.inputs) or 'none'}); add it to the model's inputs"
+                )
+            return read(table, months)
+
+        return self.build(read_declared, ctx)
