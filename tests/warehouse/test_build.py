@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from workbench.warehouse import build as build_module
 from workbench.warehouse.build import build_warehouse, expand_months
 from workbench.warehouse.contracts import ContractViolation
 from workbench.warehouse.ledger import read_runs
-from workbench.warehouse.model import Model
+from workbench.warehouse.model import Model, UndeclaredInputError
 from workbench.warehouse.ods import RawSchemaError
 from workbench.warehouse.storage import read_table
 
@@ -109,8 +110,8 @@ DIRTY_USAGE = [
 ]
 
 
-def _project(root: Path) -> object:
-    settings = make_project(root)
+def _project(root: Path, **overrides: object) -> object:
+    settings = make_project(root, **overrides)
     write_raw_months(settings.raw_dir, MONTHS)
     for month in MONTHS:  # dirty rows in a second file per month; each month's own dates
         rows = [dict(r, started_at=r["started_at"].replace("2026-01", month)) for r in DIRTY_USAGE]
@@ -235,6 +236,66 @@ def test_contract_violation_fails_the_build_and_publishes_nothing(spark, tmp_pat
     assert not [p for p in settings.warehouse_dir.rglob("*.parquet")]
     record = read_runs(settings)[-1]
     assert record["status"] == "failed" and "ContractViolation" in record["error"]
+
+
+def test_a_model_reading_an_undeclared_table_fails_naming_both(spark, tmp_path, monkeypatch):
+    settings = _project(tmp_path)
+    sneaky = Model(NEXT_TABLE.name, ("ods_cdr__usage",), lambda read, ctx: read("ods_crm__plans"))
+    monkeypatch.setitem(catalog._REGISTRY, NEXT_TABLE.name, NEXT_TABLE)
+    monkeypatch.setattr(build_module, "_models", lambda s: [sneaky])
+    with pytest.raises(UndeclaredInputError, match=r"dws_test_usage_next read .*'ods_crm__plans'"):
+        build_warehouse(spark, settings, ["2026-01"])
+    assert not [p for p in settings.warehouse_dir.rglob("*.parquet")]
+
+
+def test_a_failing_table_cancels_the_running_ones_and_publishes_nothing(
+    spark, tmp_path, monkeypatch
+):
+    """Two tables run at once: the slow one is cancelled when the other fails, and the failure
+    reported is the real one, not the cancellation."""
+    settings = _project(tmp_path, **{"warehouse.parallelism": 2})
+    slow_table = Table(
+        "dws_test_slow",
+        "dws",
+        "one row",
+        "engine test model",
+        (col("n", "bigint"), col("month", "string", nullable=False)),
+        keys=("n",),
+    )
+
+    def slow(read, ctx):
+        # a job of many short tasks: cancellable at any task boundary, long enough to be running
+        sleepy = F.udf(lambda n: __import__("time").sleep(0.05) or n, "bigint")
+        return spark.range(0, 4000, 1, 400).select(
+            sleepy("id").alias("n"), F.lit("2026-01").alias("month")
+        )
+
+    def broken(read, ctx):
+        __import__("time").sleep(2)  # the slow table is running by then
+        raise RuntimeError("the model's own error")
+
+    monkeypatch.setitem(catalog._REGISTRY, slow_table.name, slow_table)
+    monkeypatch.setitem(catalog._REGISTRY, NEXT_TABLE.name, NEXT_TABLE)
+    monkeypatch.setattr(
+        build_module,
+        "_models",
+        lambda s: [Model(slow_table.name, (), slow), Model(NEXT_TABLE.name, (), broken)],
+    )
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the model's own error"):
+        build_warehouse(spark, settings, ["2026-01"])
+    # uncancelled, the slow table alone takes 4000 x 0.05 s / 2 cores = 100 s
+    assert time.monotonic() - started < 60
+    assert not [p for p in settings.warehouse_dir.rglob("*.parquet")]
+    assert read_runs(settings)[-1]["status"] == "failed"
+
+
+def test_the_ledger_records_each_table_start_end_and_spark_jobs(spark, built):
+    settings, _ = built
+    record = read_runs(settings)[-1]
+    for stats in record["tables"]:
+        assert stats["started_at"] <= stats["ended_at"], stats["name"]
+        assert stats["spark_jobs"] >= (0 if stats["layer"] == "quarantine" else 1), stats["name"]
 
 
 KILLER = textwrap.dedent(
