@@ -242,7 +242,10 @@ ADS_KEY_ACCOUNTS = register(
         ),
         keys=("customer_id", "month"),
         contracts=(
-            Unique(("customer_id", "month")),
+            Unique(
+                ("customer_id", "month"),
+                guaranteed_by="to_key_accounts groups by customer_id, month",
+            ),
             NotNull(("customer_id", "revenue_rank")),
             Expression("revenue_non_negative", "revenue_cny >= 0"),
             Expression("share", "revenue_share between 0 and 1"),

@@ -44,7 +44,10 @@ ADS_COMPLAINT_SUMMARY = register(
         ),
         keys=("region_id", "category", "month"),
         contracts=(
-            Unique(("region_id", "category", "month")),
+            Unique(
+                ("region_id", "category", "month"),
+                guaranteed_by="region-months x fixed categories, joined to groups on the key",
+            ),
             NotNull(("region_id", "category", "n_complaints", "n_lines")),
             AcceptedValues("category", COMPLAINT_CATEGORIES),
             Expression(
@@ -77,7 +80,10 @@ ADS_CELL_CHURN = register(
         ),
         keys=("cell_id", "month"),
         contracts=(
-            Unique(("cell_id", "month")),
+            Unique(
+                ("cell_id", "month"),
+                guaranteed_by="full join of two frames grouped by cell_id, month",
+            ),
             NotNull(("cell_id", "n_lines", "n_churned_next_month")),
             Expression("churned_within_lines", "n_churned_next_month <= n_lines"),
             Expression("drop_rate_share", "mean_drop_rate between 0 and 1"),
@@ -110,7 +116,10 @@ ADS_COMPETITION_BANDS = register(
         ),
         keys=("region_id", "segment", "share_band", "month"),
         contracts=(
-            Unique(("region_id", "segment", "share_band", "month")),
+            Unique(
+                ("region_id", "segment", "share_band", "month"),
+                guaranteed_by="summarise_competition groups by these columns",
+            ),
             NotNull(("region_id", "segment", "share_band", "n_lines")),
             Expression("churned_within_lines", "n_churned_next_month <= n_lines"),
             Expression(
@@ -176,7 +185,10 @@ ADS_PRODUCT_ADOPTERS = register(
         ),
         keys=("product_id", "plan_type", "segment", "month"),
         contracts=(
-            Unique(("product_id", "plan_type", "segment", "month")),
+            Unique(
+                ("product_id", "plan_type", "segment", "month"),
+                guaranteed_by="grouped base x distinct products, joined to groups on the key",
+            ),
             NotNull(("product_id", "plan_type", "segment", "n_base", "n_holders")),
             Expression("holders_within_base", "n_new <= n_holders and n_holders <= n_base"),
         ),
@@ -202,7 +214,10 @@ ADS_PRODUCT_SWITCHING = register(
         ),
         keys=("new_product_id", "product_id", "month"),
         contracts=(
-            Unique(("new_product_id", "product_id", "month")),
+            Unique(
+                ("new_product_id", "product_id", "month"),
+                guaranteed_by="summarise_switching groups by these columns",
+            ),
             NotNull(("new_product_id", "product_id")),
             Expression(
                 "dropped_within_holding",

@@ -40,7 +40,10 @@ ADS_VALUE_SEGMENTS = register(
         ),
         keys=(*_CELL, "value_tier", "tenure_band", "lifecycle_stage", "month"),
         contracts=(
-            Unique((*_CELL, "value_tier", "tenure_band", "lifecycle_stage", "month")),
+            Unique(
+                (*_CELL, "value_tier", "tenure_band", "lifecycle_stage", "month"),
+                guaranteed_by="to_value_segments groups by these columns",
+            ),
             NotNull((*_CELL, "value_tier", "tenure_band", "lifecycle_stage", "n_lines")),
             AcceptedValues("value_tier", VALUE_TIERS),
             AcceptedValues("tenure_band", TENURE_BANDS),
@@ -70,7 +73,10 @@ ADS_VALUE_MIGRATION = register(
         ),
         keys=("region_id", "segment", "from_tier", "to_tier", "month"),
         contracts=(
-            Unique(("region_id", "segment", "from_tier", "to_tier", "month")),
+            Unique(
+                ("region_id", "segment", "from_tier", "to_tier", "month"),
+                guaranteed_by="to_value_migration groups by these columns",
+            ),
             NotNull(("region_id", "segment", "from_tier", "to_tier", "n_lines")),
             AcceptedValues("from_tier", MIGRATION_FROM),
             AcceptedValues("to_tier", MIGRATION_TO),
@@ -106,7 +112,10 @@ ADS_KEY_ACCOUNT_HEALTH = register(
         ),
         keys=("customer_id", "month"),
         contracts=(
-            Unique(("customer_id", "month")),
+            Unique(
+                ("customer_id", "month"),
+                guaranteed_by="to_key_account_health groups by customer_id, month",
+            ),
             NotNull(("customer_id", "n_lines")),
             Expression("revenue_non_negative", "revenue_cny >= 0 and fee_revenue_cny >= 0"),
             Expression(
@@ -133,7 +142,10 @@ ADS_REVENUE_CONCENTRATION = register(
         ),
         keys=("percentile", "month"),
         contracts=(
-            Unique(("percentile", "month")),
+            Unique(
+                ("percentile", "month"),
+                guaranteed_by="to_revenue_concentration groups by month, percentile",
+            ),
             NotNull(("percentile", "n_customers")),
             Expression("percentile_range", "percentile between 1 and 100"),
             Expression("share", "cumulative_revenue_share between 0 and 1.000001"),

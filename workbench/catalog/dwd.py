@@ -30,7 +30,10 @@ DWD_DIM_REGION = register(
         ),
         keys=("region_id",),
         partition_by=(),
-        contracts=(Unique(("region_id",)), NotNull(("region_id",))),
+        contracts=(
+            Unique(("region_id",), guaranteed_by="latest_snapshot: one row per region_id"),
+            NotNull(("region_id",)),
+        ),
     )
 )
 
@@ -54,7 +57,7 @@ DWD_DIM_PLAN = register(
         keys=("plan_id",),
         partition_by=(),
         contracts=(
-            Unique(("plan_id",)),
+            Unique(("plan_id",), guaranteed_by="latest_snapshot: one row per plan_id"),
             NotNull(("plan_id", "plan_type")),
             AcceptedValues("plan_type", PLAN_TYPES),
             Expression("fee_non_negative", "monthly_fee_cny >= 0"),
@@ -80,7 +83,7 @@ DWD_DIM_PRODUCT = register(
         keys=("product_id",),
         partition_by=(),
         contracts=(
-            Unique(("product_id",)),
+            Unique(("product_id",), guaranteed_by="latest_snapshot: one row per product_id"),
             NotNull(("product_id",)),
             Expression("fee_non_negative", "monthly_fee_cny >= 0"),
         ),
@@ -106,7 +109,10 @@ DWD_DIM_CHANNEL = register(
         keys=("channel_id",),
         partition_by=(),
         contracts=(
-            Unique(("channel_id",)),
+            Unique(
+                ("channel_id",),
+                guaranteed_by="latest_snapshot of channels and of costs, joined on channel_id",
+            ),
             NotNull(("channel_id",)),
             AcceptedValues(
                 "channel_type",
@@ -267,7 +273,10 @@ DWD_FCT_USAGE_DAILY = register(
         ),
         keys=("subscriber_id", "usage_date", "month"),
         contracts=(
-            Unique(("subscriber_id", "usage_date", "month")),
+            Unique(
+                ("subscriber_id", "usage_date", "month"),
+                guaranteed_by="summarise_usage_daily groups by these columns",
+            ),
             NotNull(("subscriber_id", "usage_date")),
             Expression(
                 "voice_non_negative", "voice_min >= 0 and onnet_min >= 0 and offnet_min >= 0"
@@ -305,7 +314,7 @@ DWD_FCT_BILL = register(
         ),
         keys=("bill_id",),
         contracts=(
-            Unique(("bill_id",)),
+            Unique(("bill_id",), guaranteed_by="row for row from ODS, unique per key and month"),
             NotNull(("bill_id", "subscriber_id")),
             Expression("total_non_negative", "total_cny >= 0"),
             Expression("arrears_non_negative", "arrears_cny >= 0"),
@@ -331,7 +340,9 @@ DWD_FCT_RECHARGE = register(
         ),
         keys=("recharge_id",),
         contracts=(
-            Unique(("recharge_id",)),
+            Unique(
+                ("recharge_id",), guaranteed_by="row for row from ODS, unique per key and month"
+            ),
             NotNull(("recharge_id", "subscriber_id")),
             Expression("amount_non_negative", "amount_cny >= 0"),
         ),
@@ -357,7 +368,7 @@ DWD_FCT_PRODUCT_ORDER = register(
         ),
         keys=("order_id",),
         contracts=(
-            Unique(("order_id",)),
+            Unique(("order_id",), guaranteed_by="row for row from ODS, unique per key and month"),
             NotNull(("order_id", "subscriber_id", "product_id")),
             AcceptedValues("action", ("subscribe", "unsubscribe")),
         ),
@@ -379,7 +390,10 @@ DWD_FCT_PRODUCT_HOLDING = register(
         ),
         keys=("subscriber_id", "product_id", "month"),
         contracts=(
-            Unique(("subscriber_id", "product_id", "month")),
+            Unique(
+                ("subscriber_id", "product_id", "month"),
+                guaranteed_by="replay_holdings groups by subscriber, product, month",
+            ),
             NotNull(("subscriber_id", "product_id")),
         ),
     )
@@ -405,7 +419,9 @@ DWD_FCT_COMPLAINT = register(
         ),
         keys=("complaint_id",),
         contracts=(
-            Unique(("complaint_id",)),
+            Unique(
+                ("complaint_id",), guaranteed_by="row for row from ODS, unique per key and month"
+            ),
             NotNull(("complaint_id", "subscriber_id")),
             AcceptedValues(
                 "category", ("coverage", "billing_dispute", "service_attitude", "fraud")
@@ -434,7 +450,7 @@ DWD_FCT_CAMPAIGN_CONTACT = register(
         ),
         keys=("contact_id",),
         contracts=(
-            Unique(("contact_id",)),
+            Unique(("contact_id",), guaranteed_by="row for row from ODS, unique per key and month"),
             NotNull(("contact_id", "campaign_id", "subscriber_id")),
             AcceptedValues("assignment", ("treatment", "control")),
         ),
@@ -458,7 +474,9 @@ DWD_FCT_CAMPAIGN_RESPONSE = register(
         ),
         keys=("response_id",),
         contracts=(
-            Unique(("response_id",)),
+            Unique(
+                ("response_id",), guaranteed_by="row for row from ODS, unique per key and month"
+            ),
             NotNull(("response_id", "campaign_id", "subscriber_id")),
             AcceptedValues("response", ("accepted", "declined")),
         ),
@@ -481,7 +499,10 @@ DWD_FCT_CELL_QUALITY_DAILY = register(
         ),
         keys=("cell_id", "measured_date"),
         contracts=(
-            Unique(("cell_id", "measured_date")),
+            Unique(
+                ("cell_id", "measured_date"),
+                guaranteed_by="row for row from ODS, unique per key and month",
+            ),
             NotNull(("cell_id", "measured_date")),
             Expression("drop_rate_share", "drop_rate between 0 and 1"),
         ),
@@ -503,7 +524,10 @@ DWD_FCT_CHANNEL_COST = register(
         ),
         keys=("channel_id", "month"),
         contracts=(
-            Unique(("channel_id", "month")),
+            Unique(
+                ("channel_id", "month"),
+                guaranteed_by="row for row from ODS, unique per key and month",
+            ),
             NotNull(("channel_id",)),
             Expression(
                 "cost_non_negative", "commission_per_gross_add_cny >= 0 and fixed_cost_cny >= 0"

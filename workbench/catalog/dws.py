@@ -178,7 +178,10 @@ DWS_REGION_MONTH = register(
         ),
         keys=("region_id", "month"),
         contracts=(
-            Unique(("region_id", "month")),
+            Unique(
+                ("region_id", "month"),
+                guaranteed_by="to_region_month groups status and quality by region_id, month",
+            ),
             NotNull(("region_id",)),
             Expression("revenue_non_negative", "revenue_cny >= 0"),
         ),
