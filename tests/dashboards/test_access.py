@@ -52,7 +52,7 @@ def test_an_edited_expired_or_foreign_token_is_denied(project, tmp_path, monkeyp
     with pytest.raises(AccessDenied, match=r"not in dashboards\.users"):
         access.issue_token("intruder", project)
     # another server's secret signs differently
-    monkeypatch.setenv(access.SECRET_ENV, "another-secret")
+    monkeypatch.setenv(access.SECRET_ENV, "another-server-" + "s" * 32)
     with pytest.raises(AccessDenied, match="altered"):
         access.verify_token(token, project)
 
@@ -63,6 +63,44 @@ def test_a_readable_secret_file_is_refused(project):
     os.chmod(secret, 0o644)
     with pytest.raises(AccessDenied, match="chmod 600"):
         access.issue_token("ceo", project)
+
+
+@pytest.mark.parametrize("content", ["", "short", "\n  \n"])
+def test_an_empty_or_short_secret_file_is_refused_naming_it(project, content):
+    secret = project.resolve(project.dashboards.secret_file)
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.write_text(content)
+    os.chmod(secret, 0o600)
+    with pytest.raises(access.SecretError, match=rf"{secret.name}: the link secret has \d+ bytes"):
+        access.issue_token("ceo", project)
+    with pytest.raises(AccessDenied):  # nothing signed with it verifies either
+        access.verify_token("abc.def", project)
+
+
+def test_a_short_secret_in_the_environment_is_refused(project, monkeypatch):
+    monkeypatch.setenv(access.SECRET_ENV, "x" * (access.MIN_SECRET_BYTES - 1))
+    with pytest.raises(access.SecretError, match=access.SECRET_ENV):
+        access.issue_token("ceo", project)
+    monkeypatch.setenv(access.SECRET_ENV, "x" * access.MIN_SECRET_BYTES)
+    assert access.verify_token(access.issue_token("ceo", project), project).user == "ceo"
+
+
+def test_secrets_created_at_once_by_many_processes_are_one_whole_secret(project):
+    """Creation is a link of a complete private file: every process reads the same full key."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(4) as pool:
+        keys = set(pool.map(access._secret, [project] * 8))
+    assert len(keys) == 1 and len(keys.pop()) == 64
+    folder = project.resolve(project.dashboards.secret_file).parent
+    assert not list(folder.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_a_malformed_token_is_access_denied_not_an_error(project):
+    token = access.issue_token("ceo", project)
+    for bad in ["日本.語", token + "é", "a.b.c", "..", token.replace(".", "")]:
+        with pytest.raises(AccessDenied, match="access denied"):
+            access.verify_token(bad, project)
 
 
 def test_bad_user_configuration_names_the_key(tmp_path):

@@ -60,6 +60,20 @@ def test_cli_link_is_signed_and_unknown_users_are_refused(tmp_path, monkeypatch)
     assert refused.exit_code == 2 and "not in dashboards.users" in refused.output
 
 
+def test_serve_stops_on_an_empty_secret_naming_the_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(access.SECRET_ENV, raising=False)
+    settings = make_project(tmp_path)
+    secret = settings.resolve(settings.dashboards.secret_file)
+    secret.parent.mkdir(parents=True, exist_ok=True)
+    secret.touch(mode=0o600)  # an administrator's `touch`, or a crash while it was written
+    _register()
+    result = CliRunner().invoke(
+        app, ["--config", str(tmp_path / "pipelines" / "config.yml"), "serve"]
+    )
+    assert result.exit_code == 2
+    assert str(secret.name) in result.output and "at least 32" in result.output
+
+
 def _run_notebook(path: Path, workdir: Path) -> nbformat.NotebookNode:
     from nbclient import NotebookClient
 

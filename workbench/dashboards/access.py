@@ -66,26 +66,65 @@ def viewer_for(user: str, settings: Settings) -> Viewer:
     return Viewer(user, regions)
 
 
+# An HMAC key shorter than this can be guessed or was cut short (a crash while it was written,
+# an administrator's `touch`): refused, never used. The generated one has 64 (32 random bytes
+# in hex).
+MIN_SECRET_BYTES = 32
+
+
+class SecretError(AccessDenied):
+    """The link secret is missing, too short or readable by others; the message names it."""
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret to a private temporary file, then link it into place: a reader sees
+    no file or the whole secret, and of two processes creating it at once one wins."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+            log.info("created the dashboard link secret %s", path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _secret(settings: Settings) -> bytes:
-    """The signing secret: $WORKBENCH_DASHBOARD_SECRET, else a generated 0600 file."""
-    if os.environ.get(SECRET_ENV):
-        return os.environ[SECRET_ENV].encode()
+    """The signing secret: $WORKBENCH_DASHBOARD_SECRET, else a generated 0600 file.
+
+    Raises:
+        SecretError: shorter than :data:`MIN_SECRET_BYTES`, or the file is not private.
+    """
+    if os.environ.get(SECRET_ENV):  # set and not empty; else the file
+        value = os.environ[SECRET_ENV].strip().encode()
+        if len(value) < MIN_SECRET_BYTES:
+            raise SecretError(
+                f"${SECRET_ENV}: the link secret has {len(value)} bytes, at least "
+                f"{MIN_SECRET_BYTES} are needed (e.g. `python -c 'import secrets; "
+                f"print(secrets.token_hex(32))'`)"
+            )
+        return value
     path = settings.resolve(settings.dashboards.secret_file)
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two processes creating it at once cannot end up with different secrets
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-            log.info("created the dashboard link secret %s", path)
+        _create_secret(path)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
-        raise AccessDenied(f"{path}: the link secret must be private (chmod 600), it is {mode:o}")
-    return Path(path).read_text().strip().encode()
+        raise SecretError(f"{path}: the link secret must be private (chmod 600), it is {mode:o}")
+    value = Path(path).read_text(encoding="utf-8", errors="replace").strip().encode()
+    if len(value) < MIN_SECRET_BYTES:
+        raise SecretError(
+            f"{path}: the link secret has {len(value)} bytes, at least {MIN_SECRET_BYTES} are "
+            "needed; delete the file and a new one is generated (every issued link then stops "
+            "working)"
+        )
+    return value
 
 
 def _b64(data: bytes) -> str:
@@ -113,7 +152,7 @@ def issue_token(user: str, settings: Settings, *, now: float | None = None) -> s
 def verify_token(token: str, settings: Settings, *, now: float | None = None) -> Viewer:
     """The viewer a token was issued for; :class:`AccessDenied` when it is not valid."""
     payload, _, signature = (token or "").partition(".")
-    if not payload or not signature:
+    if not payload or not signature or not (payload + signature).isascii():
         raise AccessDenied("access denied: the link has no valid token; ask for a new link")
     if not hmac.compare_digest(signature, _sign(payload, _secret(settings))):
         raise AccessDenied("access denied: the link was altered; ask for a new link")
