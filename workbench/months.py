@@ -1,10 +1,21 @@
-"""Calendar months as the warehouse partitions them: ``YYYY-MM`` strings and inclusive ranges."""
+"""Calendar months as the warehouse partitions them: ``YYYY-MM`` strings and inclusive ranges.
+
+Month arithmetic goes through one running month number, :func:`month_index`
+(``year * 12 + month - 1``, so ``0000-01`` is 0 and ``2026-01`` is 24312). The Spark columns
+:func:`workbench.warehouse.columns.month_index_col` and
+:func:`~workbench.warehouse.columns.date_month_index_col` and the pandas helpers below use the
+same numbering, so indices from any of them compare and subtract directly.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -16,10 +27,29 @@ def parse_month(text: str) -> str:
     return text.strip()
 
 
+def month_index(month: str) -> int:
+    """The running month number of a ``YYYY-MM`` month: ``year * 12 + month - 1`` (0-based, so
+    December of one year and January of the next are consecutive numbers)."""
+    year, mon = (int(part) for part in parse_month(month).split("-"))
+    return year * 12 + mon - 1
+
+
+def month_index_series(months: pd.Series) -> pd.Series:
+    """:func:`month_index` of a pandas Series of ``YYYY-MM`` strings, vectorised (the caller
+    validates the strings)."""
+    text = months.astype("string")
+    return text.str[:4].astype(int) * 12 + text.str[5:7].astype(int) - 1
+
+
+def date_month_index_series(dates: pd.Series) -> pd.Series:
+    """:func:`month_index` of the months of a pandas datetime Series, vectorised (``NaT`` gives
+    NaN)."""
+    return dates.dt.year * 12 + dates.dt.month - 1
+
+
 def add_months(month: str, n: int) -> str:
     """The month ``n`` months after ``month`` (``n`` may be negative)."""
-    year, mon = (int(part) for part in parse_month(month).split("-"))
-    index = year * 12 + (mon - 1) + n
+    index = month_index(month) + n
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
@@ -36,9 +66,7 @@ def month_end(month: str) -> date:
 
 def months_between(first: str, last: str) -> int:
     """How many months ``last`` is after ``first`` (0 for the same month)."""
-    fy, fm = (int(part) for part in parse_month(first).split("-"))
-    ly, lm = (int(part) for part in parse_month(last).split("-"))
-    return (ly * 12 + lm) - (fy * 12 + fm)
+    return month_index(last) - month_index(first)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from workbench.warehouse.ads import (
     to_key_accounts,
     to_product_holdings,
 )
-from workbench.warehouse.dwd import MissingColumnError
+from workbench.warehouse.columns import MissingColumnError
 
 
 def line(sub, month, **values):

@@ -10,13 +10,11 @@ from pyspark.sql import DataFrame
 from pyspark.testing import assertDataFrameEqual
 
 from workbench.catalog import get_table
+from workbench.warehouse.columns import MissingColumnError, conform_to, months_frame
 from workbench.warehouse.dwd import (
-    MissingColumnError,
     build_calendar,
     clean_bills,
     clean_complaints,
-    conform_to,
-    months_frame,
     replay_holdings,
     summarise_usage_daily,
     to_dim_channel,

@@ -17,7 +17,7 @@ from workbench.warehouse.ads_network import (
     share_band_col,
     summarise_competition,
 )
-from workbench.warehouse.dwd import MissingColumnError
+from workbench.warehouse.columns import MissingColumnError
 
 
 def line(sub, month, **kw):

@@ -15,7 +15,7 @@ from workbench.warehouse.ads_value import (
     to_value_segments,
     with_value_tiers,
 )
-from workbench.warehouse.dwd import MissingColumnError
+from workbench.warehouse.columns import MissingColumnError
 
 
 def line(sub, month, **values):

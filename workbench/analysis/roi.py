@@ -43,10 +43,15 @@ from workbench.analysis.errors import (
     require_columns,
 )
 from workbench.analysis.errors import show_value as _show
-from workbench.months import month_end, parse_month
+from workbench.months import (
+    date_month_index_series,
+    month_end,
+    month_index,
+    month_index_series,
+    parse_month,
+)
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column
     from pyspark.sql import DataFrame as SparkDataFrame
 
 log = logging.getLogger(__name__)
@@ -238,7 +243,7 @@ def _month_index(month: pd.Series, what: str) -> pd.Series:
         raise InputDataError(
             f"{what}: column 'month' must be YYYY-MM (row {row}: {_show(month[row])!r})"
         )
-    return text.str[:4].astype(int) * 12 + text.str[5:7].astype(int) - 1
+    return month_index_series(text)
 
 
 def _dates(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
@@ -283,12 +288,12 @@ def _prepare_acquisitions(acquisitions: pd.DataFrame, as_of_month: str) -> pd.Da
     frame = frame[frame["activation_date"] <= as_of_end].copy()
     if frame.empty:
         raise InputDataError(f"{what}: no line was activated by the as-of month {as_of}")
-    act_idx = frame["activation_date"].dt.year * 12 + frame["activation_date"].dt.month - 1
+    act_idx = date_month_index_series(frame["activation_date"])
     deact = frame["deactivation_date"]
     # a deactivation after the as-of month is not known yet: the line is censored
     frame["is_event"] = deact.notna() & (deact <= as_of_end)
-    deact_idx = deact.dt.year * 12 + deact.dt.month - 1
-    as_of_idx = int(as_of[:4]) * 12 + int(as_of[5:]) - 1
+    deact_idx = date_month_index_series(deact)
+    as_of_idx = month_index(as_of)
     frame["act_idx"] = act_idx
     frame["duration"] = np.where(frame["is_event"], deact_idx - act_idx, as_of_idx - act_idx)
     frame["duration"] = frame["duration"].astype("int64")
@@ -346,12 +351,6 @@ def summarize_channel_cohorts(
     ]
 
 
-def _spark_month_index(column: Column) -> Column:
-    from pyspark.sql import functions as F
-
-    return F.year(column) * 12 + F.month(column) - 1
-
-
 def to_acquisition_lines(
     as_of_month: str,
 ) -> Callable[[SparkDataFrame], SparkDataFrame]:
@@ -364,8 +363,10 @@ def to_acquisition_lines(
     """
     from pyspark.sql import functions as F
 
+    from workbench.warehouse.columns import date_month_index_col
+
     as_of = parse_month(as_of_month)
-    as_of_idx = int(as_of[:4]) * 12 + int(as_of[5:]) - 1
+    as_of_idx = month_index(as_of)
 
     def _lines(acquisitions: SparkDataFrame) -> SparkDataFrame:
         require_columns(acquisitions.columns, ACQUISITION_COLUMNS, "acquisitions")
@@ -381,11 +382,11 @@ def to_acquisition_lines(
                 F.col("channel_id").cast("string").alias("channel_id"),
                 F.date_format(act_date, "yyyy-MM").alias("activation_month"),
                 act_date.alias("activation_date"),
-                _spark_month_index(act_date).alias("act_idx"),
+                date_month_index_col(act_date).alias("act_idx"),
                 is_event.alias("is_event"),
                 F.datediff(deact_date, act_date).alias("lifetime_days"),
-                F.when(is_event, _spark_month_index(deact_date) - _spark_month_index(act_date))
-                .otherwise(F.lit(as_of_idx) - _spark_month_index(act_date))
+                F.when(is_event, date_month_index_col(deact_date) - date_month_index_col(act_date))
+                .otherwise(F.lit(as_of_idx) - date_month_index_col(act_date))
                 .alias("duration"),
             )
         )
@@ -403,6 +404,8 @@ def spark_summarize_channel_cohorts(
     lines x months observed, never to usage records.
     """
     from pyspark.sql import functions as F
+
+    from workbench.warehouse.columns import month_index_col
 
     require_columns(activity.columns, ACTIVITY_COLUMNS, "activity")
     lines = acquisitions.transform(to_acquisition_lines(as_of_month))
@@ -425,9 +428,7 @@ def spark_summarize_channel_cohorts(
             .alias("n_churned"),
         )
     )
-    month_idx = (
-        F.substring("month", 1, 4).cast("int") * 12 + F.substring("month", 6, 2).cast("int") - 1
-    )
+    month_idx = month_index_col("month")
     revenue = (
         activity.select("subscriber_id", month_idx.alias("month_idx"), "revenue_cny")
         .join(lines.select("subscriber_id", *COHORT_KEYS, "act_idx", "duration"), "subscriber_id")
@@ -878,6 +879,8 @@ def spark_summarize_early_life(
     """:func:`summarize_early_life` in Spark: same rules, same columns, one row per channel."""
     from pyspark.sql import functions as F
 
+    from workbench.warehouse.columns import month_index_col
+
     _check_early_life_params(first_months, usage_thresholds, post_clawback_days)
     usage_columns = list(usage_thresholds)
     require_columns(acquisitions.columns, ACQUISITION_COLUMNS, "acquisitions")
@@ -885,9 +888,7 @@ def spark_summarize_early_life(
     require_columns(costs.columns, ["channel_id", "month", "clawback_days"], "channel costs")
     as_of_end = F.lit(month_end(parse_month(as_of_month)))
     lines = acquisitions.transform(to_acquisition_lines(as_of_month))
-    month_idx = (
-        F.substring("month", 1, 4).cast("int") * 12 + F.substring("month", 6, 2).cast("int") - 1
-    )
+    month_idx = month_index_col("month")
     m = F.col("month_idx") - F.col("act_idx")
     usage = (
         activity.select("subscriber_id", month_idx.alias("month_idx"), *usage_columns)

@@ -19,7 +19,7 @@ import pandas as pd
 from workbench.generate import reference as ref
 from workbench.generate.hashing import normal, uniform
 from workbench.generate.params import Params, Timeline
-from workbench.months import month_end, month_start
+from workbench.months import month_end, month_index, month_start
 
 EPOCH = date(1970, 1, 1).toordinal()
 DAYS_PER_MONTH = 30.4375
@@ -131,7 +131,7 @@ def simulate_lifecycles(ids: np.ndarray, scenario: Scenario) -> pd.DataFrame:
     cells = ref.build_cells(s, p.poor_cell_share)
     starts = np.array([_epoch_day(month_start(m)) for m in tl.months])
     dims = np.array([month_end(m).day for m in tl.months])
-    abs_month = np.array([int(m[:4]) * 12 + int(m[5:]) - 1 for m in tl.months])
+    abs_month = np.array([month_index(m) for m in tl.months])
 
     def u(stream: str, *keys: np.ndarray | int) -> np.ndarray:
         return uniform(s, stream, ids, *keys)

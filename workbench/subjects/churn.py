@@ -26,7 +26,7 @@ import pandas as pd
 from workbench.analysis import churn as engine
 from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog.results import N_REASONS
-from workbench.months import add_months, parse_month
+from workbench.months import add_months, month_index, parse_month
 from workbench.subjects.common import write_result
 from workbench.warehouse.storage import read_table, table_months
 
@@ -71,12 +71,6 @@ class ChurnResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _month_index(column: str):
-    from pyspark.sql import functions as F
-
-    return F.substring(column, 1, 4).cast("int") * 12 + F.substring(column, 6, 2).cast("int")
-
-
 def with_horizon_label(horizon_months: int, last_month: str):
     """Transform: add ``is_churned`` (deactivated in M+1..M+k) and ``is_label_known``.
 
@@ -86,14 +80,16 @@ def with_horizon_label(horizon_months: int, last_month: str):
     """
     from pyspark.sql import functions as F
 
+    from workbench.warehouse.columns import month_index_col
+
     if isinstance(horizon_months, bool) or not isinstance(horizon_months, int):
         raise ParameterError(f"horizon_months must be a whole number, got {horizon_months!r}")
     if horizon_months < 1:
         raise ParameterError(f"horizon_months must be >= 1, got {horizon_months}")
-    last_index = int(last_month[:4]) * 12 + int(last_month[5:7])
+    last_index = month_index(last_month)
 
     def transform(features: DataFrame) -> DataFrame:
-        base = features.withColumn("_m", _month_index("month"))
+        base = features.withColumn("_m", month_index_col("month"))
         flags = base.where(F.col("is_churned_next_month")).select(
             F.col(ID_COLUMN).alias("_id"), F.col("_m").alias("_flag_m")
         )

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.errors import InputDataError, ParameterError
-from workbench.months import parse_month
+from workbench.months import months_between, parse_month
 from workbench.subjects.service_quality import (
     check_confidence,
     difference_interval,
@@ -52,12 +52,6 @@ class NewProducts:
     period: str
 
 
-def _months_between(start: str, end: str) -> int:
-    sy, sm = (int(p) for p in start.split("-"))
-    ey, em = (int(p) for p in end.split("-"))
-    return (ey - sy) * 12 + (em - sm)
-
-
 def resolve_product(settings: Settings, product_id: str = NEWEST) -> pd.Series:
     """The product's catalogue row; ``NEWEST``: the latest launch (product id breaks ties)."""
     products = read_required("dwd_dim_product", settings)
@@ -88,7 +82,7 @@ def adoption_curve(settings: Settings, product_id: str, period: str) -> pd.DataF
     frame = frame[frame["month"] <= period].sort_values("month").reset_index(drop=True)
     launch = product["launch_month"]
     frame["months_since_launch"] = [
-        _months_between(launch, m) if isinstance(launch, str) else np.nan for m in frame["month"]
+        months_between(launch, m) if isinstance(launch, str) else np.nan for m in frame["month"]
     ]
     cols = [
         "month",

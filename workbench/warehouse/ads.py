@@ -7,11 +7,12 @@ from pathlib import Path
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from workbench.months import add_months
+from workbench.months import add_months, month_index
 from workbench.targets.responses import as_campaign_contacts, as_campaign_responses
-from workbench.warehouse.dwd import (
+from workbench.warehouse.columns import (
     Transform,
     conform_to,
+    date_month_index_col,
     exact_sum,
     month_index_col,
     require_columns,
@@ -21,11 +22,6 @@ from workbench.warehouse.kpi import KPI_SOURCES, compute_kpi_alerts, compute_kpi
 from workbench.warehouse.model import BuildContext, InputReader, Model
 
 COMPLAINT_LOOKBACK = 2  # n_complaints_3m covers M-2..M
-
-
-def _month_number(month: str) -> int:
-    year, mon = (int(p) for p in month.split("-"))
-    return year * 12 + mon
 
 
 def to_churn_features(subscriber_month: DataFrame) -> DataFrame:
@@ -189,7 +185,7 @@ def to_campaign_results(
             .agg(exact_sum("revenue_cny").alias("revenue_in_window_cny"))
         )
         deact = F.col("_deactivation_date")
-        deact_mi = F.year(deact) * 12 + F.month(deact)
+        deact_mi = date_month_index_col(deact)
         return (
             c.join(answered, "contact_id", "left")
             .join(
@@ -212,7 +208,7 @@ def to_campaign_results(
             )
             .withColumn(
                 "is_window_complete",
-                F.lit(_month_number(last_month)) - F.col("_mi") >= window_months,
+                F.lit(month_index(last_month)) - F.col("_mi") >= window_months,
             )
             .transform(conform_to("ads_campaign_results"))
         )

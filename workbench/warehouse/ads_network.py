@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from workbench.catalog.ads_network import COMPLAINT_CATEGORIES, UNKNOWN_REGION
 from workbench.months import add_months
-from workbench.warehouse.dwd import (
+from workbench.warehouse.columns import (
     Transform,
     conform_to,
     exact_sum,

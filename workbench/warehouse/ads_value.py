@@ -10,7 +10,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.ads_value import UNKNOWN
-from workbench.warehouse.dwd import (
+from workbench.warehouse.columns import (
     Transform,
     conform_to,
     exact_sum,

@@ -7,107 +7,27 @@ catalog tables; :mod:`workbench.warehouse.models` lists them in build order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from workbench.catalog import get_table
 from workbench.catalog.dwd import SUBSCRIBER_TRACKED
-from workbench.errors import WorkbenchError
+from workbench.warehouse.columns import (
+    Transform,
+    conform_to,
+    exact_sum,
+    latest_snapshot,
+    month_index_col,
+    month_of,
+    month_start_col,
+    months_frame,
+    require_columns,
+)
 from workbench.warehouse.model import BuildContext, InputReader, Model
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-Transform = Callable[[DataFrame], DataFrame]
-
-
-class MissingColumnError(WorkbenchError, KeyError):
-    """A transform's input lacks a column it needs; the message names the column and input."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0])
-
-
-# ---------------------------------------------------------------- helpers shared by the layers
-
-
-def require_columns(df: DataFrame, columns: Iterable[str], what: str) -> DataFrame:
-    """Return ``df`` unchanged, or raise :class:`MissingColumnError` naming what is missing."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{what}: missing column(s) {', '.join(missing)} (has: {', '.join(df.columns)})"
-        )
-    return df
-
-
-def conform_to(table_name: str) -> Transform:
-    """Select exactly the catalog columns of ``table_name``, in order and cast to their types."""
-    table = get_table(table_name)
-
-    def _conform(df: DataFrame) -> DataFrame:
-        require_columns(df, table.column_names, f"building {table_name}")
-        return df.select(
-            *(
-                F.col(c.name).cast(table.spark_schema[c.name].dataType).alias(c.name)
-                for c in table.columns
-            )
-        )
-
-    return _conform
-
-
-def month_start_col(month: Column | str) -> Column:
-    """First day of a ``YYYY-MM`` month column."""
-    return F.to_date(F.concat(F.col(month) if isinstance(month, str) else month, F.lit("-01")))
-
-
-def month_index_col(month: Column | str) -> Column:
-    """A ``YYYY-MM`` column as a running month number (year * 12 + month), for month arithmetic."""
-    start = month_start_col(month)
-    return F.year(start) * 12 + F.month(start)
-
-
-def month_of(date_col: Column) -> Column:
-    """The ``YYYY-MM`` month of a date or timestamp column."""
-    return F.date_format(date_col, "yyyy-MM")
-
-
-def exact_sum(column: Column | str) -> Column:
-    """Sum of a double column that does not depend on row order: summed as a decimal (exact),
-    so a rebuild gives bit-identical results whatever the partitioning."""
-    col = F.col(column) if isinstance(column, str) else column
-    return F.sum(col.cast("decimal(38,9)")).cast("double")
-
-
-def exact_avg(column: Column | str) -> Column:
-    """Mean of a double column, independent of row order (see :func:`exact_sum`)."""
-    col = F.col(column) if isinstance(column, str) else column
-    return exact_sum(col) / F.count(col)
-
-
-def safe_ratio(numerator: Column, denominator: Column) -> Column:
-    """numerator / denominator, null when the denominator is 0 or null (ANSI-safe)."""
-    return F.when(denominator != 0, numerator / denominator)
-
-
-def latest_snapshot(*keys: str) -> Transform:
-    """Keep, per key, the row of the latest extract month (reference extracts are snapshots)."""
-
-    def _latest(df: DataFrame) -> DataFrame:
-        require_columns(df, [*keys, "month"], "latest snapshot")
-        window = Window.partitionBy(*keys).orderBy(F.col("month").desc())
-        return df.withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
-
-    return _latest
-
-
-def months_frame(spark: SparkSession, months: list[str]) -> DataFrame:
-    """A one-column (``month``) DataFrame of the given months."""
-    return spark.createDataFrame([(m,) for m in months], "month string")
 
 
 # ---------------------------------------------------------------- dimensions

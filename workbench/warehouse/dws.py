@@ -13,10 +13,11 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.dws import KEY_PRODUCTS
-from workbench.months import add_months
-from workbench.warehouse.dwd import (
+from workbench.months import add_months, month_index
+from workbench.warehouse.columns import (
     Transform,
     conform_to,
+    date_month_index_col,
     exact_avg,
     exact_sum,
     month_index_col,
@@ -179,7 +180,7 @@ def to_subscriber_month(
     start = month_start_col("month")
     end = F.last_day(start)
     mi = month_index_col("month")
-    deact_mi = F.year("final_deactivation_date") * 12 + F.month("final_deactivation_date")
+    deact_mi = date_month_index_col("final_deactivation_date")
     ahead = deact_mi - mi
     is_prepaid = F.col("plan_type") == "prepaid"
     history_window = Window.partitionBy("subscriber_id").orderBy("_mi")
@@ -193,7 +194,7 @@ def to_subscriber_month(
         )
         .withColumn(
             "months_to_contract_end",
-            F.year("contract_end_date") * 12 + F.month("contract_end_date") - mi,
+            date_month_index_col("contract_end_date") - mi,
         )
         .withColumn("is_opening", F.col("activation_date") < start)
         .withColumn("is_gross_add", F.col("activation_date").between(start, end))
@@ -235,7 +236,7 @@ def to_subscriber_month(
         )
         .withColumn(
             "is_label_complete",
-            _month_number(last_month) - mi >= horizon_months,
+            F.lit(month_index(last_month)) - mi >= horizon_months,
         )
     )
     return wide.where(F.col("month").isin(sorted(months))).transform(
@@ -249,11 +250,6 @@ def _share(part: Column, whole: Column) -> Column:
     ratio = safe_ratio(part, whole)
     # least/greatest skip nulls, so keep "no calls" null explicitly
     return F.when(ratio.isNotNull(), F.least(F.greatest(ratio, F.lit(0.0)), F.lit(1.0)))
-
-
-def _month_number(month: str) -> Column:
-    year, mon = (int(p) for p in month.split("-"))
-    return F.lit(year * 12 + mon)
 
 
 def _horizon(ctx: BuildContext) -> int:

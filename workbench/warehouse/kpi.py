@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 
 from workbench.catalog.ads import ALL
 from workbench.errors import WorkbenchError
-from workbench.warehouse.dwd import conform_to, month_index_col, require_columns
+from workbench.warehouse.columns import conform_to, month_index_col, require_columns
 
 CUBE_DIMENSIONS = ("region_id", "segment", "plan_type")
 DEFAULT_SOURCE = "dws_subscriber_month"

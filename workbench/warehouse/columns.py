@@ -1,0 +1,117 @@
+"""Generic column helpers shared by the warehouse layers and the subjects.
+
+Nothing here knows a particular table: transforms that conform a frame to a catalog table, check
+its columns, keep the latest snapshot, plus month columns and order-independent aggregates.
+Month numbers are the running month index of :func:`workbench.months.month_index`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from workbench.catalog import get_table
+from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+Transform = Callable[[DataFrame], DataFrame]
+
+
+class MissingColumnError(WorkbenchError, KeyError):
+    """A transform's input lacks a column it needs; the message names the column and input."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0])
+
+
+def _col(column: Column | str) -> Column:
+    return F.col(column) if isinstance(column, str) else column
+
+
+def require_columns(df: DataFrame, columns: Iterable[str], what: str) -> DataFrame:
+    """Return ``df`` unchanged, or raise :class:`MissingColumnError` naming what is missing."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise MissingColumnError(
+            f"{what}: missing column(s) {', '.join(missing)} (has: {', '.join(df.columns)})"
+        )
+    return df
+
+
+def conform_to(table_name: str) -> Transform:
+    """Select exactly the catalog columns of ``table_name``, in order and cast to their types."""
+    table = get_table(table_name)
+
+    def _conform(df: DataFrame) -> DataFrame:
+        require_columns(df, table.column_names, f"building {table_name}")
+        return df.select(
+            *(
+                F.col(c.name).cast(table.spark_schema[c.name].dataType).alias(c.name)
+                for c in table.columns
+            )
+        )
+
+    return _conform
+
+
+def month_start_col(month: Column | str) -> Column:
+    """First day of a ``YYYY-MM`` month column."""
+    return F.to_date(F.concat(_col(month), F.lit("-01")))
+
+
+def month_index_col(month: Column | str) -> Column:
+    """A ``YYYY-MM`` string column as a running month number, ``year * 12 + month - 1``: the
+    numbering of :func:`workbench.months.month_index`, so differences are months apart and
+    absolute values compare with ``F.lit(month_index(...))``."""
+    text = _col(month)
+    return F.substring(text, 1, 4).cast("int") * 12 + F.substring(text, 6, 2).cast("int") - 1
+
+
+def date_month_index_col(date_column: Column | str) -> Column:
+    """The running month number (``year * 12 + month - 1``) of a date or timestamp column: the
+    numbering of :func:`workbench.months.month_index` and :func:`month_index_col`."""
+    day = _col(date_column)
+    return F.year(day) * 12 + F.month(day) - 1
+
+
+def month_of(date_col: Column) -> Column:
+    """The ``YYYY-MM`` month of a date or timestamp column."""
+    return F.date_format(date_col, "yyyy-MM")
+
+
+def exact_sum(column: Column | str) -> Column:
+    """Sum of a double column that does not depend on row order: summed as a decimal (exact),
+    so a rebuild gives bit-identical results whatever the partitioning."""
+    return F.sum(_col(column).cast("decimal(38,9)")).cast("double")
+
+
+def exact_avg(column: Column | str) -> Column:
+    """Mean of a double column, independent of row order (see :func:`exact_sum`)."""
+    col = _col(column)
+    return exact_sum(col) / F.count(col)
+
+
+def safe_ratio(numerator: Column, denominator: Column) -> Column:
+    """numerator / denominator, null when the denominator is 0 or null (ANSI-safe)."""
+    return F.when(denominator != 0, numerator / denominator)
+
+
+def latest_snapshot(*keys: str) -> Transform:
+    """Keep, per key, the row of the latest extract month (reference extracts are snapshots)."""
+
+    def _latest(df: DataFrame) -> DataFrame:
+        require_columns(df, [*keys, "month"], "latest snapshot")
+        window = Window.partitionBy(*keys).orderBy(F.col("month").desc())
+        return df.withColumn("_rank", F.row_number().over(window)).where("_rank = 1").drop("_rank")
+
+    return _latest
+
+
+def months_frame(spark: SparkSession, months: list[str]) -> DataFrame:
+    """A one-column (``month``) DataFrame of the given months."""
+    return spark.createDataFrame([(m,) for m in months], "month string")
