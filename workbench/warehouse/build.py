@@ -257,27 +257,26 @@ class _Run:
         ods = ODS_TABLES[raw_name]
         known = None
         if "subscriber_id" in raw.column_names and raw_name != "subscribers":
-            known = self.read(ODS_NAMES["subscribers"], self.months).select(
-                "subscriber_id", "month"
-            )
-        labelled = (
-            storage.read_raw(self.spark, self.settings, raw_name, self.months)
-            .transform(label_rows(raw, known))
-            .persist()
+            subscribers = ODS_NAMES["subscribers"]
+            known = self.read(subscribers, self.months).select("subscriber_id", "month")
+            if (self.stats[subscribers].rows_written or 0) <= BROADCAST_SUBSCRIBER_MONTHS:
+                known = F.broadcast(known)
+        # Not cached: each of the two writes reads the extract again, which costs less than
+        # keeping every row of a large extract in memory (spilled to disk past the executors'
+        # storage memory); the duplicate search inside is computed once (see ods.py).
+        labelled = storage.read_raw(self.spark, self.settings, raw_name, self.months).transform(
+            label_rows(raw, known)
         )
         rejects = self.quarantine_parts / raw_name
         quarantine_check = WriteCheck(QUARANTINE_ROWS, f"{self.run_id}/quarantine/{raw_name}")
         for reason in DIRTY_KINDS:
             quarantine_check.count(reason, F.sum(F.when(F.col("reason") == reason, 1).otherwise(0)))
-        try:
-            stats = self.stage(labelled.transform(accepted_rows(raw)), ods, self.months)
-            storage.write_staged(
-                quarantine_check.attach(labelled.transform(quarantined_rows(raw))),
-                QUARANTINE_ROWS,
-                rejects,
-            )
-        finally:
-            labelled.unpersist()
+        stats = self.stage(labelled.transform(accepted_rows(raw)), ods, self.months)
+        storage.write_staged(
+            quarantine_check.attach(labelled.transform(quarantined_rows(raw))),
+            QUARANTINE_ROWS,
+            rejects,
+        )
         quarantine_check.verify(lambda: storage.read_path(self.spark, QUARANTINE_ROWS, rejects))
         by_reason = quarantine_check.metrics
         stats.quarantined_by_reason = {r: by_reason[r] for r in DIRTY_KINDS if by_reason[r]}
@@ -398,6 +397,12 @@ class _Run:
             table = get_table(name)
             moves.extend(storage.plan_moves(self.settings, self.run_id, table, months or None))
         storage.publish(self.settings, self.run_id, moves)
+
+
+# The month's accepted subscribers are sent to every task of an extract's validation when at most
+# this many (about 40 bytes each in the hash table: 5M subscriber-months is 200 MB); above, by a
+# shuffle of the extract.
+BROADCAST_SUBSCRIBER_MONTHS = 5_000_000
 
 
 def _now() -> str:
