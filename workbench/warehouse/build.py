@@ -207,12 +207,10 @@ class _Run:
         return old.unionByName(new) if published else new
 
     # -- writing -------------------------------------------------------------------------------
-    def stage(
-        self, df: DataFrame, table: Table, months: list[str], check: WriteCheck | None = None
-    ) -> TableStats:
+    def stage(self, df: DataFrame, table: Table, months: list[str]) -> TableStats:
         """Write to staging with the contracts counted by the write itself; rows per month from
         the written files' footers."""
-        check = check or WriteCheck(table, f"{self.run_id}/{table.name}")
+        check = WriteCheck(table, f"{self.run_id}/{table.name}")
         storage.write_staged(check.attach(df), table, self.staged_dir(table))
         check.verify(
             lambda: storage.read_path(self.spark, table, self.staged_dir(table), months or None)
@@ -356,8 +354,9 @@ class _Run:
                 self._in_group(QUARANTINE_ROWS.name, self.gather_quarantine),
             )
         )
-        produced = {step.name for step in steps} | {m.table for m in _models(self.settings)}
-        for model in _models(self.settings):
+        models = _models(self.settings)
+        produced = {step.name for step in steps} | {m.table for m in models}
+        for model in models:
             needs = tuple(name for name in model.inputs if name in produced)
             run = partial(self.model_step, model, all_months, params)
             steps.append(Step(model.table, needs, self._in_group(model.table, run)))
