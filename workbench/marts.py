@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from workbench.catalog import PARTITION_COLUMN, Table, get_table, tables
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import duckdb
     import pandas as pd
 
@@ -33,10 +35,9 @@ def _settings(settings: Settings | None) -> Settings:
     return settings or load_settings()
 
 
-def _files(table: Table, settings: Settings, months: list[str] | None) -> list[str]:
+def _files(table: Table, path: Path, months: list[str] | None) -> list[str]:
     from workbench.warehouse.storage import _parquet_files, list_months, partition_dir
 
-    path = table.path(settings)
     if not table.partition_by:
         return [str(p) for p in _parquet_files(path)]
     chosen = [m for m in list_months(path) if months is None or m in set(months)]
@@ -49,11 +50,16 @@ def _quote(name: str) -> str:
 
 def table_sql(table: Table, settings: Settings, months: list[str] | None = None) -> str:
     """A SELECT over the table's files with explicit, typed columns (an empty SELECT if none)."""
+    return folder_sql(table, table.path(settings), months)
+
+
+def folder_sql(table: Table, path: Path, months: list[str] | None = None) -> str:
+    """:func:`table_sql` over a copy of the table stored in another folder."""
     columns = [
         f"CAST({_quote(c.name)} AS {_DUCK_TYPES[c.type]}) AS {_quote(c.name)}"
         for c in table.columns
     ]
-    files = _files(table, settings, months)
+    files = _files(table, path, months)
     if not files:
         empty = ", ".join(
             f"CAST(NULL AS {_DUCK_TYPES[c.type]}) AS {_quote(c.name)}" for c in table.columns
@@ -100,7 +106,7 @@ def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
     settings = _settings(settings)
     con = duckdb.connect()
     for table in tables():
-        if table.layer == "raw" or not _files(table, settings, None):
+        if table.layer == "raw" or not _files(table, table.path(settings), None):
             continue
         con.execute(f"CREATE VIEW {_quote(table.name)} AS {table_sql(table, settings)}")
     return con

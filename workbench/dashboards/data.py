@@ -93,7 +93,7 @@ def load_mart(
 
     table = get_table(name)
     scope = region_scope(name, viewer)
-    if not _files(table, settings, None):
+    if not _files(table, table.path(settings), None):
         raise MartUnavailable(
             f"No data yet: {name} has not been built. Ask the analytics team to run it."
         )

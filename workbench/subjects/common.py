@@ -151,7 +151,7 @@ def read_small(name: str, settings: Settings, where: str | None = None) -> pd.Da
     from workbench.marts import _files, read_mart
 
     table = get_table(name)
-    files = _files(table, settings, None)
+    files = _files(table, table.path(settings), None)
     signature = tuple((f, *_stat(f)) for f in files)
     key = (name, str(table.path(settings)), where, signature)
     if key in _small_cache:
