@@ -11,9 +11,12 @@ PROFILE ?= demo
 demo: $(STAMP)
 	$(VENV)/bin/workbench demo --profile $(PROFILE)
 
-# --durations: every run lists its slowest tests, to keep the suite within its budget
+# --durations: every run lists its slowest tests, to keep the suite within its budget.
+# Two pytest-xdist workers, a test file each at a time: much of the suite waits (JVM and kernel
+# starts, browsers, subprocesses), and two workers fill those waits on a 2-core machine.
+TEST_WORKERS ?= 2
 test: $(STAMP) test-packages
-	$(PY) -m pytest --durations=25 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # The benchmark pack (README, Scale and benchmarks): prints the table, writes bench/RESULTS.md.
 bench: $(STAMP)

@@ -3,9 +3,12 @@ the `tiny` synthetic operator generated once per run."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,26 +65,64 @@ def tiny_project(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def tiny_manifest(spark, tiny_project) -> dict:
-    """Generate the `tiny` operator once per run and return its manifest."""
-    from workbench.generate import generate_operator
+def tiny_shared(tmp_path_factory, worker_id) -> Path:
+    """The folder where this run makes its one `tiny` operator and warehouse. Under pytest-xdist
+    (`make test` runs two workers) every worker sees the same folder: the first to ask generates
+    and builds, the others wait for it, then each copies the result into a project of its own, so
+    no test sees another worker's writes."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if worker_id != "master" else base) / "tiny_shared"
 
-    if TINY_CACHE is not None and (TINY_CACHE / "raw" / "_manifest.json").is_file():
-        shutil.copytree(TINY_CACHE / "raw", tiny_project.raw_dir, dirs_exist_ok=True)
-        return json.loads((tiny_project.raw_dir / "_manifest.json").read_text())
-    return generate_operator(spark, tiny_project, profile="tiny")
+
+@contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock`` (one worker process at a time)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _shared_tiny(spark, folder: Path, built: bool) -> Settings:
+    """The shared `tiny` project, its operator generated (and, if ``built``, its warehouse built)
+    by whichever worker asks first."""
+    from workbench.generate import generate_operator
+    from workbench.warehouse.build import build_warehouse
+
+    with _exclusive(folder / ".lock"):
+        settings = make_project(folder / "project")
+        if not (settings.raw_dir / "_manifest.json").is_file():
+            if TINY_CACHE is not None and (TINY_CACHE / "raw" / "_manifest.json").is_file():
+                shutil.copytree(TINY_CACHE / "raw", settings.raw_dir, dirs_exist_ok=True)
+            else:
+                generate_operator(spark, settings, profile="tiny")
+        done = folder / ".built"
+        if built and not done.exists():
+            if TINY_CACHE is not None and (TINY_CACHE / "warehouse").is_dir():
+                shutil.copytree(TINY_CACHE / "warehouse", settings.warehouse_dir)
+            else:
+                build_warehouse(spark, settings)
+                if TINY_CACHE is not None:
+                    shutil.copytree(settings.raw_dir, TINY_CACHE / "raw", dirs_exist_ok=True)
+                    shutil.copytree(settings.warehouse_dir, TINY_CACHE / "warehouse")
+            done.touch()
+    return settings
 
 
 @pytest.fixture(scope="session")
-def tiny_warehouse(spark, tiny_project, tiny_manifest) -> Settings:
-    """The `tiny` warehouse, built once per run from the `tiny` operator."""
-    from workbench.warehouse.build import build_warehouse
+def tiny_manifest(spark, tiny_project, tiny_shared) -> dict:
+    """The `tiny` operator in this worker's project (generated once per run); its manifest."""
+    shared = _shared_tiny(spark, tiny_shared, built=False)
+    shutil.copytree(shared.raw_dir, tiny_project.raw_dir, dirs_exist_ok=True)
+    return json.loads((tiny_project.raw_dir / "_manifest.json").read_text())
 
-    if TINY_CACHE is not None and (TINY_CACHE / "warehouse").is_dir():
-        shutil.copytree(TINY_CACHE / "warehouse", tiny_project.warehouse_dir, dirs_exist_ok=True)
-        return tiny_project
-    build_warehouse(spark, tiny_project)
-    if TINY_CACHE is not None:
-        shutil.copytree(tiny_project.raw_dir, TINY_CACHE / "raw", dirs_exist_ok=True)
-        shutil.copytree(tiny_project.warehouse_dir, TINY_CACHE / "warehouse", dirs_exist_ok=True)
+
+@pytest.fixture(scope="session")
+def tiny_warehouse(spark, tiny_project, tiny_manifest, tiny_shared) -> Settings:
+    """The `tiny` warehouse in this worker's project (built once per run)."""
+    shared = _shared_tiny(spark, tiny_shared, built=True)
+    shutil.copytree(shared.warehouse_dir, tiny_project.warehouse_dir, dirs_exist_ok=True)
     return tiny_project
