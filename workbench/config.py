@@ -35,8 +35,8 @@ class PathSettings(_Strict):
     reports: Path = Path("reports")
 
 
-_MASTER = re.compile(r"^(local(\[(\*|\d+)(,\s*\d+)?\])?|spark://[^\s]+|yarn|k8s://[^\s]+)$")
-_MEMORY = re.compile(r"^\d+[kmgt]$", re.IGNORECASE)
+_MASTER = re.compile(r"local(\[(\*|\d+)(,\s*\d+)?\])?|spark://[^\s]+|yarn|k8s://[^\s]+")
+_MEMORY = re.compile(r"\d+[kmgt]", re.IGNORECASE)
 
 
 class SparkSettings(_Strict):
@@ -51,7 +51,7 @@ class SparkSettings(_Strict):
     @field_validator("master")
     @classmethod
     def _check_master(cls, value: str) -> str:
-        if not _MASTER.match(value):
+        if not _MASTER.fullmatch(value):
             raise ValueError(
                 "must be local[*], local[N], spark://host:port, yarn or k8s://https://host:port"
             )
@@ -60,7 +60,7 @@ class SparkSettings(_Strict):
     @field_validator("driver_memory")
     @classmethod
     def _check_memory(cls, value: str) -> str:
-        if not _MEMORY.match(value):
+        if not _MEMORY.fullmatch(value):
             raise ValueError("must look like 4g or 512m")
         return value
 
@@ -98,6 +98,9 @@ class WarehouseSettings(_Strict):
     # tables built at once (None: two per core, at most 8; see warehouse.build)
     parallelism: int | None = Field(None, ge=1, le=64)
     kpi_dictionary: Path = Path("pipelines/kpis.yml")
+    # how long a writer waits for another's write lock (0: fail at once, None: no limit); a
+    # build can take longer than an export is willing to wait (see warehouse.lock)
+    lock_wait_seconds: float | None = Field(600.0, ge=0)
 
 
 class SuppressionSettings(_Strict):
@@ -128,7 +131,23 @@ class TargetSettings(_Strict):
     cost_per_contact_cny: float = Field(0.0, ge=0.0)
     offer_cost_cny: float = Field(0.0, ge=0.0)
     max_rows: int = Field(1_000_000, gt=0, le=1_048_575)
+    # permission bits of list files and the export log: MSISDNs and who was contacted
+    file_mode: int = 0o600
     suppression: SuppressionSettings = Field(default_factory=SuppressionSettings)
+
+    @field_validator("file_mode", mode="before")
+    @classmethod
+    def _check_file_mode(cls, value: object) -> int:
+        # YAML reads an unquoted 0600 as the number 384 and "0600" as text: both mean octal 600
+        if isinstance(value, str) and re.fullmatch(r"0?o?[0-7]{3}", value.strip()):
+            value = int(value.strip().removeprefix("0").removeprefix("o") or "0", 8)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+            raise ValueError(f"{value!r} must be permission bits in octal, e.g. '0600'")
+        if value & 0o600 != 0o600:
+            raise ValueError(f"{value:04o}: the owner must be able to read and write the files")
+        if value & 0o022:
+            raise ValueError(f"{value:04o}: list files may not be writable by others")
+        return value
 
 
 class ReportSettings(_Strict):

@@ -16,13 +16,22 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    """Append one record (a JSON object) as a line, creating the file and its folder."""
+def append_record(path: Path, record: dict[str, Any], *, mode: int | None = None) -> None:
+    """Append one record (a JSON object) as a line, creating the file and its folder.
+
+    Args:
+        mode: permission bits of the file (default: 0o644 less the umask, on creation only);
+            when given, a file of ours with other bits is set to them, so a log once created
+            world-readable is closed on its next record.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True, default=str, ensure_ascii=False) + "\n").encode()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644 if mode is None else mode)
     try:
-        size = os.fstat(fd).st_size
+        stat = os.fstat(fd)
+        if mode is not None and stat.st_mode & 0o777 != mode and stat.st_uid == os.getuid():
+            os.fchmod(fd, mode)  # O_CREAT's mode is reduced by the umask, and only on creation
+        size = stat.st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             line = b"\n" + line  # end a line cut short by a killed writer
         os.write(fd, line)

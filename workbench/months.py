@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 
 
 def parse_month(text: str) -> str:
     """Validate a ``YYYY-MM`` month and return it unchanged."""
-    if not isinstance(text, str) or not _MONTH.match(text.strip()):
+    if not isinstance(text, str) or _MONTH.fullmatch(text.strip()) is None:
         raise ValueError(f"month {text!r} must look like 2026-01")
     return text.strip()
 

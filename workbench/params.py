@@ -8,7 +8,7 @@ what their kind allows:
 
 * ``month``: ``YYYY-MM`` (e.g. ``2026-10``);
 * ``identifier``: letters, digits, ``_``, ``-`` and ``.``, at most 64 characters (ids such as
-  ``GZ``, ``ALL`` or ``online_app``);
+  ``GZ``, ``ALL`` or ``online_app``), never ``.`` or ``..`` (see :mod:`workbench.names`);
 * ``path``: a file or folder path of letters, digits, ``_ - . / :`` and spaces (empty allowed);
 * ``choice``: one of the listed values.
 
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from workbench.analysis.errors import ParameterError
+from workbench.names import is_identifier
 
 Kind = Literal["month", "identifier", "path", "choice"]
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-_PATH = re.compile(r"^[A-Za-z0-9_.\-/: ]{0,1024}$")
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+_PATH = re.compile(r"[A-Za-z0-9_.\-/: ]{0,1024}")
 CODE_MARKERS: tuple[str, ...] = (
     "__",
     ";",
@@ -121,9 +121,9 @@ class Param:
                     f"{marker!r}); allowed: {_KIND_HELP[self.kind or 'identifier']}"
                 )
         ok = {
-            "month": lambda v: bool(_MONTH.match(v)),
-            "identifier": lambda v: bool(_IDENTIFIER.match(v)),
-            "path": lambda v: bool(_PATH.match(v)) and ".." not in v.split("/"),
+            "month": lambda v: _MONTH.fullmatch(v) is not None,
+            "identifier": is_identifier,
+            "path": lambda v: _PATH.fullmatch(v) is not None and ".." not in v.split("/"),
             "choice": lambda v: v in self.choices,
         }[self.kind or "identifier"](value)
         if not ok:

@@ -235,6 +235,20 @@ def value_text(page, name: str) -> str:
     return page.locator(f".wb-value-{name} .wb-number").first.inner_text().strip()
 
 
+def set_users(config: Path, **users: object) -> None:
+    """Edit ``dashboards.users`` in a configuration file as an administrator would:
+    ``user=[regions]`` or ``user="all"`` sets a user, ``user=None`` removes them."""
+    import yaml
+
+    tree = yaml.safe_load(config.read_text())
+    for user, regions in users.items():
+        if regions is None:
+            tree["dashboards"]["users"].pop(user, None)
+        else:
+            tree["dashboards"]["users"][user] = {"regions": regions}
+    config.write_text(yaml.safe_dump(tree, sort_keys=False))
+
+
 def choose(page, name: str, option: str) -> None:
     """Pick ``option`` in the dropdown with CSS class ``wb-<name>``."""
     page.locator(f".wb-{name} select").select_option(option)

@@ -1,19 +1,30 @@
 """Signed links and region scoping: tokens verify only as issued, users come from the
-configuration, and every mart read stays inside the viewer's regions."""
+configuration as it is on disk at every action, and every mart read stays inside the viewer's
+regions."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
+import time
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from tests.conftest import make_project
+from tests.dashboards.conftest import set_users
 from workbench.config import ConfigError
 from workbench.dashboards import access
 from workbench.dashboards.access import AccessDenied, Viewer
-from workbench.dashboards.data import MartUnavailable, in_list, load_mart
+from workbench.dashboards.data import (
+    MartUnavailable,
+    export_target_list,
+    in_list,
+    load_mart,
+    region_scope,
+)
 
 
 @pytest.fixture
@@ -140,3 +151,117 @@ def test_filters_read_the_same_in_duckdb_and_spark_sql():
     assert in_list("region_id", []) == "FALSE"
     with pytest.raises(Exception, match="not a column"):
         in_list("region_id) OR (1=1", ["GZ"])
+
+
+# --------------------------------------------------------------------------- access at each action
+
+
+def _config(settings) -> Path:
+    return settings.root / "pipelines" / "config.yml"
+
+
+def test_the_current_viewer_is_read_from_the_configuration_as_it_is_now(project):
+    config = _config(project)
+    set_users(config, south=["GZ", "SZ"])
+    token = access.issue_token("south", access.settings_now(config), now=1_000)
+    assert access.current_viewer(config, token, now=2_000).regions == {"GZ", "SZ"}
+    set_users(config, south=["GZ"])  # narrowed: the next check sees it
+    assert access.current_viewer(config, token, now=2_000).regions == {"GZ"}
+    ttl = project.dashboards.link_ttl_hours * 3600
+    with pytest.raises(AccessDenied, match="access denied: the link has expired"):
+        access.current_viewer(config, token, now=1_000 + ttl + 1)
+    set_users(config, south=None)
+    with pytest.raises(AccessDenied, match="access denied: user 'south' is no longer configured"):
+        access.current_viewer(config, token, now=2_000)
+    with pytest.raises(AccessDenied, match="through the link"):
+        access.current_viewer(config, None)
+    config.write_text("dashboards: [unclosed")  # an administrator's half-saved edit: fail closed
+    with pytest.raises(AccessDenied, match="configuration cannot be read"):
+        access.current_viewer(config, token, now=2_000)
+
+
+def test_settings_are_read_again_only_when_the_file_changed(project):
+    config = _config(project)
+    old = time.time() - 60  # modified a minute ago: not "racily" recent
+    os.utime(config, (old, old))
+    first = access.settings_now(config)
+    assert access.settings_now(config) is first  # unchanged: one stat, no parse
+    set_users(config, gz_manager=["SZ"])  # the same size, within the same clock tick: re-read
+    assert access.settings_now(config).dashboards.users["gz_manager"].regions == ["SZ"]
+
+
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_session_rebuilds_its_page_when_access_changes(project):
+    config = _config(project)
+    set_users(config, south=["GZ", "SZ"])
+    clock = _Clock(time.time())
+    token = access.issue_token("south", access.settings_now(config), now=clock.now)
+    session = access.Session(token, config, clock=clock)
+    rebuilt: list[Viewer] = []
+    session.on_change = lambda: rebuilt.append(session.viewer)
+    page_viewer = session.viewer
+    assert page_viewer.regions == {"GZ", "SZ"} and page_viewer.session is session
+    assert page_viewer.allowed_now() and not rebuilt  # nothing changed: the action goes on
+    set_users(config, sz_manager=["SZ", "DG"])  # another user's entry: not this page's business
+    assert page_viewer.allowed_now() and not rebuilt
+
+    set_users(config, south=["GZ"])
+    assert not page_viewer.allowed_now()  # the action does nothing: the page is rebuilt
+    assert [v.regions for v in rebuilt] == [{"GZ"}]
+    assert session.viewer.allowed_now() and len(rebuilt) == 1  # the new page's actions go on
+    assert not page_viewer.allowed_now() and len(rebuilt) == 1  # the replaced page's do not
+
+    clock.now += project.dashboards.link_ttl_hours * 3600 + 1
+    assert not session.viewer.allowed_now()
+    assert "expired" in rebuilt[-1].denied and session.viewer.regions == frozenset()
+
+
+def test_a_removed_user_reads_and_exports_nothing(project, monkeypatch):
+    config = _config(project)
+    session = access.Session(access.issue_token("gz_manager", project), config)
+    viewer = session.viewer
+    assert region_scope("ads_kpi_cube", viewer) == "region_id IN ('GZ')"
+    set_users(config, gz_manager=None)
+    with pytest.raises(AccessDenied, match="no longer configured"):
+        region_scope("ads_kpi_cube", viewer)
+    assert session.viewer.denied and "no longer configured" in session.viewer.denied
+    launched = []
+    monkeypatch.setattr("subprocess.run", lambda *a, **k: launched.append(a))
+    with pytest.raises(AccessDenied, match="no longer configured"):
+        export_target_list(project, viewer, source="churn", campaign="c1", period="2026-06")
+    assert not launched  # no export child was started
+
+
+def test_a_page_opened_without_a_token_is_denied(project, monkeypatch):
+    monkeypatch.setenv("QUERY_STRING", "user=ceo")
+    session = access.open_session(_config(project))
+    assert session.viewer.denied and "through the link" in session.viewer.denied
+    assert not session.viewer.allowed_now()
+
+
+def test_dashboard_exports_run_with_masking_on_whatever_the_setting(project, monkeypatch):
+    """The child process gets ``targets.mask_msisdn: true`` even when the configuration turns
+    it off (the real export is checked in test_churn_retention)."""
+    unmasked = project.model_copy(
+        update={"targets": project.targets.model_copy(update={"mask_msisdn": False})}
+    )
+    sent = []
+
+    def fake_run(command, *, input, **kwargs):
+        sent.append(json.loads(input))
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr("subprocess.run", fake_run)
+    with pytest.raises(RuntimeError, match="stop here"):
+        export_target_list(
+            unmasked, Viewer("ceo", None), source="churn", campaign="c1", period="2026-06"
+        )
+    assert sent[0]["settings"]["targets"]["mask_msisdn"] is True
+    assert unmasked.targets.mask_msisdn is False  # the caller's settings are left alone

@@ -76,17 +76,26 @@ def test_bad_filters_are_named():
         app.offer_audience(_offers(), _rules(), "")
 
 
-def test_audience_filter_is_valid_sql_for_the_viewer():
+def test_audience_filter_is_bound_for_the_viewer():
     import duckdb
 
-    where = app.audience_where("MUSIC", ["r3", "r4"], frozenset({"GZ"}))
+    from workbench.filters import duckdb_where
+
+    where, params = duckdb_where(app.audience_filters("MUSIC", ["r3", "r4"], frozenset({"GZ"})))
     offers = _offers()  # noqa: F841  (read by DuckDB below)
-    kept = duckdb.sql(f"SELECT subscriber_id FROM offers WHERE {where}").df()
+    with duckdb.connect() as con:
+        kept = con.execute(f"SELECT subscriber_id FROM offers WHERE {where}", params).df()
     assert kept["subscriber_id"].tolist() == [3]  # 4 is in SZ
-    assert "FALSE" in app.audience_where("MUSIC", ["r3"], frozenset())
+    assert "FALSE" in duckdb_where(app.audience_filters("MUSIC", ["r3"], frozenset()))[0]
     with pytest.raises(ParameterError, match="no rule passing the filters offers MUSIC"):
-        app.audience_where("MUSIC", [], None)
-    assert app.default_campaign("VIDEO_PACK", "2026-06") == "XS_VIDEO_PACK_202606"
+        app.audience_filters("MUSIC", [], None)
+    # the proposed name is the viewer's own for the month
+    assert app.default_campaign("VIDEO_PACK", "2026-06", "gz_manager") == (
+        "XS_VIDEO_PACK_202606_gz_manager"
+    )
+    assert app.default_campaign("VIDEO_PACK", "2026-06", "sz_manager") != (
+        app.default_campaign("VIDEO_PACK", "2026-06", "gz_manager")
+    )
 
 
 def test_missing_mart_and_denied_link_show_messages(tmp_path):
@@ -196,8 +205,15 @@ def test_a_region_manager_sees_and_exports_only_their_region(
     campaign = page.locator(".wb-campaign input").input_value()
     page.locator("button.wb-export").click()
     page.wait_for_selector(".wb-export-result", timeout=300_000)
-    treated = pd.read_csv(settings.targets_dir / f"{campaign}_{period}.csv")
-    control = pd.read_csv(settings.targets_dir / f"{campaign}_{period}_control.csv")
+    assert campaign.endswith("_gz_manager")  # proposed per user and month
+    log = [
+        __import__("json").loads(line)
+        for line in (settings.targets_dir / "export_log.jsonl").read_text().splitlines()
+    ]
+    record = next(r for r in log if r["campaign"] == campaign)
+    assert record["user"] == "gz_manager"
+    treated = pd.read_csv(record["file"])
+    control = pd.read_csv(record["control_file"])
     listed = pd.concat([treated, control])
     assert len(treated) > 0 and set(listed["region_id"]) == {"GZ"}
     assert set(listed["offer_product_id"]) == {offer}
@@ -211,11 +227,6 @@ def test_a_region_manager_sees_and_exports_only_their_region(
     }
     assert set(listed["subscriber_id"]) <= offered
     assert listed["msisdn"].astype(str).str.contains(r"\*\*\*\*").all()  # masked
-    log = [
-        __import__("json").loads(line)
-        for line in (settings.targets_dir / "export_log.jsonl").read_text().splitlines()
-    ]
-    record = next(r for r in log if r["campaign"] == campaign)
     # the export started from exactly the audience the app showed, then suppressed
     assert record["counts"][0]["before"] == audience
     assert record["n_treated"] + record["n_control"] == len(listed)

@@ -10,9 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import make_project
-from tests.targets.conftest import subscriber, table_frame, write_table
+from tests.targets.conftest import subscriber, write_table
 from workbench.targets.errors import TargetError
-from workbench.targets.export import record_contacts
 from workbench.targets.responses import load_responses
 from workbench.warehouse.storage import read_table
 
@@ -24,13 +23,15 @@ def exported(spark, tmp_path):
     """Campaign RET contacted subscribers 1-4 on 2026-07-01 (1, 2 treated; 3, 4 control)."""
     settings = make_project(tmp_path)
     write_table(spark, settings, "dwd_dim_subscriber", [subscriber(i) for i in range(1, 6)])
-    contacts = table_frame(
+    write_table(
         spark,
+        settings,
         "ads_target_contacts",
         [
             {
                 "contact_id": f"k{i}",
                 "campaign_id": "RET",
+                "wave_id": "w1",
                 "subscriber_id": i,
                 "assignment": "treatment" if i < 3 else "control",
                 "is_treated": i < 3,
@@ -41,7 +42,6 @@ def exported(spark, tmp_path):
             for i in range(1, 5)
         ],
     )
-    record_contacts(spark, settings, contacts, "RET", "2026-07")
     return settings
 
 
@@ -91,6 +91,32 @@ def test_every_row_is_loaded_or_quarantined_with_its_reason(spark, exported, tmp
     assert read_table(spark, exported, "quarantine_target_responses").count() == 11
 
 
+def test_rejects_are_kept_per_file_identity_not_per_name(spark, exported, tmp_path):
+    """Two ``responses.csv`` from different folders keep their own rejects; reloading one
+    replaces only its own, and a changed file is another file."""
+    rows = [r for r in ROWS if r[5] in ("missing_key", "bad_response")]  # 3 rejects each
+    first = _write(_folder(tmp_path, "gz") / "responses.csv", rows)
+    second = _write(_folder(tmp_path, "sz") / "responses.csv", rows[:2])
+    load_responses(spark, exported, first, now=NOW)
+    load_responses(spark, exported, second, now=NOW)
+    load_responses(spark, exported, first, now=NOW)  # a reload replaces its own rows only
+
+    def rejects() -> dict[str, int]:
+        bad = read_table(spark, exported, "quarantine_target_responses").toPandas()
+        assert set(bad.source_file) == {"responses.csv"}
+        return bad.groupby("source_path").size().to_dict()
+
+    assert rejects() == {str(first.resolve()): 3, str(second.resolve()): 2}
+    _write(second, rows[:1])  # the same path with other content: another file
+    load_responses(spark, exported, second, now=NOW)
+    assert sorted(rejects().values()) == [3, 3]  # 3 of the first; 2 + 1 of the second's two
+
+
+def _folder(root, name):
+    (root / name).mkdir()
+    return root / name
+
+
 def test_a_file_without_required_columns_is_refused(spark, exported, tmp_path):
     path = tmp_path / "r.csv"
     pd.DataFrame({"campaign": ["RET"], "subscriber_id": ["1"]}).to_csv(path, index=False)
@@ -112,10 +138,10 @@ def test_cli_exports_and_loads_responses(spark, small_warehouse, tmp_path, monke
          "--size", "10", "--format", "parquet"],
     )  # fmt: skip
     assert out.exit_code == 0, out.output
-    listed = pd.read_parquet(small_warehouse.targets_dir / "RET_2026-06.parquet")
+    listed = pd.read_parquet(small_warehouse.targets_dir / "RET_20260701.parquet")
     assert (
         len(listed)
-        + len(pd.read_parquet(small_warehouse.targets_dir / "RET_2026-06_control.parquet"))
+        + len(pd.read_parquet(small_warehouse.targets_dir / "RET_20260701_control.parquet"))
         == 10
     )
     responses = tmp_path / "answers.parquet"

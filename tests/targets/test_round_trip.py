@@ -113,8 +113,9 @@ def test_export_answer_load_refresh_and_report(spark, loop, tiny_manifest, tmp_p
         "--period", "2026-04", "--size", "200",
     )  # fmt: skip
     assert out.exit_code == 0, out.output
-    march, want_mar = _answers(settings, "LOOP_MAR", "LOOP_MAR_2026-02", "2026-03-04")
-    may, want_may = _answers(settings, "LOOP_MAY", "LOOP_MAY_2026-04", "2026-05-06")
+    # default file names: <campaign>_<wave>, the wave being the contact date
+    march, want_mar = _answers(settings, "LOOP_MAR", "LOOP_MAR_20260301", "2026-03-04")
+    may, want_may = _answers(settings, "LOOP_MAY", "LOOP_MAY_20260501", "2026-05-06")
     assert want_mar["control"]["answered"] > 0  # both groups answer: neither rate is trivial
     answers = tmp_path / "answers.csv"
     pd.concat([march, may]).to_csv(answers, index=False)

@@ -14,7 +14,8 @@ from workbench.analysis.errors import InputDataError
 from workbench.targets import select, suppress
 from workbench.targets.errors import TargetError
 from workbench.targets.log import append_record, read_records
-from workbench.targets.privacy import mask_msisdn, masked_msisdn, safe_output_path
+from workbench.targets.names import check_name, default_campaign_name, safe_output_path
+from workbench.targets.privacy import mask_msisdn, masked_msisdn
 from workbench.targets.writers import checksum, write_list
 
 CAND = (
@@ -79,11 +80,16 @@ def test_each_rule_removes_exactly_its_subscribers(spark):
     )
     assert set(_ids(df)) - set(_ids(df.transform(suppress.suppress_arrears(bills, 15.0)))) == {5}
     contacts = spark.createDataFrame(
-        [("A", 6, date(2026, 6, 1)), ("A", 7, date(2026, 5, 1)), ("SELF", 8, date(2026, 6, 30))],
-        "campaign_id string, subscriber_id bigint, contact_date date",
-    )
-    recent = suppress.suppress_recent_contacts(contacts, date(2026, 7, 1), 30, "SELF")
-    assert set(_ids(df)) - set(_ids(df.transform(recent))) == {6}
+        [("A", None, 6, date(2026, 6, 1)), ("A", None, 7, date(2026, 5, 1)),
+         ("SELF", "w1", 8, date(2026, 6, 30))],
+        "campaign_id string, wave_id string, subscriber_id bigint, contact_date date",
+    )  # fmt: skip
+    # a new wave of SELF: its earlier wave's contact counts like any other campaign's
+    recent = suppress.suppress_recent_contacts(contacts, date(2026, 7, 1), 30, "SELF", "w2")
+    assert set(_ids(df)) - set(_ids(df.transform(recent))) == {6, 8}
+    # re-running wave w1 itself: its own contacts do not count, so it selects the same people
+    rerun = suppress.suppress_recent_contacts(contacts, date(2026, 7, 1), 30, "SELF", "w1")
+    assert set(_ids(df)) - set(_ids(df.transform(rerun))) == {6}
     holdings = spark.createDataFrame(
         [(7, "P1"), (8, "P9")], "subscriber_id bigint, product_id string"
     )
@@ -104,19 +110,90 @@ def test_rules_name_missing_columns(spark):
 
 
 def test_masking_in_python_and_spark_agree(spark):
-    values = ["13812345678", "1234567", None, "8613812345678"]
+    values = ["13812345678", "1234567", None, "8613812345678", "12345678", "123456789", ""]
     df = spark.createDataFrame([(v,) for v in values], "msisdn string")
     got = [r[0] for r in df.select(masked_msisdn()).collect()]
     assert got == [mask_msisdn(v) for v in values]
     assert got[:3] == ["138****5678", "*******", None]
+    assert got[3:6] == ["861******5678", "12****78", "12****789"]
+
+
+@pytest.mark.parametrize("length", range(0, 20))
+def test_masking_always_hides_the_middle_four_digits(length):
+    number = "".join(str(i % 10) for i in range(1, length + 1))
+    masked = mask_msisdn(number)
+    visible = [c for c in masked if c != "*"]
+    assert len(masked) == length and masked.count("*") >= min(4, length)
+    assert len(visible) <= 7 and len(visible) <= max(0, length - 4)
+    if length >= 8:  # the hidden run is in the middle: both ends keep some digits
+        middle = (length - 4) // 2
+        assert masked[middle : middle + 4] == "****"
 
 
 @pytest.mark.parametrize(
-    "name", ["../x.csv", "a/b.csv", "/etc/passwd", "..", ".hidden", "a\\b.csv", "a b.csv", ""]
-)
-def test_file_names_cannot_escape_the_output_folder(tmp_path, name):
+    "name",
+    ["../x.csv", "a/b.csv", "/etc/passwd", "..", ".", ".hidden", "a\\b.csv", "a b.csv", "",
+     "x.csv\n", "export_log.jsonl", "EXPORT_LOG.JSONL"],
+)  # fmt: skip
+def test_file_names_cannot_escape_the_output_folder_or_take_the_log(tmp_path, name):
     with pytest.raises(TargetError):
         safe_output_path(tmp_path / "out", name)
+
+
+def test_a_file_name_must_carry_its_format(tmp_path):
+    assert safe_output_path(tmp_path, "l.csv", "csv").name == "l.csv"
+    with pytest.raises(TargetError, match=r"\.xlsx"):
+        safe_output_path(tmp_path, "l.csv", "xlsx")
+
+
+@pytest.mark.parametrize("name", ["RET\n", "RET\r", "RET ", "..", ".", "a..b", "-x", "x" * 101])
+def test_campaign_names_are_matched_whole(name):
+    with pytest.raises(TargetError, match="campaign"):
+        check_name(name)
+    assert check_name("RET_2026-06.v2") == "RET_2026-06.v2"
+
+
+def test_default_campaign_names_are_unique_per_user_and_month():
+    assert default_campaign_name("retention", "2026-06", "gz_manager") == (
+        "retention_202606_gz_manager"
+    )
+    names = {
+        default_campaign_name("retention", month, user)
+        for month in ("2026-06", "2026-07")
+        for user in ("gz_manager", "sz_manager", "gz.manager", "gz-manager")
+    }
+    assert len(names) == 8  # users whose names clean to the same text still differ
+    long = default_campaign_name("XS_" + "P" * 80, "2026-06", "u" * 90)
+    assert check_name(long) == long and len(long) <= 100
+
+
+def test_list_files_and_the_log_are_private(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)  # what a default shell gives: files would be world-readable
+    try:
+        write_list(pd.DataFrame({"msisdn": ["13812345678"]}), tmp_path / "l.csv", "csv")
+        write_list(pd.DataFrame({"a": [1]}), tmp_path / "l.xlsx", "xlsx", mode=0o640)
+        append_record(tmp_path / "log.jsonl", {"a": 1}, mode=0o600)
+        (tmp_path / "old.jsonl").write_text("")
+        os.chmod(tmp_path / "old.jsonl", 0o644)  # a log created before the mode was set
+        append_record(tmp_path / "old.jsonl", {"a": 1}, mode=0o600)
+    finally:
+        os.umask(old)
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert mode == {"l.csv": 0o600, "l.xlsx": 0o640, "log.jsonl": 0o600, "old.jsonl": 0o600}
+
+
+def test_file_mode_config_is_checked(tmp_path):
+    from tests.conftest import make_project
+    from workbench.config import ConfigError
+
+    assert make_project(tmp_path).targets.file_mode == 0o600
+    assert make_project(tmp_path, **{"targets.file_mode": "0640"}).targets.file_mode == 0o640
+    for bad in ("0666", "0400", "rw", 600):
+        with pytest.raises(ConfigError, match=r"targets.file_mode"):
+            make_project(tmp_path, **{"targets.file_mode": bad})
 
 
 def test_a_plain_file_name_stays_inside(tmp_path):
@@ -189,8 +266,8 @@ def test_a_write_that_breaks_a_contract_publishes_nothing(spark, tmp_path):
     from workbench.warehouse.storage import STAGING, read_table
 
     settings = make_project(tmp_path)
-    row = {"contact_id": "k1", "campaign_id": "C", "subscriber_id": 1, "assignment": "control",
-           "source": "churn", "month": "2026-07"}  # fmt: skip
+    row = {"contact_id": "k1", "campaign_id": "C", "wave_id": "w1", "subscriber_id": 1,
+           "assignment": "control", "source": "churn", "month": "2026-07"}  # fmt: skip
     one = table_frame(spark, "ads_target_contacts", [row])
     replace_months(settings, "ads_target_contacts", one, ["2026-07"])
     twice = table_frame(spark, "ads_target_contacts", [row, {**row, "subscriber_id": 2}])

@@ -1,5 +1,6 @@
-"""``workbench campaigns load-responses FILE`` and ``workbench campaigns refresh``: campaign
-responses back into the warehouse, and the exported campaigns' results rebuilt from them."""
+"""``workbench campaigns load-responses FILE``, ``workbench campaigns refresh`` and
+``workbench campaigns withdraw-wave``: campaign responses back into the warehouse, the exported
+campaigns' results rebuilt from them, and a wave taken back by its owner."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import typer
 
 from workbench.cli import common
 
-campaigns_app = typer.Typer(help="Campaign responses and results.", no_args_is_help=True)
+campaigns_app = typer.Typer(help="Campaign responses, results and waves.", no_args_is_help=True)
 
 
 @campaigns_app.command("load-responses")
@@ -68,6 +69,41 @@ def refresh(
             f"contacts of {', '.join(result.waiting)} are measured once that month is built",
             highlight=False,
         )
+
+
+@campaigns_app.command("withdraw-wave")
+def withdraw_wave(
+    campaign: Annotated[str, typer.Option("--campaign", help="The exported campaign.")],
+    wave: Annotated[str, typer.Option("--wave", help="The wave to withdraw.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded in the export log).")],
+    owner: Annotated[
+        str | None,
+        typer.Option("--owner", help="Who withdraws (default: the OS user): the owner."),
+    ] = None,
+) -> None:
+    """Withdraw one wave of a campaign you own: its contacts leave the warehouse, its files are
+    deleted, the wave is kept as withdrawn and the export log records who, when and why."""
+    from workbench.log import console
+
+    with common.user_errors():
+        settings = common.settings()
+        from workbench.spark import get_spark
+        from workbench.targets.withdraw import withdraw_wave as withdraw
+
+        result = withdraw(
+            get_spark(settings.spark),
+            settings,
+            campaign=campaign,
+            wave=wave,
+            reason=reason,
+            user=owner,
+        )
+    console.print(
+        f"{result.campaign} wave {result.wave_id} withdrawn by {result.user}: "
+        f"{result.n_contacts_removed} contacts removed, "
+        f"{len(result.files_removed)} file(s) deleted",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

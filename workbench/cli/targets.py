@@ -51,9 +51,30 @@ def export(
     name: Annotated[
         str | None, typer.Option("--name", help="Campaign name shown in reports.")
     ] = None,
+    owner: Annotated[
+        str | None,
+        typer.Option(
+            "--owner",
+            help="Who exports (default: the OS user). The first export of a campaign makes "
+            "them its owner; only they add or change its waves.",
+        ),
+    ] = None,
+    wave: Annotated[
+        str | None,
+        typer.Option(
+            "--wave", help="Wave id within the campaign (default: contact date [+ _region])."
+        ),
+    ] = None,
+    replace_wave: Annotated[
+        bool,
+        typer.Option(
+            "--replace-wave", help="Replace an existing wave whose list differs (logged)."
+        ),
+    ] = False,
 ) -> None:
-    """Select, suppress, hold out a control group, write the list and log the export; the
-    campaign (offer, costs) and both groups are recorded for the campaign ROI."""
+    """Select, suppress, hold out a control group, write the list and log the export, as one
+    transaction; the campaign (owner, offer, costs, regions), the wave and both groups are
+    recorded for the campaign ROI."""
     from datetime import date
 
     from workbench.log import console
@@ -86,11 +107,15 @@ def export(
             cost_per_contact_cny=cost_per_contact,
             offer_cost_cny=offer_cost,
             campaign_name=name,
+            owner=owner,
+            wave=wave,
+            replace_wave=replace_wave,
         )
     for step in result.counts:
         console.print(f"  {step['rule']:<16} {step['before']:>9} -> {step['after']:>9}")
     console.print(
-        f"{result.campaign}: {result.n_treated} treated, {result.n_control} control -> "
+        f"{result.campaign} wave {result.wave_id} ({result.action.replace('_', ' ')} by "
+        f"{result.user}): {result.n_treated} treated, {result.n_control} control -> "
         f"{result.file} (sha256 {result.checksum[:12]}...)",
         highlight=False,
     )

@@ -318,7 +318,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         tiles.children = [box for box, _ in values.values()]
 
     def refresh(*_: object) -> None:
-        if muted["on"] or "base" not in state:
+        if not viewer.allowed_now() or muted["on"] or "base" not in state:
             return
         with ui.guarded(out):
             ui.show(out)
@@ -379,6 +379,8 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             muted["on"] = False
 
     def load(*_: object) -> None:
+        if not viewer.allowed_now():  # the page was rebuilt for the viewer's new access
+            return
         with ui.guarded(out):
             ui.show(out)
             state.pop("base", None)
@@ -389,7 +391,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             refresh()
 
     def do_reset(_: object) -> None:
-        if "base" in state:
+        if viewer.allowed_now() and "base" in state:
             set_controls(state["base"])
             refresh()
 

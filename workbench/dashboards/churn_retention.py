@@ -5,9 +5,12 @@ subscriber's monthly revenue) and ``dwd_dim_subscriber`` (MSISDNs, masked as soo
 read) through DuckDB. The expected revenue at risk is the sum over the selection of churn
 probability x monthly revenue; the saving is the share retained x that sum.
 
-The export hands the selection (as SQL) to ``workbench targets export``'s code in a child
-process (:func:`workbench.dashboards.data.export_target_list`): every suppression rule, the
-control group, masking, recorded contacts and the export log, and no JVM in the kernel.
+The export hands the selection (as bound conditions, :mod:`workbench.filters`) to
+``workbench targets export``'s code in a child process
+(:func:`workbench.dashboards.data.export_target_list`): every suppression rule, the control
+group, masking, recorded contacts and the export log, and no JVM in the kernel. The proposed
+campaign name is the viewer's own for the month (``retention_202606_gz_manager``), so two
+managers never share a campaign by default.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from workbench.dashboards.data import (
     MartUnavailable,
     available_months,
     export_target_list,
-    literal,
     load_mart,
 )
+from workbench.filters import Condition, at_least, equals, is_true
+from workbench.targets.names import default_campaign_name
+from workbench.targets.privacy import mask_msisdn
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -67,12 +72,9 @@ class Selection:
 
 
 def mask_msisdns(msisdn: pd.Series) -> pd.Series:
-    """``13812345678`` -> ``138****5678``: the rule of
-    :func:`workbench.targets.privacy.mask_msisdn`, vectorised (that module needs pyspark)."""
-    text = msisdn.astype("string")
-    masked = text.str[:3] + "****" + text.str[-4:]
-    short = text.str.len() < 8
-    return masked.mask(short, text.str.replace(r".", "*", regex=True))
+    """``13812345678`` -> ``138****5678``: :func:`workbench.targets.privacy.mask_msisdn`, the
+    rule the list files use, on every value (missing ones stay missing)."""
+    return msisdn.astype("string").map(mask_msisdn, na_action="ignore").astype("string")
 
 
 def select_at_risk(scores: pd.DataFrame, selection: Selection) -> pd.DataFrame:
@@ -151,33 +153,68 @@ def distribution_figure(distribution: pd.DataFrame, lang: str = "en") -> go.Figu
     return fig
 
 
-def selection_where(selection: Selection) -> str:
-    """The selection as SQL over ``ads_churn_scores`` (what :func:`select_at_risk` keeps)."""
-    parts = [f"churn_probability >= {literal(float(selection.threshold))}"]
+def selection_filters(selection: Selection) -> tuple[Condition, ...]:
+    """The selection as bound conditions over ``ads_churn_scores`` (what :func:`select_at_risk`
+    keeps), read the same way by the export's Spark."""
+    parts = [at_least("churn_probability", float(selection.threshold))]
     if selection.region != ALL:
-        parts.append(f"region_id = {literal(selection.region)}")
+        parts.append(equals("region_id", selection.region))
     if selection.segment != ALL:
-        parts.append(f"segment = {literal(selection.segment)}")
-    return " AND ".join(parts)
+        parts.append(equals("segment", selection.segment))
+    return tuple(parts)
+
+
+def with_contact_consent(scores: pd.DataFrame, subscribers: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with ``is_do_not_contact`` as the target lists apply it: true when the line
+    was flagged when scored, is flagged now (``subscribers``: the current rows' flags), or has
+    no known consent (no current row, or a null flag)."""
+    now = (
+        subscribers.assign(flag=subscribers["is_do_not_contact"].astype("boolean").fillna(True))
+        .groupby("subscriber_id")["flag"]
+        .any()
+    )
+    current = scores["subscriber_id"].map(now).astype("boolean").fillna(True)
+    scored = scores["is_do_not_contact"].astype("boolean").fillna(True)
+    return scores.assign(is_do_not_contact=(scored | current).astype(bool))
+
+
+def at_risk_table(at_risk: pd.DataFrame, rows: int = TABLE_ROWS) -> pd.DataFrame:
+    """The riskiest ``rows`` lines as the page lists them, do-not-contact lines flagged."""
+    shown = at_risk.head(rows)[
+        [
+            "subscriber_id",
+            "msisdn",
+            "is_do_not_contact",
+            "region_id",
+            "segment",
+            "plan_type",
+            "churn_probability",
+            "reason_1",
+            "revenue_cny",
+        ]
+    ]
+    return ui.flag_do_not_contact(shown.round({"churn_probability": 3}))
 
 
 def load_scores(settings: Settings, viewer: Viewer, period: str) -> pd.DataFrame:
-    """The month's scores in the viewer's regions, with monthly revenue and masked MSISDNs."""
+    """The month's scores in the viewer's regions, with monthly revenue, masked MSISDNs and
+    the do-not-contact flag as the target lists apply it (:func:`with_contact_consent`)."""
     scores = load_mart(SCORES, settings, viewer, months=[period], columns=SCORE_COLUMNS)
     if scores.empty:
         raise EmptySelection(f"No churn scores for {period} in your regions.")
     revenue = load_mart(
         FEATURES, settings, viewer, months=[period], columns=["subscriber_id", "revenue_cny"]
     )
-    phones = load_mart(
+    current = load_mart(
         SUBSCRIBERS,
         settings,
         viewer,
-        columns=["subscriber_id", "msisdn"],
-        where="is_current",
+        columns=["subscriber_id", "msisdn", "is_do_not_contact"],
+        filters=[is_true("is_current")],
     )
-    phones = phones.drop_duplicates("subscriber_id")
+    phones = current[["subscriber_id", "msisdn"]].drop_duplicates("subscriber_id")
     phones["msisdn"] = mask_msisdns(phones["msisdn"])
+    scores = with_contact_consent(scores, current)
     return scores.merge(revenue, on="subscriber_id", how="left").merge(
         phones, on="subscriber_id", how="left"
     )
@@ -221,7 +258,10 @@ class _Retention:
             "retained",
         )
         self.campaign = ui.named(
-            widgets.Text(value=f"retention_{self.period.replace('-', '')}", description="Campaign"),
+            widgets.Text(
+                value=default_campaign_name("retention", self.period, viewer.user),
+                description="Campaign",
+            ),
             "campaign",
         )
         self.fmt = ui.named(
@@ -256,6 +296,8 @@ class _Retention:
         return Selection(self.region.value, self.segment.value, float(self.threshold.value))
 
     def refresh(self, *_: object) -> None:
+        if not self.viewer.allowed_now():  # the page was rebuilt for the viewer's new access
+            return
         with ui.guarded(self.details):
             self.at_risk = select_at_risk(self.scores, self.selection())
             ui.set_value(self.n_at_risk, f"{len(self.at_risk):,}", caption=ui.bilingual("at_risk"))
@@ -271,18 +313,6 @@ class _Retention:
                 )
                 return
             reasons = top_reasons(self.at_risk)
-            shown = self.at_risk.head(TABLE_ROWS)[
-                [
-                    "subscriber_id",
-                    "msisdn",
-                    "region_id",
-                    "segment",
-                    "plan_type",
-                    "churn_probability",
-                    "reason_1",
-                    "revenue_cny",
-                ]
-            ]
             ui.show(
                 self.details,
                 widgets.HTML(f"<h4>{ui.bilingual('top_reasons')}</h4>"),
@@ -291,14 +321,18 @@ class _Retention:
                     f"<h4>{ui.bilingual('at_risk')} (top {min(TABLE_ROWS, len(self.at_risk))}"
                     f" of {len(self.at_risk):,})</h4>"
                 ),
-                ui.table_html(shown.round({"churn_probability": 3}), "at-risk", TABLE_ROWS),
+                ui.table_html(at_risk_table(self.at_risk), "at-risk", TABLE_ROWS),
             )
 
     def update_saving(self, *_: object) -> None:
+        if not self.viewer.allowed_now():
+            return
         value = retention_saving(getattr(self, "revenue_value", 0.0), float(self.retained.value))
         ui.set_value(self.saving, f"{value:,.2f}", caption=ui.bilingual("saving"))
 
     def export(self, *_: object) -> None:
+        if not self.viewer.allowed_now():  # no export: the page now says why
+            return
         self.export_button.disabled = True
         ui.show(self.export_out, ui.message("Exporting: checking the suppression rules...", "info"))
         try:
@@ -311,7 +345,7 @@ class _Retention:
                     source="churn",
                     campaign=self.campaign.value.strip(),
                     period=self.period,
-                    where=selection_where(self.selection()),
+                    filters=selection_filters(self.selection()),
                     fmt=self.fmt.value,
                 )
                 ui.show(
@@ -347,4 +381,6 @@ def _body(settings: Settings, viewer: Viewer) -> widgets.Widget:
 
 def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
     """The churn-retention page for ``viewer``."""
+    if viewer.denied:  # the frame shows only the reason
+        return ui.app_frame("Churn retention", "流失挽留", widgets.VBox(), viewer)
     return ui.app_frame("Churn retention", "流失挽留", _body(settings, viewer), viewer)

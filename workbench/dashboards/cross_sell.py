@@ -15,7 +15,6 @@ subscribers in them.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
     from workbench.config import Settings
     from workbench.dashboards.access import Viewer
+    from workbench.filters import Condition
 
 log = logging.getLogger(__name__)
 
@@ -179,29 +179,30 @@ def strongest_figure(rules: pd.DataFrame, top: int = TOP_RULES) -> go.Figure:
 # --------------------------------------------------------------------------- export
 
 
-def audience_where(product: str, rule_ids: Sequence[str], regions: frozenset[str] | None) -> str:
+def audience_filters(
+    product: str, rule_ids: Sequence[str], regions: frozenset[str] | None
+) -> tuple[Condition, ...]:
     """The ``ads_offers`` filter of an offer's audience: the product, from these rules, in the
-    viewer's regions. Bare column names and quoted literals: valid Spark and DuckDB SQL."""
-    from workbench.dashboards.data import literal
+    viewer's regions, as bound conditions (:mod:`workbench.filters`) that DuckDB and Spark read
+    alike."""
+    from workbench.filters import among, equals
 
     if not product:
         raise ParameterError("choose an offer product")
     if not rule_ids:
         raise ParameterError(f"no rule passing the filters offers {product}")
-
-    def among(column: str, values: Sequence[str]) -> str:
-        return f"{column} IN ({', '.join(literal(v) for v in sorted(set(values)))})"
-
-    parts = [f"offer_product_id = {literal(product)}", among("rule_id", rule_ids)]
+    parts = [equals("offer_product_id", product), among("rule_id", rule_ids)]
     if regions is not None:
-        parts.append(among("region_id", sorted(regions)) if regions else "FALSE")
-    return " AND ".join(f"({p})" for p in parts)
+        parts.append(among("region_id", regions))
+    return tuple(parts)
 
 
-def default_campaign(product: str, period: str) -> str:
-    """A campaign name for an offer's list: ``XS_<product>_<YYYYMM>`` (letters, digits, _)."""
-    clean = re.sub(r"[^A-Za-z0-9]+", "_", product).strip("_") or "offer"
-    return f"XS_{clean}_{period.replace('-', '')}"
+def default_campaign(product: str, period: str, user: str) -> str:
+    """A campaign name for an offer's list, the viewer's own for the month:
+    ``XS_<product>_<YYYYMM>_<user>`` (letters, digits, _), so two managers never share one."""
+    from workbench.targets.names import default_campaign_name
+
+    return default_campaign_name(f"XS_{product}", period, user)
 
 
 def export_offer_audience(
@@ -224,7 +225,7 @@ def export_offer_audience(
     from workbench.dashboards.data import export_target_list
 
     # export_target_list adds the viewer's region filter itself (and refuses a denied viewer)
-    where = audience_where(product, rule_ids, None)
+    filters = audience_filters(product, rule_ids, None)
     region = next(iter(viewer.regions)) if viewer.regions and len(viewer.regions) == 1 else None
     return export_target_list(
         settings,
@@ -232,7 +233,7 @@ def export_offer_audience(
         source="offers",
         campaign=campaign,
         period=period,
-        where=where,
+        filters=filters,
         region=region,
         timeout_seconds=timeout_seconds,
     )
@@ -253,7 +254,8 @@ def load_month(
     settings: Settings, viewer: Viewer, period: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The month's rules (the scopes the viewer may see) and offers (the viewer's regions)."""
-    from workbench.dashboards.data import EmptySelection, in_list, load_mart
+    from workbench.dashboards.data import EmptySelection, load_mart
+    from workbench.filters import among
 
     rules = load_mart("ads_basket_rules", settings, viewer, months=[period])
     if viewer.regions is not None:
@@ -266,7 +268,7 @@ def load_month(
         viewer,
         months=[period],
         columns=["subscriber_id", "offer_product_id", "rule_id", "region_id", "segment"],
-        where=in_list("rule_id", sorted(set(rules["rule_id"]))),
+        filters=[among("rule_id", rules["rule_id"])],
     )
     return rules.reset_index(drop=True), offers
 
@@ -356,6 +358,8 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         )
 
     def show_offer(*_: object) -> None:
+        if not viewer.allowed_now():  # the page was rebuilt for the viewer's new access
+            return
         with ui.guarded(export_out):
             ui.show(export_out)
             if state.shown is None or not offer.value:
@@ -365,10 +369,10 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             ui.set_value(
                 reach, f"{len(audience):,}", caption=f"Audience of {offer.value} 推荐可触达用户"
             )
-            campaign.value = default_campaign(offer.value, state.period)
+            campaign.value = default_campaign(offer.value, state.period, viewer.user)
 
     def refresh(*_: object) -> None:
-        if muted["on"] or state.rules is None:
+        if not viewer.allowed_now() or muted["on"] or state.rules is None:
             return
         with ui.guarded(out):
             ui.show(out)
@@ -420,6 +424,8 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             ui.plot(strongest_figure(shown), "strongest", chart)
 
     def load(*_: object) -> None:
+        if not viewer.allowed_now():
+            return
         with ui.guarded(out):
             ui.show(out)
             state.rules = state.shown = None
@@ -443,6 +449,8 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             refresh()
 
     def do_export(_: object) -> None:
+        if not viewer.allowed_now():  # no export: the page now says why
+            return
         with ui.guarded(export_out):
             ui.show(export_out)
             if state.shown is None or not offer.value:

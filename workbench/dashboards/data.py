@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from workbench.catalog import get_table
 from workbench.dashboards.access import AccessDenied, Viewer
 from workbench.errors import WorkbenchError
+from workbench.filters import Condition, among, duckdb_where, from_records, to_records
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,16 +56,50 @@ def available_months(name: str, settings: Settings) -> list[str]:
     return table_months(settings, name)
 
 
-def region_scope(name: str, viewer: Viewer) -> str | None:
-    """The SQL filter that keeps ``viewer`` inside their regions (None: no filter needed)."""
+def require_access(viewer: Viewer) -> None:
+    """Check ``viewer``'s access again (:meth:`~workbench.dashboards.access.Viewer.allowed_now`)
+    before a read or an export: a viewer whose link expired, who was removed from the
+    configuration or given other regions since their page was built gets nothing (the page is
+    rebuilt for them).
+
+    Raises:
+        AccessDenied: the viewer is denied, or their access changed.
+    """
     if viewer.denied:
         raise AccessDenied(viewer.denied)
+    if not viewer.allowed_now():
+        now = viewer.session.viewer if viewer.session is not None else viewer
+        raise AccessDenied(now.denied or "access denied: your access changed; the page was rebuilt")
+
+
+def region_scope(name: str, viewer: Viewer) -> str | None:
+    """The SQL filter that keeps ``viewer`` inside their regions (None: no filter needed).
+
+    Every read asks for it first, so access is checked again here (:func:`require_access`).
+
+    Raises:
+        AccessDenied: the viewer is denied, or their access changed.
+    """
+    require_access(viewer)
     if viewer.regions is None:
         return None
     table = get_table(name)
     if REGION_COLUMN not in table.column_names:
         return None
     return in_list(REGION_COLUMN, sorted(viewer.regions))
+
+
+def region_filter(name: str, viewer: Viewer) -> tuple[Condition, ...]:
+    """:func:`region_scope` as a bound filter (:mod:`workbench.filters`): what keeps ``viewer``
+    inside their regions, for DuckDB reads and Spark exports alike (empty: no filter needed).
+
+    Raises:
+        AccessDenied: the viewer is denied, or their access changed.
+    """
+    require_access(viewer)
+    if viewer.regions is None or REGION_COLUMN not in get_table(name).column_names:
+        return ()
+    return (among(REGION_COLUMN, viewer.regions),)
 
 
 def load_mart(
@@ -75,6 +110,7 @@ def load_mart(
     months: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
     where: str | None = None,
+    filters: Sequence[Condition] = (),
 ) -> pd.DataFrame:
     """A mart as pandas, read by DuckDB and limited to the viewer's regions.
 
@@ -82,6 +118,8 @@ def load_mart(
         months: only these month partitions (default: all).
         columns: only these columns (default: all, in catalog order).
         where: an extra SQL filter built by the app (use :func:`literal` / :func:`in_list`).
+        filters: conditions with bound values (:mod:`workbench.filters`): prefer them to
+            ``where``, as the export reads the same conditions in Spark.
 
     Raises:
         MartUnavailable: the mart has never been written.
@@ -92,7 +130,7 @@ def load_mart(
     from workbench.marts import _files, table_sql
 
     table = get_table(name)
-    scope = region_scope(name, viewer)
+    bound, params = duckdb_where((*region_filter(name, viewer), *filters))
     if not _files(table, table.path(settings), None):
         raise MartUnavailable(
             f"No data yet: {name} has not been built. Ask the analytics team to run it."
@@ -102,17 +140,16 @@ def load_mart(
     unknown = [c for c in chosen if c not in known]
     if unknown:
         raise WorkbenchError(f"{name}: no column(s) {', '.join(unknown)}")
-    filters = [f for f in (scope, where) if f]
     picked = list(months) if months is not None else None
     select = ", ".join(f'"{c}"' for c in chosen)
-    sql = f"SELECT {select} FROM ({table_sql(table, settings, picked)})"
-    if filters:
-        sql += " WHERE " + " AND ".join(f"({f})" for f in filters)
+    sql = f"SELECT {select} FROM ({table_sql(table, settings, picked)}) WHERE {bound}"
+    if where:
+        sql += f" AND ({where})"
     order = [c for c in (*table.partition_by, *table.keys) if c in chosen]
     if order:
         sql += " ORDER BY " + ", ".join(f'"{c}"' for c in order)
     with duckdb.connect() as con:
-        frame = con.execute(sql).df()
+        frame = con.execute(sql, params).df()
     log.debug("%s for %s: %d row(s)", name, viewer.user, len(frame))
     return frame
 
@@ -135,7 +172,7 @@ def export_target_list(
     source: str,
     campaign: str,
     period: str,
-    where: str | None = None,
+    filters: Sequence[Condition] = (),
     region: str | None = None,
     fmt: str = "csv",
     timeout_seconds: float = 600,
@@ -147,8 +184,17 @@ def export_target_list(
     The export needs Spark and a dashboard kernel must never hold a JVM, so it runs in a child
     process (this module's ``__main__``) that exits once the list is written.
 
+    A dashboard export is never authorised for full numbers: MSISDNs are masked whatever
+    ``targets.mask_msisdn`` says (that switch is for the CLI's authorised exports), so the
+    export log's ``authorised: false`` and ``masked: true`` are what the file holds.
+
+    The viewer is the exporter: their user owns the campaign it creates (or must own the
+    campaign it adds a wave to) and the export log names them; their regions bound the
+    campaign's.
+
     Args:
-        where: the app's selection as SQL over the source mart's columns (see :func:`literal`).
+        filters: the app's selection over the source mart's columns, as bound conditions
+            (:mod:`workbench.filters`): Spark receives the same values the page's DuckDB did.
         region: passed to ``export_targets`` (e.g. a one-region manager's region).
 
     Returns:
@@ -158,27 +204,29 @@ def export_target_list(
     import subprocess
     import sys
 
+    require_access(viewer)  # first: a viewer denied now exports nothing, whatever they ask
     from workbench.targets.export import SOURCE_TABLES
-    from workbench.targets.privacy import check_name
+    from workbench.targets.names import check_name
 
     check_name(campaign)  # here, before paying for a Spark start in the child
     if source not in SOURCE_TABLES:
         raise WorkbenchError(f"source {source!r}: choose one of {', '.join(SOURCE_TABLES)}")
-    scope = region_scope(SOURCE_TABLES[source], viewer)
-    condition = " AND ".join(f"({f})" for f in (scope, where) if f) or None
+    conditions = (*region_filter(SOURCE_TABLES[source], viewer), *filters)
     payload = {
-        "settings": settings.model_dump(mode="json"),
+        "settings": masked_settings(settings).model_dump(mode="json"),
         "root": str(settings.root),
         "kwargs": {
             "campaign": campaign,
             "source": source,
             "period": period,
-            "where": condition,
+            "filters": to_records(conditions),
             "region": region,
             "fmt": fmt,
+            "owner": viewer.user,
+            "regions": None if viewer.regions is None else sorted(viewer.regions),
         },
     }
-    log.info("exporting %s for %s where %s", campaign, viewer.user, condition)
+    log.info("exporting %s for %s where %s", campaign, viewer.user, to_records(conditions))
     done = subprocess.run(
         [sys.executable, "-m", __name__],
         input=json.dumps(payload),
@@ -192,9 +240,13 @@ def export_target_list(
         log.error("export failed (%s): %s", done.returncode, done.stderr[-4000:])
         reason = lines[-1] if lines and done.returncode == 2 else "see the server log"
         raise WorkbenchError(f"The export of {campaign} failed: {reason}")
-    record = json.loads(lines[-1])
-    record.setdefault("extra", {})["user"] = viewer.user
-    return record
+    return json.loads(lines[-1])
+
+
+def masked_settings(settings: Settings) -> Settings:
+    """``settings`` with MSISDN masking on: what every dashboard export runs with."""
+    targets = settings.targets.model_copy(update={"mask_msisdn": True})
+    return settings.model_copy(update={"targets": targets})
 
 
 def _export_main() -> int:
@@ -211,7 +263,8 @@ def _export_main() -> int:
     payload = json.loads(sys.stdin.read())
     settings = Settings.model_validate({**payload["settings"], "root": payload["root"]})
     try:
-        result = export_targets(get_spark(settings.spark), settings, **payload["kwargs"])
+        kwargs = {**payload["kwargs"], "filters": from_records(payload["kwargs"].get("filters"))}
+        result = export_targets(get_spark(settings.spark), settings, **kwargs)
     except WorkbenchError as exc:
         sys.stdout.write(str(exc).replace("\n", " ") + "\n")
         return 2

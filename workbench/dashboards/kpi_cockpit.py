@@ -279,6 +279,8 @@ class _Cockpit:
         }
 
     def refresh(self, *_: object) -> None:
+        if not self.viewer.allowed_now():  # the page was rebuilt for the viewer's new access
+            return
         self.relabel()
         with ui.guarded(self.content):
             lang, period, cell = self.lang.value, self.month.value, self.cell()

@@ -90,7 +90,7 @@ def subject_from_query(query: str) -> str:
 
 
 def page_query() -> str:
-    """This kernel's page query string (set once :func:`~.access.current_viewer` has waited for
+    """This kernel's page query string (set once :func:`~.access.open_session` has waited for
     the request; asked of Voila otherwise)."""
     if os.environ.get("QUERY_STRING"):
         return os.environ["QUERY_STRING"]
@@ -493,6 +493,8 @@ def _body(settings: Settings, viewer: Viewer, subject: str) -> widgets.Widget:
     views = {subject: PartsView(f"wb-tab-{subject}") for subject in SUBJECTS}
 
     def refresh(*_: object) -> None:
+        if not viewer.allowed_now():  # the page was rebuilt for the viewer's new access
+            return
         with ui.guarded(content):
             # the region picker means nothing on a company-wide tab
             region.layout.visibility = "hidden" if tabs.value in COMPANY_WIDE else "visible"

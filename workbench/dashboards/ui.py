@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import plotly.graph_objects as go
 
-    from workbench.dashboards.access import Viewer
+    from workbench.config import Settings
+    from workbench.dashboards.access import Session, Viewer
 
     #: a Plotly figure, or a function making one when the chart is drawn (see :func:`plot`)
     Figure: TypeAlias = go.Figure | Callable[[], go.Figure]
@@ -331,6 +332,27 @@ def _table_markup(frame: pd.DataFrame, max_rows: int) -> str:
     return frame.head(max_rows).to_html(index=False, border=0, classes="wb-grid")
 
 
+#: what a subscriber list shows beside a line that must not be contacted
+DO_NOT_CONTACT = "DO NOT CONTACT 勿扰"
+CONTACT_COLUMN = "contact 联系"
+
+
+def flag_do_not_contact(
+    frame: pd.DataFrame, column: str = "is_do_not_contact", after: str = "msisdn"
+) -> pd.DataFrame:
+    """A subscriber list as a manager sees it: the boolean ``column`` becomes a
+    :data:`CONTACT_COLUMN` reading :data:`DO_NOT_CONTACT` on flagged lines, placed after
+    ``after`` (first when absent). Every list of subscribers an app shows goes through this.
+
+    Unknown consent is not consent (the target lists' rule): a null flag is shown as flagged.
+    """
+    flagged = frame[column].astype("boolean").fillna(True)
+    out = frame.drop(columns=[column])
+    at = out.columns.get_loc(after) + 1 if after in out.columns else 0
+    out.insert(at, CONTACT_COLUMN, flagged.map({True: DO_NOT_CONTACT, False: ""}).astype(str))
+    return out
+
+
 # --------------------------------------------------------------------------- parts of a view
 
 
@@ -542,12 +564,29 @@ class DeferredPage:
 
     placeholder: widgets.VBox
     _built: asyncio.Future[widgets.Widget] | None = field(default=None, repr=False)
+    _build: Callable[[], widgets.Widget] | None = field(default=None, repr=False)
+    _generation: int = field(default=0, repr=False)
 
     async def built(self) -> widgets.Widget:
         """The built app (awaitable in a notebook cell: tests use it to wait for the build)."""
-        if self._built is None:
+        if self._built is None or self._generation:
             return self.placeholder.children[0]
         return await self._built
+
+    def rebuild(self) -> None:
+        """Build the page again in place of the shown one (see :func:`app_page`)."""
+        if self._build is None:
+            return
+        self._generation += 1
+        self.placeholder.children = [_build_page(self._build), *self.placeholder.children[1:]]
+
+
+def _build_page(build: Callable[[], widgets.Widget]) -> widgets.Widget:
+    try:
+        return build()
+    except Exception as exc:  # builders are guarded; this is the last line of defence
+        log.exception("dashboard build failed")
+        return message(plain_error(exc), "error")
 
 
 def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
@@ -567,18 +606,27 @@ def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         placeholder.children = [build()]
-        return DeferredPage(placeholder)
+        return DeferredPage(placeholder, _build=build)
     done: asyncio.Future[widgets.Widget] = loop.create_future()
     signal = _browser_signal()
+    deferred_page = DeferredPage(placeholder, done, build)
 
     def fill() -> None:
-        try:
-            page = build()
-        except Exception as exc:  # builders are guarded; this is the last line of defence
-            log.exception("dashboard build failed")
-            page = message(plain_error(exc), "error")
+        page = _build_page(build)
+        if deferred_page._generation:  # rebuilt for an access change found while it was built
+            page = placeholder.children[0]
         placeholder.children = [page, signal]
         done.set_result(page)
 
     loop.call_soon(fill)
-    return DeferredPage(placeholder, done)
+    return deferred_page
+
+
+def app_page(session: Session, build: Callable[[Settings, Viewer], widgets.Widget]) -> DeferredPage:
+    """An app's page for the session's viewer (shown like :func:`deferred`), built again
+    whenever a check at an action finds their access changed: for their new regions or the new
+    settings, or as the app's "access denied" page when the link expired or the user was
+    removed. Each build gets the settings and the viewer as they are at that moment."""
+    page = deferred(lambda: build(session.settings, session.viewer))
+    session.on_change = page.rebuild
+    return page

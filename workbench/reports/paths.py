@@ -7,13 +7,13 @@ ledger is ``_ledger/runs.jsonl`` and the index ``index.html``, both at the top.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.analysis.errors import ParameterError
 from workbench.errors import WorkbenchError
 from workbench.months import parse_month
+from workbench.names import is_identifier
 from workbench.subjects import SUBJECTS
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 
 ALL_REGIONS = "ALL"
 RUNS_DIR = ".runs"
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class ReportError(WorkbenchError):
@@ -44,7 +43,7 @@ def runnable_notebooks(settings: Settings | None = None) -> tuple[str, ...]:
 def notebook_path(subject: str, settings: Settings | None = None) -> Path:
     """The notebook of a subject (or of a configured extra notebook)."""
     known = runnable_notebooks(settings)
-    if subject not in known or not _NAME.match(subject):
+    if subject not in known or not is_identifier(subject):
         raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(known)}")
     # the project's own notebook first, else the one shipped beside the package
     candidates = [
@@ -61,8 +60,11 @@ def region_folder(region: str | None) -> str | None:
     """The sub-folder of a region's report (none for all regions)."""
     if region is None or region.upper() == ALL_REGIONS:
         return None
-    if not _NAME.match(region):
-        raise ParameterError(f"--region {region!r}: expected a region id such as GZ")
+    if not is_identifier(region):
+        raise ParameterError(
+            f"--region {region!r}: expected a region id such as GZ (letters, digits, _ - ., "
+            "not . or ..)"
+        )
     return region
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import re
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -39,6 +38,7 @@ from workbench.analysis.errors import ParameterError
 from workbench.config import ConfigError, Settings
 from workbench.errors import WorkbenchError
 from workbench.months import add_months, parse_month
+from workbench.names import is_identifier
 from workbench.reports.ledger import read_runs
 from workbench.reports.paths import region_folder
 from workbench.reports.runner import RunOutcome, check_report, execute_report, list_regions
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 
 PERIOD_RULES = ("previous_month", "current_month")
 EACH_REGION = "all"
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 class ScheduleError(ConfigError):
@@ -72,8 +71,8 @@ class Schedule(BaseModel):
     @field_validator("name")
     @classmethod
     def _check_name(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("must be letters, digits, _ - . (at most 64 characters)")
+        if not is_identifier(value):
+            raise ValueError("must be letters, digits, _ - . (at most 64 characters), not . or ..")
         return value
 
     @field_validator("cron")

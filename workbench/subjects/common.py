@@ -1,7 +1,8 @@
 """Writing the result marts of the subject analyses, one month partition at a time.
 
 Results go through the warehouse's own staging and atomic publish (:mod:`workbench.warehouse.
-storage`) after their catalog contracts are checked, so a dashboard never reads half a result.
+storage`) after their catalog contracts are checked, so a dashboard never reads half a result,
+holding the warehouse write lock (:mod:`workbench.warehouse.lock`) like every other writer.
 Big results (scores, offers) are Spark DataFrames; small ones (ROI tables) are pandas frames,
 written with pyarrow and checked with DuckDB so no JVM is needed.
 """
@@ -19,6 +20,7 @@ from workbench.catalog import Table, get_table
 from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
 from workbench.months import parse_month
 from workbench.warehouse import storage
+from workbench.warehouse.lock import warehouse_lock
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -48,15 +50,17 @@ def write_result(df: DataFrame, name: str, settings: Settings, month: str) -> in
     month = parse_month(month)
     df = df.withColumn("month", F.lit(month)).select(*table.column_names)
     df = df.select(*[F.col(f.name).cast(f.dataType) for f in table.spark_schema.fields])
-    df = df.persist()
-    try:
-        check_contracts(df, table)
-        n_rows = df.count()
-        run_id = _run_id(name)
-        storage.write_staged(df, table, storage.staged_path(settings, run_id, table))
-    finally:
-        df.unpersist()
-    storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
+    # the result is computed inside the lock too: it reads the warehouse a build may republish
+    with warehouse_lock(settings, f"subject result {name} {month}"):
+        df = df.persist()
+        try:
+            check_contracts(df, table)
+            n_rows = df.count()
+            run_id = _run_id(name)
+            storage.write_staged(df, table, storage.staged_path(settings, run_id, table))
+        finally:
+            df.unpersist()
+        storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
     log.info("%s: %d row(s) published for %s", name, n_rows, month)
     return n_rows
 
@@ -127,11 +131,12 @@ def write_result_frame(frame: pd.DataFrame, name: str, settings: Settings, month
         raise SchemaMismatch(
             f"table {name}: a column does not fit the catalog type: {exc}"
         ) from None
-    run_id = _run_id(name)
-    target = storage.partition_dir(storage.staged_path(settings, run_id, table), month)
-    target.mkdir(parents=True, exist_ok=True)
-    pq.write_table(arrow, target / "part-00000.parquet")
-    storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
+    with warehouse_lock(settings, f"subject result {name} {month}"):
+        run_id = _run_id(name)
+        target = storage.partition_dir(storage.staged_path(settings, run_id, table), month)
+        target.mkdir(parents=True, exist_ok=True)
+        pq.write_table(arrow, target / "part-00000.parquet")
+        storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
     log.info("%s: %d row(s) published for %s", name, len(data), month)
     return len(data)
 

@@ -1,55 +1,63 @@
-"""Personal data and file-system safety: MSISDN masking and output file names that cannot
-escape the output folder."""
+"""MSISDN masking, one rule for the list files (Spark) and the dashboards (pandas).
+
+A masked number always hides at least its middle four digits and never shows more than seven:
+``13812345678`` -> ``138****5678`` (11 digits: 3 + 4 visible), ``12345678`` -> ``12****78``
+(8 digits: 4 visible, not 7), ``8613812345678`` -> ``861******5678``. A number shorter than
+:data:`MIN_PARTIAL` digits is masked entirely. Each hidden digit is one ``*`` (the length is
+kept).
+
+This module imports no Spark at import time: the dashboards (which must never load a JVM) use
+:func:`mask_msisdn` itself.
+"""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
+if TYPE_CHECKING:
+    from pyspark.sql import Column
 
-from workbench.targets.errors import TargetError
+MIN_HIDDEN = 4  # digits always hidden
+MAX_HEAD, MAX_TAIL = 3, 4  # digits at most shown before and after the hidden part
+MIN_PARTIAL = 8  # shorter numbers are masked entirely
+MASK_CHAR = "*"
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-MASK = "****"
+
+def visible_digits(length: int) -> tuple[int, int]:
+    """How many leading and trailing digits a number of ``length`` digits shows."""
+    if length < MIN_PARTIAL:
+        return 0, 0
+    shown = min(length - MIN_HIDDEN, MAX_HEAD + MAX_TAIL)
+    head = min(MAX_HEAD, shown // 2)
+    return head, shown - head
 
 
 def mask_msisdn(msisdn: str | None) -> str | None:
-    """``13812345678`` -> ``138****5678``; numbers shorter than 8 digits are masked entirely."""
+    """The masked form of one number (``None`` stays ``None``)."""
     if msisdn is None:
         return None
-    if len(msisdn) < 8:
-        return "*" * len(msisdn)
-    return msisdn[:3] + MASK + msisdn[-4:]
+    head, tail = visible_digits(len(msisdn))
+    hidden = len(msisdn) - head - tail
+    return msisdn[:head] + MASK_CHAR * hidden + (msisdn[len(msisdn) - tail :] if tail else "")
 
 
 def masked_msisdn(column: str = "msisdn") -> Column:
-    """The Spark form of :func:`mask_msisdn` (built-ins only)."""
+    """The Spark form of :func:`mask_msisdn` (built-ins only, same rule)."""
+    from pyspark.sql import functions as F
+
     value = F.col(column)
+    length = F.length(value)
+    shown = F.least(length - F.lit(MIN_HIDDEN), F.lit(MAX_HEAD + MAX_TAIL))
+    head = F.least(F.lit(MAX_HEAD), F.floor(shown / 2).cast("int"))
+    tail = shown - head
+    hidden = length - shown
+    partial = F.concat(
+        F.substring(value, F.lit(1), head),
+        F.repeat(F.lit(MASK_CHAR), hidden),
+        F.substring(value, length - tail + F.lit(1), tail),
+    )
     return (
         F.when(value.isNull(), F.lit(None).cast("string"))
-        .when(F.length(value) < 8, F.expr(f"repeat('*', length({column}))"))
-        .otherwise(F.concat(F.substring(value, 1, 3), F.lit(MASK), F.expr(f"right({column}, 4)")))
+        .when(length < MIN_PARTIAL, F.repeat(F.lit(MASK_CHAR), length))
+        .otherwise(partial)
     )
-
-
-def check_name(name: str, what: str = "campaign") -> str:
-    """A campaign or file name usable as a single path component; anything else is rejected
-    (slashes, ``..``, absolute paths, leading dots, spaces, other characters)."""
-    if not _NAME.match(name) or ".." in name:
-        raise TargetError(
-            f"{what} {name!r}: use 1-100 letters, digits, '_', '-' or '.', starting with a "
-            "letter or digit, without '..' or slashes"
-        )
-    return name
-
-
-def safe_output_path(folder: Path, file_name: str) -> Path:
-    """``folder / file_name``, refusing any name that would resolve outside ``folder``."""
-    check_name(file_name, "file name")
-    root = folder.resolve()
-    target = (root / file_name).resolve()
-    if target.parent != root:
-        raise TargetError(f"file name {file_name!r} escapes the output folder {root}")
-    return target

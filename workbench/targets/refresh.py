@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from workbench.targets.errors import TargetError
 from workbench.targets.tables import replace_months, table_lock
+from workbench.warehouse.lock import warehouse_lock
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,7 +75,18 @@ def refresh_campaign_results(
     spark: SparkSession, settings: Settings, campaigns: Sequence[str] | None = None
 ) -> RefreshResult:
     """Rebuild ``dwd_dim_campaign`` and the ``ads_campaign_results`` months of the exported
-    campaigns (all of them, or ``campaigns``) from the published warehouse."""
+    campaigns (all of them, or ``campaigns``) from the published warehouse.
+
+    Holds the warehouse write lock throughout: the contacts it reads and the results it writes
+    belong together, so no export or build may write in between.
+    """
+    with warehouse_lock(settings, "campaigns refresh"):
+        return _refresh_holding_lock(spark, settings, campaigns)
+
+
+def _refresh_holding_lock(
+    spark: SparkSession, settings: Settings, campaigns: Sequence[str] | None
+) -> RefreshResult:
     from workbench.warehouse import ledger
     from workbench.warehouse.build import BuildResult, TableStats, new_run_id
     from workbench.warehouse.model import BuildContext

@@ -13,7 +13,9 @@ accepted into ``ads_target_responses`` or quarantined in ``quarantine_target_res
 ``duplicate``            the same campaign, subscriber and time as an earlier row of the file
 
 Reloading a file is idempotent: responses are keyed by campaign, subscriber and time, and the
-file's earlier quarantine rows are replaced.
+file's earlier quarantine rows are replaced. A file is known by its full identity, its resolved
+path and the sha256 of its bytes: a second ``responses.csv`` from another folder keeps the first
+one's quarantined rows.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pyspark.sql import functions as F
 from workbench.catalog import get_table
 from workbench.targets.errors import TargetError
 from workbench.targets.tables import replace_months, table_lock
+from workbench.warehouse.lock import warehouse_lock
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,11 +110,10 @@ def validate_responses(
         .groupBy("msisdn")
         .agg(F.min("subscriber_id").alias("_by_msisdn"))
     )
-    members = contacts.select(
-        "campaign_id",
-        F.col("subscriber_id").alias("_subscriber_id"),
-        F.col("contact_date").alias("_contact_date"),
-    ).dropDuplicates(["campaign_id", "_subscriber_id"])
+    # a subscriber in several waves of a campaign answers it from their first contact on
+    members = contacts.groupBy("campaign_id", F.col("subscriber_id").alias("_subscriber_id")).agg(
+        F.min("contact_date").alias("_contact_date")
+    )
     at = F.col("_responded_at")
     resp = F.lower(F.trim(F.col("response")))
     df = (
@@ -166,10 +168,25 @@ def accepted_rows(validated: DataFrame, source_file: str, loaded_at: datetime) -
     return _conform(out, RESPONSES)
 
 
-def quarantined_rows(validated: DataFrame, source_file: str, loaded_at: datetime) -> DataFrame:
+@dataclass(frozen=True)
+class SourceFile:
+    """A responses file's identity: its name (shown), resolved path and sha256."""
+
+    name: str
+    path: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> SourceFile:
+        from workbench.targets.writers import checksum
+
+        return cls(path.name, str(path.resolve()), checksum(path))
+
+
+def quarantined_rows(validated: DataFrame, source: SourceFile, loaded_at: datetime) -> DataFrame:
     """The rows with a reason as ``quarantine_target_responses`` (fields as read)."""
     out = validated.where(F.col("reason").isNotNull()).select(
-        F.lit(source_file).alias("source_file"),
+        F.lit(source.name).alias("source_file"),
         F.col("source_row").cast("bigint").alias("source_row"),
         "reason",
         "campaign_id",
@@ -178,6 +195,8 @@ def quarantined_rows(validated: DataFrame, source_file: str, loaded_at: datetime
         "responded_at",
         "response",
         F.lit(loaded_at).alias("loaded_at"),
+        F.lit(source.path).alias("source_path"),
+        F.lit(source.sha256).alias("source_sha256"),
         F.lit(loaded_at.strftime("%Y-%m")).alias("month"),
     )
     return _conform(out, QUARANTINE)
@@ -190,19 +209,31 @@ def _conform(df: DataFrame, name: str) -> DataFrame:
 def load_responses(
     spark: SparkSession, settings: Settings, path: Path, *, now: datetime | None = None
 ) -> LoadResult:
-    """Validate ``path`` and load it (see the module doc); returns the counts."""
+    """Validate ``path`` and load it (see the module doc); returns the counts.
+
+    Holds the warehouse write lock throughout: the responses are validated against the contacts
+    as they are when the load writes, not as an export running meanwhile leaves them.
+    """
+    with warehouse_lock(settings, f"load responses {path.name}"):
+        return _load_holding_lock(spark, settings, path, now)
+
+
+def _load_holding_lock(
+    spark: SparkSession, settings: Settings, path: Path, now: datetime | None
+) -> LoadResult:
     from workbench.warehouse.storage import read_table
 
     now = (now or datetime.now(UTC)).replace(tzinfo=None)
     frame = read_responses_file(path)
-    source_file = path.name
+    source = SourceFile.of(path)
+    source_file = source.name
     schema = "source_row bigint, " + ", ".join(f"{c} string" for c in FIELDS)
     rows = spark.createDataFrame(frame.itertuples(index=False, name=None), schema)
     contacts = read_table(spark, settings, "ads_target_contacts")
     subscribers = read_table(spark, settings, "dwd_dim_subscriber").where(F.col("is_current"))
     validated = validate_responses(rows, contacts, subscribers, now).localCheckpoint()
     accepted = accepted_rows(validated, source_file, now).localCheckpoint()
-    rejected = quarantined_rows(validated, source_file, now).localCheckpoint()
+    rejected = quarantined_rows(validated, source, now).localCheckpoint()
     by_reason = {
         r["reason"]: int(r["n"])
         for r in rejected.groupBy("reason").agg(F.count("*").alias("n")).collect()
@@ -218,13 +249,20 @@ def load_responses(
             replace_months(
                 settings, RESPONSES, kept.unionByName(accepted).localCheckpoint(), months
             )
-    load_month = now.strftime("%Y-%m")
     with table_lock(settings, QUARANTINE):
-        existing = read_table(spark, settings, QUARANTINE, [load_month])
-        kept = existing.where(F.col("source_file") != source_file)
+        existing = conformed_quarantine(read_table(spark, settings, QUARANTINE))
+        same_file = (F.col("source_path") == F.lit(source.path)) & (
+            F.col("source_sha256") == F.lit(source.sha256)
+        )
+        # this file's earlier rejects, in whichever month they were loaded, are replaced
+        earlier = [
+            r["month"] for r in existing.where(same_file).select("month").distinct().collect()
+        ]
+        months_q = sorted({now.strftime("%Y-%m"), *earlier})
+        kept = existing.where(F.col("month").isin(months_q) & ~same_file)
         merged = kept.unionByName(rejected).localCheckpoint()
-        if n_rejected or existing.limit(1).count():
-            replace_months(settings, QUARANTINE, merged, [load_month])
+        if n_rejected or earlier:
+            replace_months(settings, QUARANTINE, merged, months_q)
     log.info(
         "%s: %d read, %d loaded, %d quarantined %s",
         source_file,
@@ -234,6 +272,14 @@ def load_responses(
         by_reason,
     )
     return LoadResult(source_file, len(frame), n_accepted, n_rejected, by_reason, months)
+
+
+def conformed_quarantine(rows: DataFrame) -> DataFrame:
+    """Quarantine rows with the identity of rows written before files had one filled (the
+    name as the path, an empty checksum), so a rewrite keeps its contracts."""
+    return rows.withColumn(
+        "source_path", F.coalesce(F.col("source_path"), F.col("source_file"))
+    ).withColumn("source_sha256", F.coalesce(F.col("source_sha256"), F.lit("")))
 
 
 def as_campaign_contacts(exported: DataFrame) -> DataFrame:

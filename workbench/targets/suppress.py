@@ -78,15 +78,26 @@ def suppress_arrears(bills: DataFrame, threshold_cny: float) -> Transform:
 
 
 def suppress_recent_contacts(
-    contacts: DataFrame, as_of: date, within_days: int, campaign: str
+    contacts: DataFrame, as_of: date, within_days: int, campaign: str, wave: str | None = None
 ) -> Transform:
-    """Remove subscribers contacted by another campaign in the ``within_days`` days up to and
-    including ``as_of``. The campaign's own earlier exports do not count, so a re-run of an
-    export selects the same people."""
+    """Remove subscribers contacted in the ``within_days`` days up to and including ``as_of``
+    by any campaign, this campaign's earlier waves included. Only the contacts of this very
+    wave (``campaign``, ``wave``) do not count, so re-running a wave selects the same people.
+
+    Args:
+        contacts: ``campaign_id``, ``subscriber_id``, ``contact_date`` and, optionally,
+            ``wave_id`` (null or absent: not a wave of an export, e.g. the operator's contacts).
+    """
     require_columns(contacts.columns, ["campaign_id", "subscriber_id", "contact_date"], "contacts")
     start = as_of - timedelta(days=within_days)
+    wave_of = F.col("wave_id") if "wave_id" in contacts.columns else F.lit(None).cast("string")
+    this_wave = (
+        (F.col("campaign_id") == F.lit(campaign)) & (wave_of == F.lit(wave))
+        if wave is not None
+        else F.lit(False)
+    )
     recent = contacts.where(
-        (F.col("campaign_id") != campaign)
+        ~F.coalesce(this_wave, F.lit(False))
         & (F.col("contact_date") >= F.lit(start))
         & (F.col("contact_date") <= F.lit(as_of))
     ).select("subscriber_id")

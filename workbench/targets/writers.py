@@ -1,7 +1,10 @@
 """Target-list files: CSV (UTF-8 with BOM so Excel shows Chinese), Excel and Parquet.
 
-Each file is written to a temporary name in the same folder and renamed into place, so a reader
-never sees half a file; the sha256 of the bytes is returned for the export log.
+Each file is written to a temporary name in the same folder (:func:`write_temp`) and renamed into
+place (:func:`publish_file`), so a reader never sees half a file; an export renames its files only
+once its contacts and log line are committed. The sha256 of the bytes goes to the export log.
+Files are created with the configured permission bits (``targets.file_mode``, 0600 by default):
+they hold MSISDNs, so nobody else on the machine reads them.
 """
 
 from __future__ import annotations
@@ -76,12 +79,24 @@ def _write_xlsx(frame: pd.DataFrame, path: Path, sheet: str) -> None:
     book.save(path)
 
 
-def write_list(frame: pd.DataFrame, path: Path, fmt: Format, *, sheet: str = "targets") -> str:
-    """Write ``frame`` to ``path`` atomically in ``fmt``; returns the file's sha256."""
+def temp_path(path: Path, tag: str) -> Path:
+    """The hidden temporary name a file is written under before it is published as ``path``."""
+    return path.with_name(f".{path.name}.{tag}.tmp")
+
+
+def write_temp(
+    frame: pd.DataFrame, tmp: Path, fmt: Format, *, sheet: str = "targets", mode: int = 0o600
+) -> str:
+    """Write ``frame`` to ``tmp`` in ``fmt``, readable by ``mode`` only; returns its sha256.
+
+    The file is created with ``mode`` before a byte is written (never world-readable, even for
+    an instant) and set to it again after, as the writers may recreate it.
+    """
     if fmt not in FORMATS:
         raise TargetError(f"format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode))
+    os.chmod(tmp, mode)  # O_CREAT's mode is reduced by the umask
     try:
         if fmt == "csv":
             frame.to_csv(tmp, index=False, encoding="utf-8-sig")
@@ -89,7 +104,28 @@ def write_list(frame: pd.DataFrame, path: Path, fmt: Format, *, sheet: str = "ta
             _write_xlsx(frame, tmp, sheet)
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return checksum(tmp)
+
+
+def publish_file(tmp: Path, path: Path) -> None:
+    """Rename a written temporary file to its final name (atomic; replaces an older file)."""
+    os.replace(tmp, path)
+
+
+def write_list(
+    frame: pd.DataFrame, path: Path, fmt: Format, *, sheet: str = "targets", mode: int = 0o600
+) -> str:
+    """Write ``frame`` to ``path`` atomically in ``fmt``; returns the file's sha256."""
+    tmp = temp_path(path, str(os.getpid()))
+    try:
+        digest = write_temp(frame, tmp, fmt, sheet=sheet, mode=mode)
+        publish_file(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return checksum(path)
+    return digest

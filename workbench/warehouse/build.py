@@ -52,6 +52,7 @@ from workbench.months import MonthRange, add_months, parse_month
 from workbench.spark import local_cores
 from workbench.warehouse import ledger, storage
 from workbench.warehouse.contracts import WriteCheck
+from workbench.warehouse.lock import warehouse_lock
 from workbench.warehouse.model import BuildContext, Model
 from workbench.warehouse.ods import accepted_rows, check_raw_schema, label_rows, quarantined_rows
 from workbench.warehouse.parallel import Step, run_graph
@@ -438,8 +439,23 @@ def build_warehouse(
     Raises:
         WorkbenchError: raw schema drift, missing raw months, a broken contract or a failed
             reconciliation; the warehouse is left as it was and the failure is recorded.
+        WarehouseBusy: another writer held the warehouse lock longer than
+            ``warehouse.lock_wait_seconds``; nothing was done.
     """
     run_id = new_run_id()
+    with warehouse_lock(settings, f"build {run_id}"):
+        return _build_holding_lock(spark, settings, run_id, months, master, progress)
+
+
+def _build_holding_lock(
+    spark: SparkSession,
+    settings: Settings,
+    run_id: str,
+    months: MonthRange | list[str] | None,
+    master: str | None,
+    progress: Progress | None,
+) -> BuildResult:
+    """:func:`build_warehouse` once it holds the warehouse write lock (recovery included)."""
     result = BuildResult(
         run_id=run_id,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -9,14 +9,19 @@ writes a journal ``_staging/<run_id>/PUBLISH.json`` listing the moves, then for 
 renames the old folder to ``<warehouse>/_trash/<run_id>/...``, renames the staged folder into
 place and deletes the trash. Each rename is atomic, so a reader sees the old partition, the new
 one, or (for the instant between the two renames) none: never a partial one.
-:func:`recover` runs at the start of every build: a journal left by a killed build is completed
-(roll forward, every step is idempotent); staging without a journal is discarded; leftover trash
-is restored when its partition is missing, else deleted.
+
+Each staging run folder is created with ``OWNER.json`` in it (process id, host, boot id and
+process start time: :class:`~workbench.warehouse.lock.ProcessRef`). :func:`recover` runs at the
+start of every build, holding the warehouse write lock (:mod:`workbench.warehouse.lock`), and
+touches only runs whose owner is gone: a journal left by a killed writer is completed (roll
+forward, every step is idempotent); its staging without a journal is discarded; leftover trash is
+restored when its partition is missing, else deleted. A live writer's staging and trash are left
+alone, whoever it is.
 
 Paths are ``pathlib.Path`` folders, so ``os.rename`` is used: the warehouse must live on a
 filesystem every Spark executor mounts at the same path (a local disk for ``local[*]``, or a
 shared/NFS mount on a standalone cluster). Staging and trash sit inside the warehouse folder so
-the renames never cross filesystems. Only one build may write a warehouse at a time.
+the renames never cross filesystems. Writers stage and publish holding the warehouse write lock.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.catalog import PARTITION_COLUMN, Table, get_table
 from workbench.errors import WorkbenchError
+from workbench.warehouse.lock import ProcessRef, held_here, lock_depth, warehouse_lock
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -42,6 +51,9 @@ log = logging.getLogger(__name__)
 STAGING = "_staging"
 TRASH = "_trash"
 JOURNAL = "PUBLISH.json"
+OWNER = "OWNER.json"
+# a claim folder with no owner yet is a writer's, at most this old (see claim_staging)
+CLAIM_SECONDS = 60
 
 
 class StorageError(WorkbenchError):
@@ -125,8 +137,46 @@ def staging_root(settings: Settings, run_id: str) -> Path:
     return settings.warehouse_dir / STAGING / run_id
 
 
+def claim_staging(settings: Settings, run_id: str) -> Path:
+    """The run's staging folder, created with its owner (this process) recorded in it.
+
+    The folder appears with ``OWNER.json`` already inside (made under a temporary name, then
+    renamed), so :func:`recover` never sees a run whose owner it cannot check.
+    """
+    root = staging_root(settings, run_id)
+    if (root / OWNER).is_file():
+        return root
+    holder = held_here(settings)
+    record = {
+        **asdict(ProcessRef.current()),
+        "run_id": run_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "purpose": holder.purpose if holder else None,
+    }
+    if root.is_dir():  # made by code that predates owners: record it now
+        _write_json(root / OWNER, record)
+        return root
+    claim = root.with_name(f".claim-{run_id}-{uuid.uuid4().hex[:8]}")
+    claim.mkdir(parents=True)
+    _write_json(claim / OWNER, record)
+    try:
+        os.rename(claim, root)
+    except OSError:  # another thread of the run claimed it first
+        shutil.rmtree(claim, ignore_errors=True)
+    return root
+
+
+def read_owner(root: Path) -> ProcessRef | None:
+    """The process that created a staging run folder (None: not recorded or unreadable)."""
+    try:
+        return ProcessRef.from_record(json.loads((root / OWNER).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def staged_path(settings: Settings, run_id: str, table: Table) -> Path:
-    return staging_root(settings, run_id) / table.layer / table.name
+    """Where a run stages a table (the run's folder is claimed for this process)."""
+    return claim_staging(settings, run_id) / table.layer / table.name
 
 
 def write_staged(df: DataFrame, table: Table, path: Path, *, append: bool = False) -> None:
@@ -195,61 +245,99 @@ def apply_move(move: Move) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
-def _write_journal(root: Path, moves: list[Move]) -> None:
-    tmp = root / (JOURNAL + ".tmp")
-    tmp.write_text(json.dumps([m.__dict__ for m in moves]), encoding="utf-8")
+def _write_json(path: Path, content: object) -> None:
+    """Write a JSON file whole: a reader sees the previous content or the new, never a part."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(content), encoding="utf-8")
     with open(tmp, "rb") as handle:
         os.fsync(handle.fileno())
-    os.replace(tmp, root / JOURNAL)
+    os.replace(tmp, path)
 
 
 def publish(settings: Settings, run_id: str, moves: list[Move]) -> None:
     """Make staged partitions visible: journal first, then the swaps, then clean up."""
-    root = staging_root(settings, run_id)
-    root.mkdir(parents=True, exist_ok=True)
-    _write_journal(root, moves)
+    root = claim_staging(settings, run_id)
+    _write_json(root / JOURNAL, [m.__dict__ for m in moves])
     for move in moves:
         apply_move(move)
     _discard_run(settings, run_id)
 
 
 def _discard_run(settings: Settings, run_id: str) -> None:
-    shutil.rmtree(staging_root(settings, run_id), ignore_errors=True)
+    # trash first: while any of a run's trash exists, its OWNER.json says whose it is
     shutil.rmtree(settings.warehouse_dir / TRASH / run_id, ignore_errors=True)
+    shutil.rmtree(staging_root(settings, run_id), ignore_errors=True)
 
 
 def recover(settings: Settings) -> list[str]:
-    """Repair what a killed build left; returns the run ids it completed or discarded.
+    """Repair what killed writers left; returns the run ids it completed or discarded.
 
-    A run with a publish journal is rolled forward (its checks had all passed); a run without one
-    never touched a visible partition, so its staging is deleted. Trash whose partition is
-    missing is put back (a rename pair interrupted outside any journal).
+    Holds the warehouse write lock (taken again if the caller holds it). A run whose owner still
+    runs is skipped, staging and trash alike. A dead owner's run with a publish journal is rolled
+    forward (its checks had all passed); one without never touched a visible partition, so its
+    staging is deleted. Trash whose partition is missing is put back (a rename pair interrupted
+    outside any journal).
     """
-    handled = []
-    staging = settings.warehouse_dir / STAGING
-    for root in sorted(staging.iterdir()) if staging.is_dir() else []:
-        journal = root / JOURNAL
-        if journal.is_file():
-            moves = [Move(**m) for m in json.loads(journal.read_text(encoding="utf-8"))]
-            log.warning(
-                "completing the publish of killed build %s (%d moves)", root.name, len(moves)
-            )
-            for move in moves:
-                apply_move(move)
-        else:
-            log.warning("discarding the staging of killed build %s", root.name)
-        _discard_run(settings, root.name)
-        handled.append(root.name)
-    trash_root = settings.warehouse_dir / TRASH
-    for run in sorted(trash_root.iterdir()) if trash_root.is_dir() else []:
-        for leftover in sorted(_trash_leaves(run)):
-            final = settings.warehouse_dir / leftover.relative_to(run)
-            if not final.exists():
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(leftover, final)
-        shutil.rmtree(run, ignore_errors=True)
-        handled.append(run.name)
+    # This process's runs are finished when the caller is the outermost holder (a build at its
+    # start or after its failure) or holds nothing: every other thread waits for the lock. A
+    # writer nested inside another may be called in the middle of the outer one's run.
+    outermost = lock_depth(settings) <= 1
+    with warehouse_lock(settings, "recover"):
+        handled, live = [], set()
+        staging = settings.warehouse_dir / STAGING
+        for root in sorted(staging.iterdir()) if staging.is_dir() else []:
+            if _in_use(root, outermost):
+                live.add(root.name)
+            elif root.name.startswith("."):  # a claim its owner did not finish
+                shutil.rmtree(root, ignore_errors=True)
+            else:
+                _finish_run(settings, root)
+                handled.append(root.name)
+        trash_root = settings.warehouse_dir / TRASH
+        for run in sorted(trash_root.iterdir()) if trash_root.is_dir() else []:
+            if run.name in live:
+                continue
+            for leftover in sorted(_trash_leaves(run)):
+                final = settings.warehouse_dir / leftover.relative_to(run)
+                if not final.exists():
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(leftover, final)
+            shutil.rmtree(run, ignore_errors=True)
+            handled.append(run.name)
     return handled
+
+
+def _in_use(root: Path, outermost: bool) -> bool:
+    """Whether a staging run folder may still be written by its owner."""
+    owner = read_owner(root)
+    if owner is None and root.name.startswith("."):
+        # a claim between its mkdir and its owner's write, or one its writer died in
+        return time.time() - root.stat().st_mtime < CLAIM_SECONDS
+    if owner is None:
+        # Every writer claims its folder with the owner inside; none recorded means a run of a
+        # version that did not record owners, which ran (and ended) before this lock was taken.
+        log.warning("%s: no owner recorded; treated as left by a finished writer", root)
+        return False
+    if owner == ProcessRef.current():
+        return not outermost
+    if owner.is_running():
+        where = "" if owner.on_this_host else f" on {owner.host} (cannot be checked from here)"
+        log.info("leaving %s alone: its writer, pid %d%s, is running", root, owner.pid, where)
+        return True
+    return False
+
+
+def _finish_run(settings: Settings, root: Path) -> None:
+    """Roll a dead writer's journaled publish forward, or discard its staging."""
+    journal = root / JOURNAL
+    if journal.is_file():
+        moves = [Move(**m) for m in json.loads(journal.read_text(encoding="utf-8"))]
+        log.warning("completing the publish of killed run %s (%d moves)", root.name, len(moves))
+        for move in moves:
+            apply_move(move)
+    else:
+        log.warning("discarding the staging of killed run %s", root.name)
+    _discard_run(settings, root.name)
 
 
 def _trash_leaves(run: Path) -> list[Path]:
