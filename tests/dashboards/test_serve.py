@@ -67,11 +67,13 @@ def test_serve_stops_on_an_empty_secret_naming_the_file(tmp_path, monkeypatch):
     secret.parent.mkdir(parents=True, exist_ok=True)
     secret.touch(mode=0o600)  # an administrator's `touch`, or a crash while it was written
     _register()
-    result = CliRunner().invoke(
-        app, ["--config", str(tmp_path / "pipelines" / "config.yml"), "serve"]
+    result = CliRunner().invoke(  # wide enough that the message is not wrapped at a space
+        app,
+        ["--config", str(tmp_path / "pipelines" / "config.yml"), "serve"],
+        env={"COLUMNS": "400"},
     )
     assert result.exit_code == 2
-    assert str(secret.name) in result.output and "at least 32" in result.output
+    assert str(secret) in result.output and "at least 32" in result.output
 
 
 def _run_notebook(path: Path, workdir: Path) -> nbformat.NotebookNode:

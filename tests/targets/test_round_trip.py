@@ -182,3 +182,67 @@ def test_refresh_and_export_refuse_bad_requests(loop):
         "--period", "2026-02",
     )  # fmt: skip
     assert out.exit_code == 2 and "operator's campaign" in out.output
+
+
+def test_a_build_started_during_an_export_waits_for_it_and_both_complete(
+    spark, loop, tiny_warehouse, monkeypatch, caplog
+):
+    """A manager's export (the dashboards' path: its own process) holds the warehouse write lock;
+    a build started meanwhile waits for it, then builds, and the export's contacts, log line and
+    file are all there afterwards. The build is the real one with the models left out (its ODS
+    step): what is under test is who waits for whom, not the models."""
+    import logging
+    import threading
+    import time
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from workbench.dashboards.access import Viewer
+    from workbench.dashboards.data import export_target_list
+    from workbench.targets.log import LOG_NAME, read_records
+    from workbench.warehouse import build as build_module
+    from workbench.warehouse.lock import read_holder
+    from workbench.warehouse.storage import read_table
+
+    settings = loop
+    shutil.copytree(
+        tiny_warehouse.raw_dir, settings.raw_dir, dirs_exist_ok=True
+    )  # the build reads it
+    monkeypatch.setattr(build_module, "_models", lambda s: [])
+    exported: dict = {}
+    export = threading.Thread(
+        target=lambda: exported.update(
+            export_target_list(
+                settings,
+                Viewer("ceo", None),
+                source="churn",
+                campaign="DURING_BUILD",
+                period="2026-04",
+                timeout_seconds=900,
+            )
+        )
+    )
+    export.start()
+    deadline = time.monotonic() + 300
+    while not ((holder := read_holder(settings)) and holder.purpose.startswith("export")):
+        assert export.is_alive() and time.monotonic() < deadline, "the export never took the lock"
+        time.sleep(0.05)
+    with caplog.at_level(logging.INFO, logger="workbench.warehouse.lock"):
+        result = build_module.build_warehouse(spark, settings, ["2026-06"])
+    export.join()
+    assert result.status == "ok"
+    waited = [r.getMessage() for r in caplog.records if "DURING_BUILD" in r.getMessage()]
+    assert waited, "the build did not wait for the export"
+    # the export finished whole before the build began: its file, log line and contacts
+    file = Path(exported["file"])
+    assert file.is_file()
+    started = datetime.fromisoformat(result.started_at)
+    assert datetime.fromtimestamp(int(file.stat().st_mtime), UTC) <= started
+    logged = [
+        r for r in read_records(settings.targets_dir / LOG_NAME) if r["campaign"] == "DURING_BUILD"
+    ]
+    assert [r["checksum"] for r in logged] == [exported["checksum"]]
+    contacts = read_table(spark, settings, "ads_target_contacts").where(
+        F.col("campaign_id") == "DURING_BUILD"
+    )
+    assert contacts.count() == exported["n_treated"] + exported["n_control"] > 0
