@@ -77,8 +77,12 @@ def test_read_mart_starts_no_jvm(settings):
         df = workbench.read_mart("quarantine_rows", load_settings())
         assert len(df) == 5
         assert "pyspark" not in sys.modules and "py4j" not in sys.modules, "Spark was imported"
-        children = [p for p in os.listdir("/proc") if p.isdigit() and
-                    open(f"/proc/{p}/stat").read().split()[3] == str(os.getpid())]
+        def parent(pid):
+            try:  # a process of another test may end between the listing and the read
+                return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]
+            except FileNotFoundError:
+                return None
+        children = [p for p in os.listdir("/proc") if p.isdigit() and parent(p) == str(os.getpid())]
         assert not children, f"child processes started: {children}"
         print("ok")
         """
