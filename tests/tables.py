@@ -22,6 +22,15 @@ def _sql(name: str, side: Side) -> str:
     return folder_sql(table, side(name))
 
 
+def table_rows(name: str, side: Side) -> list[tuple]:
+    """Every row of ``name`` on one side, in a stable order (for a before/after comparison of one
+    project; small tables only)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        return sorted(con.execute(_sql(name, side)).fetchall(), key=repr)
+
+
 def table_differences(name: str, left: Side, right: Side) -> tuple[int, int, int, int]:
     """Rows of ``name`` on each side and rows only on each side (multisets: duplicates count)."""
     import duckdb

@@ -136,8 +136,9 @@ def test_bad_options_are_refused_before_any_work(tmp_path, options, message):
     assert not (tmp_path / "work").exists()
 
 
-# five worker processes, each with its own JVM, and a whole build: a few minutes on an idle
-# machine; the margin is for a loaded one
+# every step in the test's own process and one JVM (--shared-jvm: the suite pays for one JVM, not
+# five; a step in a process of its own is shown by the next test), and a whole build: a couple of
+# minutes on an idle machine; the margin is for a loaded one
 @pytest.mark.timeout(1800)
 def test_bench_pack_smoke_through_the_cli(tmp_path):
     project = make_project(tmp_path / "project")
@@ -148,7 +149,7 @@ def test_bench_pack_smoke_through_the_cli(tmp_path):
     results = tmp_path / "RESULTS.md"
     args = ["--config", str(config), "bench", "--profile", "mini", "--scales", "1"]
     args += ["--workdir", str(tmp_path / "work"), "--results", str(results)]
-    args += ["--no-reports", "--no-dashboards"]
+    args += ["--no-reports", "--no-dashboards", "--shared-jvm"]
     cli._register()
     outcome = CliRunner().invoke(cli.app, args)
     assert outcome.exit_code == 0, outcome.output
@@ -187,3 +188,15 @@ def test_a_failing_step_names_the_step_and_the_project(tmp_path):
     wanted = r"(?s)bench step scan on .*project failed:\nerror: invalid configuration.*spark"
     with pytest.raises(BenchError, match=wanted):
         Worker(tmp_path)("scan", settings)
+
+
+def test_a_step_in_a_process_of_its_own_reports_its_figures_and_its_jvm(
+    tmp_path, tiny_project, tiny_manifest
+):
+    figures = Worker(tmp_path)("scan", tiny_project)
+    raw_rows = sum(
+        pq.ParquetFile(f).metadata.num_rows for f in tiny_project.raw_dir.rglob("*.parquet")
+    )
+    assert figures["rows"] == raw_rows > 0
+    assert figures["jvm_peak_bytes"] > 50 * 2**20  # the step's own driver JVM, sampled
+    assert figures["pid"] != os.getpid()

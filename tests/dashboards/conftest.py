@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, make_project
+from tests.conftest import PROJECT_ROOT, exclusive, make_project
 from workbench.config import CONFIG_ENV, Settings
 from workbench.dashboards.timing import CHROMIUM, CHROMIUM_ARGS
 
@@ -40,24 +40,38 @@ APP_TIMEOUT_MS = 180_000  # a cold kernel on two busy cores; preheated pages tak
 
 
 @pytest.fixture(scope="session")
-def dashboard_project(request, tmp_path_factory) -> Settings:
+def dashboard_project(request, tmp_path_factory, tiny_shared) -> Settings:
     """A copy of the tiny warehouse plus the result marts the apps read: churn scores and drivers,
     basket rules and offers, channel ROI (each subject run once, with fast settings, for the
-    tiny operator's last month)."""
+    tiny operator's last month). Made once per run by whichever pytest-xdist worker asks first
+    (as the tiny warehouse is), then copied into this worker's own project."""
     settings = make_project(tmp_path_factory.mktemp("dashboard_project"))
-    if DASHBOARD_CACHE is not None and (DASHBOARD_CACHE / "warehouse").is_dir():
-        shutil.copytree(DASHBOARD_CACHE / "warehouse", settings.warehouse_dir)
-        return settings
+    shared = tiny_shared.parent / "dashboard_shared"
+    with exclusive(shared / ".lock"):
+        made = shared / "warehouse"
+        if not (shared / ".done").exists():
+            if DASHBOARD_CACHE is not None and (DASHBOARD_CACHE / "warehouse").is_dir():
+                shutil.copytree(DASHBOARD_CACHE / "warehouse", made)
+            else:
+                _make_dashboard_marts(request, make_project(shared / "project"), made)
+            (shared / ".done").touch()
+    shutil.copytree(made, settings.warehouse_dir, dirs_exist_ok=True)
+    return settings
+
+
+def _make_dashboard_marts(request, project: Settings, made: Path) -> None:
+    """The tiny warehouse in ``project`` with the subjects' result marts; then copied to
+    ``made`` (and to WORKBENCH_DASHBOARD_CACHE when set)."""
     from workbench.subjects import channel_roi, churn, cross_sell
 
     # requested here, not as arguments, so a cached project starts no Spark at all
     spark = request.getfixturevalue("spark")
     tiny_warehouse = request.getfixturevalue("tiny_warehouse")
     period = request.getfixturevalue("tiny_manifest")["months"][-1]
-    shutil.copytree(tiny_warehouse.warehouse_dir, settings.warehouse_dir, dirs_exist_ok=True)
+    shutil.copytree(tiny_warehouse.warehouse_dir, project.warehouse_dir, dirs_exist_ok=True)
     churn.run(
         spark,
-        settings,
+        project,
         period,
         horizon_months=1,
         train_months=3,
@@ -66,7 +80,7 @@ def dashboard_project(request, tmp_path_factory) -> Settings:
     )
     cross_sell.run(
         spark,
-        settings,
+        project,
         period,
         min_support=0.004,
         min_confidence=0.01,
@@ -74,10 +88,10 @@ def dashboard_project(request, tmp_path_factory) -> Settings:
         top_n_offers=2,
         by_groups=True,
     )
-    channel_roi.run(settings, period, spark=spark)
+    channel_roi.run(project, period, spark=spark)
+    shutil.copytree(project.warehouse_dir, made)
     if DASHBOARD_CACHE is not None:
-        shutil.copytree(settings.warehouse_dir, DASHBOARD_CACHE / "warehouse", dirs_exist_ok=True)
-    return settings
+        shutil.copytree(project.warehouse_dir, DASHBOARD_CACHE / "warehouse", dirs_exist_ok=True)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ from workbench.warehouse.model import Model, UndeclaredInputError
 from workbench.warehouse.ods import RawSchemaError
 from workbench.warehouse.storage import read_table
 
+from ..tables import table_rows
+
 MONTHS = ["2026-01", "2026-02"]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -121,16 +123,14 @@ def _project(root: Path, **overrides: object) -> object:
     return settings
 
 
-def snapshot(spark, settings, names=None) -> dict[str, list]:
-    """Every warehouse table's rows, sorted (tiny data)."""
+def snapshot(settings, names=None) -> dict[str, list]:
+    """Every warehouse table's rows, sorted (tiny data; read by DuckDB, in milliseconds)."""
     names = names or [t.name for t in tables() if t.layer != "raw"]
-    out = {}
-    for name in names:
-        if name == NEXT_TABLE.name and name not in catalog._REGISTRY:
-            continue
-        rows = read_table(spark, settings, name).collect()
-        out[name] = sorted((tuple(r) for r in rows), key=repr)
-    return out
+    return {
+        name: table_rows(name, settings)
+        for name in names
+        if name != NEXT_TABLE.name or name in catalog._REGISTRY
+    }
 
 
 @pytest.fixture(scope="module")
@@ -197,12 +197,12 @@ def test_build_reconciles_and_quarantines_each_reason(spark, built, fake_models)
 
 def test_rerunning_one_month_leaves_the_warehouse_unchanged(spark, built, fake_models):
     settings, _ = built
-    before = snapshot(spark, settings)
+    before = snapshot(settings)
     result = build_warehouse(spark, settings, ["2026-02"])
     # look-ahead: the label of 2026-01 reads 2026-02, so 2026-01 is rebuilt too
     assert result.table(NEXT_TABLE.name).months == MONTHS
     assert result.table("ods_cdr__usage").months == ["2026-02"]
-    assert snapshot(spark, settings) == before
+    assert snapshot(settings) == before
 
 
 def test_schema_drift_fails_naming_file_and_column_and_writes_nothing(spark, tmp_path, fake_models):
@@ -343,7 +343,7 @@ def test_sigkill_leaves_previous_tables_and_rerun_matches(
     settings = _project(tmp_path)
     build_warehouse(spark, settings, ["2026-01"])
     ods = [t.name for t in tables() if t.layer in ("ods", "quarantine")]
-    before = snapshot(spark, settings, ods)
+    before = snapshot(settings, ods)
     env = {
         **os.environ,
         "WORKBENCH_CONFIG": str(settings.root / "pipelines" / "config.yml"),
@@ -362,7 +362,7 @@ def test_sigkill_leaves_previous_tables_and_rerun_matches(
     assert any(staging.iterdir()), "the kill should leave a staged run behind"
     if point == "write":
         # nothing was published: the previous warehouse reads exactly as before
-        assert snapshot(spark, settings, ods) == before
+        assert snapshot(settings, ods) == before
     else:
         assert (next(staging.iterdir()) / "PUBLISH.json").is_file()
         # the swap was cut between its renames: the old partition waits in the trash
@@ -370,7 +370,7 @@ def test_sigkill_leaves_previous_tables_and_rerun_matches(
     result = build_warehouse(spark, settings, ["2026-01", "2026-02"])  # recovers, then builds
     assert result.status == "ok"
     assert not list(staging.iterdir()) and not list((settings.warehouse_dir / "_trash").glob("*"))
-    assert snapshot(spark, settings, ods) == snapshot(spark, built[0], ods)
+    assert snapshot(settings, ods) == snapshot(built[0], ods)
 
 
 @pytest.mark.slow

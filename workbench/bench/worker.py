@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -45,29 +45,32 @@ def step_generate(spark, settings: Settings, profile: str) -> dict[str, Any]:
 
 
 def step_build(spark, settings: Settings) -> dict[str, Any]:
-    import time
-
     from workbench.warehouse.build import build_warehouse
 
-    marks: list[tuple[str, float]] = []
-
-    def progress(table: str, index: int, total: int) -> None:
-        marks.append((table, time.perf_counter()))
-
     with PeakMemory(driver_jvm_pid(spark)) as peak, timed() as clock:
-        result = build_warehouse(spark, settings, progress=progress)
-        marks.append(("(end)", time.perf_counter()))
-    # the progress callback fires before each table: a table's time runs to the next mark
-    tables = {name: round(end - start, 3) for (name, start), (_, end) in pairwise(marks)}
+        result = build_warehouse(spark, settings)
     return {
         "seconds": clock.seconds,
         "run_id": result.run_id,
         "months": result.months,
         "jvm_peak_bytes": peak.jvm_peak,
         "python_peak_bytes": peak.python_peak,
-        "table_seconds": tables,
+        "table_seconds": table_seconds(result.tables),
         "rows_written": sum(t.rows_written for t in result.tables),
     }
+
+
+def table_seconds(stats: list) -> dict[str, float]:
+    """Each table's own start-to-end time in the build (from its ledger stats; several tables
+    run at once, so these add up to more than the build)."""
+    from datetime import datetime
+
+    seconds = {}
+    for table in stats:
+        if table.started_at and table.ended_at:
+            took = datetime.fromisoformat(table.ended_at) - datetime.fromisoformat(table.started_at)
+            seconds[table.name] = round(took.total_seconds(), 3)
+    return seconds
 
 
 def scan_columns() -> dict[str, list[str]]:
@@ -159,7 +162,9 @@ def base_path(settings: Settings, name: str) -> Path:
     return get_table(name).path(settings)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, stop_spark: bool = True) -> int:
+    """Run one step (``argv`` as on the command line); ``stop_spark=False`` leaves the session
+    running for the caller's next step (the pack's shared JVM)."""
     parser = argparse.ArgumentParser(prog="python -m workbench.bench.worker")
     parser.add_argument("step", choices=STEPS)
     parser.add_argument("--config", type=Path, required=True)
@@ -190,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             figures = step_churn(spark, settings)
     finally:
-        spark.stop()
+        if stop_spark:
+            spark.stop()
+    figures["pid"] = os.getpid()  # the process the step ran in
     args.out.write_text(json.dumps(figures, indent=1), encoding="utf-8")
     return 0
 

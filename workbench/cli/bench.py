@@ -49,6 +49,14 @@ def bench(
     dashboards: Annotated[
         bool, typer.Option("--dashboards/--no-dashboards", help="Time the Voila apps.")
     ] = True,
+    shared_jvm: Annotated[
+        bool,
+        typer.Option(
+            "--shared-jvm/--jvm-per-step",
+            help="Run every step in one JVM: a quick check of the pack, with no JVM start per "
+            "step, but peak memory is then the largest so far, not each step's own.",
+        ),
+    ] = False,
     workdir: Annotated[
         Path | None,
         typer.Option("--workdir", help="Folder for the bench projects (default: data/bench)."),
@@ -74,6 +82,7 @@ def bench(
             demo=demo,
             reports=reports,
             dashboards=dashboards,
+            shared_jvm=shared_jvm,
             results=target,
             notes=notes_file.read_text(encoding="utf-8") if notes_file.is_file() else "",
         )
