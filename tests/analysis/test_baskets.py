@@ -124,6 +124,7 @@ def test_empty_antecedent_only_when_allowed_and_confident(spark):
     baskets = [["milk", "bread"]] * 9 + [["bread"]]
     tx = transactions(spark, baskets)
     default = mine_rules(tx, min_support=0.1, min_confidence=0.85).toPandas()
+    assert len(default) > 0
     assert all(len(a) > 0 for a in default["antecedent"])
     allowed = mine_rules(
         tx, min_support=0.1, min_confidence=0.85, allow_empty_antecedent=True

@@ -25,6 +25,7 @@ from workbench.bench.reference import (
     run_reference,
 )
 from workbench.catalog import get_table
+from workbench.errors import WorkbenchError
 from workbench.warehouse.storage import list_months
 
 from ..conftest import make_project
@@ -131,7 +132,7 @@ def test_waiting_for_quiet_waits_while_a_child_is_busy(tmp_path):
 )
 def test_bad_options_are_refused_before_any_work(tmp_path, options, message):
     settings = make_project(tmp_path / "project")
-    with pytest.raises(Exception, match=message):
+    with pytest.raises(WorkbenchError, match=message):
         run_pack(settings, BenchOptions(workdir=tmp_path / "work", **options))
     assert not (tmp_path / "work").exists()
 

@@ -25,6 +25,7 @@ from workbench.dashboards.data import (
     load_mart,
     region_scope,
 )
+from workbench.errors import WorkbenchError
 
 
 @pytest.fixture
@@ -141,7 +142,7 @@ def test_a_missing_mart_is_a_plain_message(dashboard_project, tmp_path):
     empty = make_project(tmp_path)
     with pytest.raises(MartUnavailable, match="ads_kpi_cube has not been built"):
         load_mart("ads_kpi_cube", empty, Viewer("ceo", None))
-    with pytest.raises(Exception, match="no column"):
+    with pytest.raises(WorkbenchError, match="no column"):
         load_mart("ads_kpi_cube", dashboard_project, Viewer("ceo", None), columns=["nope"])
 
 
@@ -149,7 +150,7 @@ def test_filters_read_the_same_in_duckdb_and_spark_sql():
     # unquoted column (Spark reads "x" as a string), escaped values, nothing for an empty list
     assert in_list("region_id", ["GZ", "it's"]) == "region_id IN ('GZ', 'it''s')"
     assert in_list("region_id", []) == "FALSE"
-    with pytest.raises(Exception, match="not a column"):
+    with pytest.raises(WorkbenchError, match="not a column"):
         in_list("region_id) OR (1=1", ["GZ"])
 
 

@@ -213,6 +213,7 @@ def test_a_region_manager_sees_and_exports_only_their_region(
         s for s in exported if hash_unit("gz_browser_retention", int(s)) < share
     }
     phones = dict(zip(truth["subscriber_id"], truth["msisdn"], strict=True))
+    assert len(treated) > 0
     assert all(
         m == mask_msisdn(phones[s])
         for s, m in treated[["subscriber_id", "msisdn"]].itertuples(index=False)

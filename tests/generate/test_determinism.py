@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import make_project
 from workbench.catalog import tables
+from workbench.config import ConfigError
 from workbench.generate import GeneratorError, generate_operator
 from workbench.months import parse_month_range
 
@@ -65,6 +66,6 @@ def test_manifest_is_stable_json(small_runs):
 def test_bad_arguments_are_named(spark, tiny_project, tmp_path):
     with pytest.raises(GeneratorError, match="partitions"):
         generate_operator(spark, tiny_project, "tiny", out=tmp_path, partitions=0)
-    with pytest.raises(Exception, match=r"profiles\.huge"):
+    with pytest.raises(ConfigError, match=r"profiles\.huge"):
         generate_operator(spark, tiny_project, "huge", out=tmp_path)
     assert not any(tmp_path.iterdir())

@@ -214,4 +214,5 @@ def test_the_campaign_has_a_random_control_group_and_a_true_uplift(raw, tiny_man
     assert truth["true_uplift"] > 0
     assert truth["churn_rate_if_none_treated"] > truth["churn_rate_if_all_treated"]
     lifts = tiny_manifest["planted"]["product_affinities"]
+    assert lifts["affine_pairs"]
     assert all(p["lift"] > 2 for p in lifts["affine_pairs"])

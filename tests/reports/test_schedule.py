@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
+from workbench.analysis.errors import ParameterError
 from workbench.reports.ledger import read_runs
 from workbench.reports.schedule import (
     Schedule,
@@ -86,7 +87,7 @@ def test_bad_schedules_are_refused_naming_the_entry_and_key(report_project):
         _write(report_project, good, entry)
         with pytest.raises(ScheduleError, match=message):
             load_schedules(report_project)
-    with pytest.raises(Exception, match="--at 'yesterday'"):
+    with pytest.raises(ParameterError, match="--at 'yesterday'"):
         parse_at("yesterday")
 
 

@@ -43,6 +43,7 @@ def test_churn_export_suppresses_splits_masks_logs_and_records(spark, small_ware
     assert set(listed.assignment) == {"treatment"} and set(control.assignment) <= {"control"}
     expected_control = {s for s in everyone if hash_unit("RET_JUL", s) < 0.25}
     assert set(control.subscriber_id) == expected_control
+    assert len(listed) > 0
     assert all(m.startswith("138****") and len(m) == 11 for m in listed.msisdn)
     assert list(listed.list_rank) == sorted(listed.list_rank)
     # the log: who, which campaign and wave, counts by rule, the files' checksums

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.warehouse.test_dwd import frame
+from workbench.warehouse.columns import MissingColumnError
 from workbench.warehouse.kpi import (
     Kpi,
     KpiDictionaryError,
@@ -258,5 +259,5 @@ def test_alerts_follow_the_thresholds(spark, base):
     assert ("revenue", "2026-02", "GZ", "ALL", "ALL") not in got
     assert not any(k[0] == "revenue" and k[1] == "2026-01" for k in got)  # no previous month
     assert not any(k[0] == "churn" and k[1] == "2026-02" for k in got)  # no churn in February
-    with pytest.raises(Exception, match="kpi_code"):
+    with pytest.raises(MissingColumnError, match=r"ads_kpi_cube: missing column.*kpi_code"):
         compute_kpi_alerts(kpis, cube.drop("kpi_code"))
