@@ -50,8 +50,7 @@ def small_warehouse(small_warehouse_made, tmp_path) -> Settings:
     """A project of its own for each test, copied from :func:`small_warehouse_made` (a copy is
     milliseconds; writing its tables through Spark, about 8 s)."""
     root = tmp_path / "project"
-    # no lock record: the one who made it is this process, alive, and would hold it here
-    shutil.copytree(small_warehouse_made.root, root, ignore=shutil.ignore_patterns("_locks"))
+    shutil.copytree(small_warehouse_made.root, root)
     return load_settings(root / "pipelines" / "config.yml", environ={}, overrides=SMALL_OVERRIDES)
 
 

@@ -36,7 +36,7 @@ def _stop_at(step: str, error: type[BaseException] = Killed):
     return hook
 
 
-def _rows(spark, settings, table: str, campaign: str) -> int:
+def _rows(settings, table: str, campaign: str) -> int:
     """Rows of the campaign in a table (read by DuckDB: milliseconds, not a Spark job)."""
     return int((read_mart(table, settings)["campaign_id"] == campaign).sum())
 
@@ -52,7 +52,7 @@ def _leftovers(settings) -> list[str]:
     )
 
 
-def _outcome(spark, settings, campaign: str) -> str:
+def _outcome(settings, campaign: str) -> str:
     """``complete`` or ``none``; anything in between fails the test with what was found."""
     lines = [
         r for r in read_records(settings.targets_dir / LOG_NAME) if r.get("campaign") == campaign
@@ -61,9 +61,9 @@ def _outcome(spark, settings, campaign: str) -> str:
     found = {
         "log lines": len(lines),
         "files": files,
-        "contacts": _rows(spark, settings, "ads_target_contacts", campaign),
-        "waves": _rows(spark, settings, "ads_target_waves", campaign),
-        "campaigns": _rows(spark, settings, "ads_target_campaigns", campaign),
+        "contacts": _rows(settings, "ads_target_contacts", campaign),
+        "waves": _rows(settings, "ads_target_waves", campaign),
+        "campaigns": _rows(settings, "ads_target_campaigns", campaign),
         "leftovers": _leftovers(settings),
     }
     if found == {
@@ -112,11 +112,11 @@ def test_an_export_stopped_at_any_step_is_complete_or_leaves_no_trace(
                 )
         if step not in COMMITTED:  # nothing visible even before recovery
             assert not list(settings.targets_dir.glob(f"{campaign}_*"))
-            assert _rows(spark, settings, "ads_target_contacts", campaign) == 0
+            assert _rows(settings, "ads_target_contacts", campaign) == 0
         expected = "complete" if step in COMMITTED else "none"
         (done,) = recover_pending(settings)
         assert done.endswith("completed" if expected == "complete" else "undone"), step
-        assert _outcome(spark, settings, campaign) == expected, step
+        assert _outcome(settings, campaign) == expected, step
     assert recover_pending(settings) == []  # nothing left to do
 
 
@@ -133,7 +133,7 @@ def test_an_error_before_the_commit_is_undone_at_once(spark, small_warehouse):
                 hook=_stop_at(step, RuntimeError),
             )
         assert _leftovers(settings) == []  # no recovery needed
-        assert _outcome(spark, settings, "E1") == "none"
+        assert _outcome(settings, "E1") == "none"
 
 
 def test_the_next_export_recovers_a_killed_one(spark, small_warehouse):
@@ -144,8 +144,8 @@ def test_the_next_export_recovers_a_killed_one(spark, small_warehouse):
         )
     assert _leftovers(settings)  # the pending record and the temporary files wait
     export_targets(spark, settings, campaign="K2", source="churn", size=4)
-    assert _outcome(spark, settings, "K1") == "complete"
-    assert _outcome(spark, settings, "K2") == "complete"
+    assert _outcome(settings, "K1") == "complete"
+    assert _outcome(settings, "K2") == "complete"
 
 
 _CHILD = """
@@ -190,4 +190,4 @@ def test_a_killed_export_process_is_complete_or_leaves_no_trace(spark, small_war
     assert Path(settings.warehouse_dir / "_locks" / "writer.json").exists()  # left by the dead
     recover_pending(settings)  # takes over the dead process's lock
     expected = "complete" if step in COMMITTED else "none"
-    assert _outcome(spark, settings, campaign) == expected
+    assert _outcome(settings, campaign) == expected

@@ -198,16 +198,16 @@ class Worker:
             from workbench.bench import worker
 
             try:
-                code = worker.main(args, stop_spark=False)
+                code, tail = worker.main(args, stop_spark=False), ""
             except Exception as exc:
-                raise BenchError(f"bench step {step} on {settings.root} failed:\n{exc}") from exc
-            if code != 0 or not out.is_file():
-                raise BenchError(f"bench step {step} on {settings.root} failed (exit {code})")
-            return json.loads(out.read_text(encoding="utf-8"))
-        cmd = [sys.executable, "-m", "workbench.bench.worker", *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0 or not out.is_file():
+                log.exception("bench step %s failed", step)  # the traceback, for the log
+                code, tail = 1, f"{type(exc).__name__}: {exc}"
+        else:
+            cmd = [sys.executable, "-m", "workbench.bench.worker", *args]
+            done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            code = done.returncode
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+        if code != 0 or not out.is_file():
             raise BenchError(f"bench step {step} on {settings.root} failed:\n{tail}")
         return json.loads(out.read_text(encoding="utf-8"))
 
