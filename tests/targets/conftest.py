@@ -8,6 +8,7 @@ from datetime import date, datetime
 import pytest
 
 from tests.conftest import make_project
+from tests.frames import frame
 from workbench.catalog import get_table
 from workbench.config import Settings, load_settings
 from workbench.targets.tables import replace_months
@@ -15,17 +16,10 @@ from workbench.targets.tables import replace_months
 PERIOD = "2026-06"
 
 
-def table_frame(spark, name: str, rows: list[dict]):
-    """A DataFrame with the catalog schema of ``name``; columns a row omits are null."""
-    table = get_table(name)
-    data = [tuple(row.get(c) for c in table.column_names) for row in rows]
-    return spark.createDataFrame(data, table.spark_schema)
-
-
 def write_table(spark, settings, name: str, rows: list[dict]) -> None:
     table = get_table(name)
     months = sorted({r["month"] for r in rows}) if table.partition_by else []
-    replace_months(settings, name, table_frame(spark, name, rows), months)
+    replace_months(settings, name, frame(spark, name, rows), months)
 
 
 def subscriber(sid: int, *, dnc: bool | None = False, msisdn: str | None = None) -> dict:

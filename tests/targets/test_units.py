@@ -96,6 +96,51 @@ def test_each_rule_removes_exactly_its_subscribers(spark):
     assert set(_ids(df)) - set(_ids(df.transform(suppress.suppress_holders(holdings)))) == {7}
 
 
+def test_each_rule_counts_only_the_rows_earlier_rules_kept(spark):
+    from workbench.targets.export import build_target_list
+
+    df = _cands(
+        spark,
+        [
+            (1, "R1", "m", "P1", 0.9, "r", 1, None),
+            (1, "R1", "m", "P2", 0.8, "r", 2, None),
+            (2, "R1", "m", "P1", 0.7, "r", 1, True),  # flagged in the source: both rows go
+            (2, "R1", "m", "P2", 0.6, "r", 2, None),
+            (3, "R2", "m", "P1", 0.5, "r", 1, None),  # other region
+            (4, "R1", "m", "P1", 0.4, "r", 1, None),  # holds P1
+            (5, "R1", "m", "P1", 0.3, "r", 1, None),  # do-not-contact in the CRM
+            (7, "R2", "m", "P1", 0.2, "r", 1, True),  # flag on a row the region rule removed...
+            (7, "R1", "m", "P2", 0.1, "r", 2, None),  # ...so this one stays
+        ],
+    )
+    subs = spark.createDataFrame(
+        [(i, i == 5) for i in (1, 2, 3, 4, 5, 7)], "subscriber_id bigint, is_do_not_contact boolean"
+    )
+    holdings = spark.createDataFrame([(4, "P1")], "subscriber_id bigint, product_id string")
+    rules = [
+        ("do_not_contact", suppress.suppress_do_not_contact(subs)),
+        ("holds_offer", suppress.suppress_holders(holdings)),
+    ]
+    listed, counts = build_target_list(
+        df, rules, campaign="C", control_share=0.0, size=1, region="R1"
+    )
+    assert [(c.rule, c.before, c.after) for c in counts] == [
+        ("region", 9, 7),
+        ("do_not_contact", 7, 4),
+        ("holds_offer", 4, 3),
+        ("deduplicate", 3, 2),
+        ("size", 2, 1),
+    ]
+    assert _ids(listed) == [1]
+    # the same rules applied one after the other as plain transforms keep the same rows
+    chained = df.transform(select.in_region("R1"))
+    for _, rule in rules:
+        chained = chained.transform(rule)
+    assert sorted(map(tuple, chained.select("subscriber_id", "offer_product_id").collect())) == [
+        (1, "P1"), (1, "P2"), (7, "P2"),
+    ]  # fmt: skip
+
+
 def test_rules_name_missing_columns(spark):
     bad = spark.createDataFrame([(1,)], "subscriber_id bigint")
     for make in (
@@ -260,7 +305,7 @@ def test_config_refuses_turning_do_not_contact_off(tmp_path):
 
 def test_a_write_that_breaks_a_contract_publishes_nothing(spark, tmp_path):
     from tests.conftest import make_project
-    from tests.targets.conftest import table_frame
+    from tests.frames import frame
     from workbench.targets.tables import replace_months
     from workbench.warehouse.contracts import ContractViolation
     from workbench.warehouse.storage import STAGING, read_table
@@ -268,9 +313,9 @@ def test_a_write_that_breaks_a_contract_publishes_nothing(spark, tmp_path):
     settings = make_project(tmp_path)
     row = {"contact_id": "k1", "campaign_id": "C", "wave_id": "w1", "subscriber_id": 1,
            "assignment": "control", "source": "churn", "month": "2026-07"}  # fmt: skip
-    one = table_frame(spark, "ads_target_contacts", [row])
+    one = frame(spark, "ads_target_contacts", [row])
     replace_months(settings, "ads_target_contacts", one, ["2026-07"])
-    twice = table_frame(spark, "ads_target_contacts", [row, {**row, "subscriber_id": 2}])
+    twice = frame(spark, "ads_target_contacts", [row, {**row, "subscriber_id": 2}])
     with pytest.raises(ContractViolation, match="contact_id"):
         replace_months(settings, "ads_target_contacts", twice, ["2026-07"])
     assert read_table(spark, settings, "ads_target_contacts").count() == 1

@@ -1,15 +1,13 @@
-"""DWD transforms on a few inline rows (the helpers here are shared by the DWS/ADS/KPI tests)."""
+"""DWD transforms on a few inline rows."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 import pytest
-from pyspark.sql import DataFrame
 from pyspark.testing import assertDataFrameEqual
 
-from workbench.catalog import get_table
+from tests.frames import d, frame, ts
 from workbench.warehouse.columns import MissingColumnError, conform_to, months_frame
 from workbench.warehouse.dwd import (
     build_calendar,
@@ -20,24 +18,6 @@ from workbench.warehouse.dwd import (
     to_dim_channel,
     to_subscriber_history,
 )
-
-
-def frame(spark, table: str, rows: list[dict[str, Any]], drop: tuple[str, ...] = ()) -> DataFrame:
-    """Rows with the catalog schema of ``table``; columns a row leaves out are null."""
-    schema = get_table(table).spark_schema
-    names = [f.name for f in schema.fields]
-    unknown = {k for r in rows for k in r} - set(names)
-    assert not unknown, f"test rows name columns {table} lacks: {unknown}"
-    df = spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], schema)
-    return df.drop(*drop)
-
-
-def ts(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
-def d(text: str) -> date:
-    return date.fromisoformat(text)
 
 
 def usage(sub, kind, at, sec=0, mb=0.0, op=None, roaming=False, month="2026-01"):

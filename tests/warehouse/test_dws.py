@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from tests.warehouse.test_dwd import d, frame, ts
+from tests.frames import d, frame, ts
 from workbench.warehouse.columns import MissingColumnError
 from workbench.warehouse.dws import (
     dws_models,

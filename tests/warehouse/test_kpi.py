@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.warehouse.test_dwd import frame
+from tests.frames import frame
 from workbench.warehouse.columns import MissingColumnError
 from workbench.warehouse.kpi import (
     Kpi,

@@ -7,7 +7,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from tests.warehouse.test_dwd import frame
+from tests.frames import frame
 from workbench.catalog import get_table
 from workbench.marts import read_mart, table_sql
 from workbench.warehouse.ads_value import (

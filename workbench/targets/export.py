@@ -47,6 +47,7 @@ from workbench.targets.privacy import masked_msisdn
 from workbench.targets.tables import stage_replacements
 from workbench.targets.transaction import Hook, Transaction, recover_pending
 from workbench.targets.writers import FORMATS, checksum, write_temp
+from workbench.warehouse.columns import conform_to
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,7 +98,7 @@ def suppression_rules(
     campaign: str,
     as_of: date,
     wave: str | None = None,
-) -> list[tuple[str, suppress.Transform]]:
+) -> list[tuple[str, suppress.Rule]]:
     """The enabled rules in their fixed order: do-not-contact (always), open complaint,
     arrears, contacted recently (by anyone but this very wave), already holds the offer
     (offers source only)."""
@@ -126,7 +127,7 @@ def suppression_rules(
 
 def build_target_list(
     candidates: DataFrame,
-    rules: list[tuple[str, suppress.Transform]],
+    rules: list[tuple[str, suppress.Rule]],
     *,
     campaign: str,
     control_share: float,
@@ -135,19 +136,42 @@ def build_target_list(
 ) -> tuple[DataFrame, list[suppress.RuleCount]]:
     """Candidates -> the ranked, grouped list, with a count for every step.
 
+    One checkpoint of the marked candidates and one aggregation over it give every count: the
+    rows each rule removed, and the subscribers left (one row each once duplicates are
+    dropped). The list itself is lazy; the caller materialises it once.
+
     Returns:
         the list (candidate columns + ``list_rank``, ``assignment``, ``is_treated``) and the
         counts: ``region``, each rule, ``deduplicate``, ``size`` (rows before and after).
     """
-    counts: list[suppress.RuleCount] = []
     steps = [("region", select.in_region(region)), *rules]
-    kept, counts = suppress.apply_rules(candidates, steps)
-    deduped = select.drop_duplicate_subscribers(kept).localCheckpoint()
-    n_dedup = deduped.count()
+    marked = suppress.mark_candidates(candidates, steps).localCheckpoint()
+    removed_by = F.col(suppress.REMOVED_BY)
+    tally = (
+        marked.groupBy(removed_by)
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            # drop_duplicate_subscribers keeps one row per subscriber_id, null included
+            (
+                F.count_distinct("subscriber_id")
+                + F.max(F.col("subscriber_id").isNull().cast("int"))
+            ).alias("subscribers"),
+        )
+        .collect()
+    )
+    counts = suppress.rule_counts({r[suppress.REMOVED_BY]: r["rows"] for r in tally}, steps)
+    n_dedup = next((r["subscribers"] for r in tally if r[suppress.REMOVED_BY] is None), 0)
     counts.append(suppress.RuleCount("deduplicate", counts[-1].after, n_dedup))
-    ranked = deduped.transform(select.rank_list(size)).localCheckpoint()
-    counts.append(suppress.RuleCount("size", n_dedup, ranked.count()))
-    return ranked.transform(control.assign_groups(campaign, control_share)), counts
+    # the list keeps the top ``size`` rows: exactly min(n, size) of them
+    n_listed = n_dedup if size is None else min(n_dedup, size)
+    counts.append(suppress.RuleCount("size", n_dedup, n_listed))
+    listed = (
+        suppress.kept_rows(marked)
+        .transform(select.drop_duplicate_subscribers)
+        .transform(select.rank_list(size))
+        .transform(control.assign_groups(campaign, control_share))
+    )
+    return listed, counts
 
 
 def list_rows(
@@ -178,8 +202,6 @@ def contact_rows(
     export_id: str,
 ) -> DataFrame:
     """The list as ``ads_target_contacts`` rows (treated and control) of one wave."""
-    from workbench.catalog import get_table
-
     key = F.concat(F.lit(f"{campaign}|{wave}|"), F.col("subscriber_id").cast("string"))
     out = (
         targets.withColumn("contact_id", F.substring(F.sha2(key, 256), 1, 32))
@@ -193,8 +215,7 @@ def contact_rows(
         .withColumn("export_id", F.lit(export_id))
         .withColumn("month", F.lit(as_of.strftime("%Y-%m")))
     )
-    table = get_table(CONTACTS)
-    return out.select(*[F.col(c.name).cast(c.type).alias(c.name) for c in table.columns])
+    return out.transform(conform_to(CONTACTS))
 
 
 def list_digest(frame: pd.DataFrame) -> str:
@@ -569,7 +590,7 @@ def _export_holding_lock(
                 "exported_at": now.replace(tzinfo=None),
             },
         )
-        waves_after = all_waves.where(~this_wave).unionByName(new_wave).localCheckpoint()
+        waves_after = all_waves.where(~this_wave).unionByName(new_wave)
         definition = campaigns.campaign_row(
             spark,
             campaign=campaign,
@@ -585,9 +606,11 @@ def _export_holding_lock(
             changed_at=now,
         )
         others = all_campaigns.where(F.col("campaign_id") != F.lit(campaign))
+        # lazy frames over the published tables: each runs once, in its staged write, which
+        # goes to a folder of its own, so a table is never read while it is overwritten
         replacements: dict[str, tuple[DataFrame, list[str]]] = {
             campaigns.WAVES: (waves_after, []),
-            campaigns.CAMPAIGNS: (others.unionByName(definition).localCheckpoint(), []),
+            campaigns.CAMPAIGNS: (others.unionByName(definition), []),
         }
         if action != "rerun":  # a re-run's contacts are already there, unchanged
             contacts = contact_rows(
@@ -682,7 +705,7 @@ def _wave_contacts(
     ]
     months = sorted({month, *old_months})
     kept = existing.where(F.col("month").isin(months) & ~this_wave)
-    return kept.unionByName(contacts).localCheckpoint(), months
+    return kept.unionByName(contacts), months
 
 
 def file_checksum_ok(path: str, expected: str) -> bool:

@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.analysis.errors import require_columns
+from workbench.targets.suppress import Rule, where_rule
 
 Transform = Callable[[DataFrame], DataFrame]
 SOURCES = ("churn", "offers")
@@ -72,13 +73,12 @@ def offer_candidates(offers: DataFrame) -> DataFrame:
     ).toDF(*CANDIDATE_COLUMNS)
 
 
-def in_region(region: str | None) -> Transform:
-    """Keep one region's candidates (``None``: all)."""
-
-    def _filter(candidates: DataFrame) -> DataFrame:
-        return candidates if region is None else candidates.where(F.col("region_id") == region)
-
-    return _filter
+def in_region(region: str | None) -> Rule:
+    """Keep one region's candidates (``None``: all): a rule, so the export counts it."""
+    if region is None:
+        return where_rule(F.lit(False))
+    # a candidate without a region is not in this one
+    return where_rule(~F.coalesce(F.col("region_id") == F.lit(region), F.lit(False)))
 
 
 def drop_duplicate_subscribers(candidates: DataFrame) -> DataFrame:

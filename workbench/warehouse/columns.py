@@ -29,6 +29,11 @@ class MissingColumnError(WorkbenchError, KeyError):
         return str(self.args[0])
 
 
+def quoted(name: str) -> str:
+    """A column name as a Spark SQL identifier."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 def _col(column: Column | str) -> Column:
     return F.col(column) if isinstance(column, str) else column
 
@@ -47,14 +52,15 @@ def conform_to(table_name: str) -> Transform:
     """Select exactly the catalog columns of ``table_name``, in order and cast to their types."""
     table = get_table(table_name)
 
+    # SQL text: one Py4J call per column instead of the handful a composed Column costs
+    casts = [
+        f"CAST({quoted(f.name)} AS {f.dataType.simpleString()}) AS {quoted(f.name)}"
+        for f in table.spark_schema.fields
+    ]
+
     def _conform(df: DataFrame) -> DataFrame:
         require_columns(df, table.column_names, f"building {table_name}")
-        return df.select(
-            *(
-                F.col(c.name).cast(table.spark_schema[c.name].dataType).alias(c.name)
-                for c in table.columns
-            )
-        )
+        return df.selectExpr(*casts)
 
     return _conform
 

@@ -111,13 +111,20 @@ def read_path(
     if not table.partition_by:
         if not _parquet_files(path):
             return spark.createDataFrame([], table.spark_schema)
-        return reader.parquet(str(path)).select(*table.column_names)
+        return _in_catalog_order(reader.parquet(str(path)), table)
     present = list_months(path)
     wanted = present if months is None else [m for m in present if m in set(months)]
     if not wanted:
         return spark.createDataFrame([], table.spark_schema)
     paths = [str(partition_dir(path, m)) for m in wanted]
-    return reader.option("basePath", str(path)).parquet(*paths).select(*table.column_names)
+    return _in_catalog_order(reader.option("basePath", str(path)).parquet(*paths), table)
+
+
+def _in_catalog_order(df: DataFrame, table: Table) -> DataFrame:
+    """``df`` with the catalog's column order (a partitioned read puts the partition columns
+    last; most catalog tables declare them last already, and then nothing is added to the plan,
+    nor a Py4J call per column)."""
+    return df if df.columns == table.column_names else df.select(*table.column_names)
 
 
 def read_table(
