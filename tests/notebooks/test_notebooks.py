@@ -44,11 +44,11 @@ BAD = {
 }
 
 
-def test_notebooks_are_committed_without_outputs():
+def test_each_subject_notebook_has_one_commented_parameters_cell():
+    # committed without outputs: tests/test_style.py checks every notebook
     for subject in SUBJECTS:
         book = nbformat.read(str(notebook_path(subject)), as_version=4)
         code = [c for c in book.cells if c.cell_type == "code"]
-        assert all(not c.outputs and c.execution_count is None for c in code), subject
         tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1 and "period: str" in tagged[0].source
         assert all(line.count("  # ") == 1 for line in tagged[0].source.splitlines())

@@ -164,8 +164,11 @@ def test_round_trip_export_respond_load_then_campaign_results(spark, small_wareh
     from pyspark.sql import functions as F
 
     from workbench.targets.export import export_targets
-    from workbench.targets.responses import as_campaign_contacts, as_campaign_responses
-    from workbench.warehouse.ads import to_campaign_results
+    from workbench.warehouse.ads import (
+        as_campaign_contacts,
+        as_campaign_responses,
+        to_campaign_results,
+    )
 
     settings = small_warehouse
     export_targets(spark, settings, campaign="LOOP", source="churn")

@@ -653,7 +653,7 @@ FLOOR_NOTEBOOK = {
 def _floor_served(workdir: Path) -> Iterator[tuple[str, int]]:
     """Voila, started as ``workbench serve`` starts it, serving a page of one HTML widget: the
     least any Voila page costs on this machine (the floor of the apps' time to interactive)."""
-    from workbench.cli.serve import voila_command
+    from workbench.dashboards.voila import voila_command
 
     folder = workdir / "voila_floor"
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from workbench.catalog import get_table
 from workbench.targets.errors import TargetError
 from workbench.targets.tables import replace_months, table_lock
+from workbench.warehouse.columns import conform_to
 from workbench.warehouse.lock import warehouse_lock
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def accepted_rows(validated: DataFrame, source_file: str, loaded_at: datetime) -
         F.lit(loaded_at).alias("loaded_at"),
         F.date_format("_responded_at", "yyyy-MM").alias("month"),
     )
-    return _conform(out, RESPONSES)
+    return out.transform(conform_to(RESPONSES))
 
 
 @dataclass(frozen=True)
@@ -199,11 +199,7 @@ def quarantined_rows(validated: DataFrame, source: SourceFile, loaded_at: dateti
         F.lit(source.sha256).alias("source_sha256"),
         F.lit(loaded_at.strftime("%Y-%m")).alias("month"),
     )
-    return _conform(out, QUARANTINE)
-
-
-def _conform(df: DataFrame, name: str) -> DataFrame:
-    return df.select(*[F.col(c.name).cast(c.type).alias(c.name) for c in get_table(name).columns])
+    return out.transform(conform_to(QUARANTINE))
 
 
 def load_responses(
@@ -280,14 +276,3 @@ def conformed_quarantine(rows: DataFrame) -> DataFrame:
     return rows.withColumn(
         "source_path", F.coalesce(F.col("source_path"), F.col("source_file"))
     ).withColumn("source_sha256", F.coalesce(F.col("source_sha256"), F.lit("")))
-
-
-def as_campaign_contacts(exported: DataFrame) -> DataFrame:
-    """``ads_target_contacts`` rows in the columns of ``dwd_fct_campaign_contact``, to union
-    with the operator's contacts (e.g. in the campaign-results model)."""
-    return exported.select(*get_table("dwd_fct_campaign_contact").column_names)
-
-
-def as_campaign_responses(loaded: DataFrame) -> DataFrame:
-    """``ads_target_responses`` rows in the columns of ``dwd_fct_campaign_response``."""
-    return loaded.select(*get_table("dwd_fct_campaign_response").column_names)

@@ -7,8 +7,8 @@ from pathlib import Path
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from workbench.catalog import get_table
 from workbench.months import add_months, month_index
-from workbench.targets.responses import as_campaign_contacts, as_campaign_responses
 from workbench.warehouse.columns import (
     Transform,
     conform_to,
@@ -315,6 +315,18 @@ def _build_channel_cohorts(read: InputReader, ctx: BuildContext) -> DataFrame:
             read("dwd_dim_subscriber", None), read("dwd_fct_channel_cost", ctx.months), first
         )
     )
+
+
+def as_campaign_contacts(exported: DataFrame) -> DataFrame:
+    """``ads_target_contacts`` rows in the columns of ``dwd_fct_campaign_contact``, to union
+    with the operator's contacts (the closed loop: exported lists count like the operator's
+    own campaigns)."""
+    return exported.select(*get_table("dwd_fct_campaign_contact").column_names)
+
+
+def as_campaign_responses(loaded: DataFrame) -> DataFrame:
+    """``ads_target_responses`` rows in the columns of ``dwd_fct_campaign_response``."""
+    return loaded.select(*get_table("dwd_fct_campaign_response").column_names)
 
 
 def _build_campaign_results(read: InputReader, ctx: BuildContext) -> DataFrame:

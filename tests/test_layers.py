@@ -1,0 +1,83 @@
+"""The package's layers: each part of ``workbench`` imports only parts at its own level or below,
+so a change to the dashboards or the command line never reaches the warehouse, and the warehouse
+builds without the target lists' code."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from .conftest import PROJECT_ROOT
+
+PACKAGE = PROJECT_ROOT / "workbench"
+
+#: lowest first; a part may import the parts of its own level and of every level below
+LAYERS: tuple[frozenset[str], ...] = tuple(
+    frozenset(level.split())
+    for level in (
+        "errors months names jsonl log filters",
+        "config",
+        "catalog spark",
+        "warehouse",
+        "generate analysis marts",
+        "params viz subjects",
+        "targets",
+        "reports dashboards",
+        "bench",
+        "cli __main__",
+        "__init__",  # the package's own facade re-exports from below
+    )
+)
+LEVEL = {part: rank for rank, level in enumerate(LAYERS) for part in level}
+
+
+def part_of(path: Path, package: Path = PACKAGE) -> str:
+    """The top-level part of the package a file belongs to (``warehouse``, ``config``, ...)."""
+    relative = path.relative_to(package)
+    return relative.parts[0] if len(relative.parts) > 1 else relative.stem
+
+
+def imported_parts(path: Path) -> set[tuple[str, int]]:
+    """The parts of the package a file imports, with the line of each import."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+            if node.module == "workbench":
+                modules = [f"workbench.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        found |= {(m.split(".")[1], node.lineno) for m in modules if m.startswith("workbench.")}
+    return found
+
+
+def upward_imports(package: Path = PACKAGE) -> list[str]:
+    """Every import of a part from a higher layer, as ``file:line part -> part``."""
+    wrong = []
+    for path in sorted(package.rglob("*.py")):
+        source = part_of(path, package)
+        for target, line in sorted(imported_parts(path)):
+            if LEVEL[target] > LEVEL[source]:
+                where = path.relative_to(package.parent)
+                wrong.append(f"{where}:{line} {source} -> {target}")
+    return wrong
+
+
+def test_every_part_of_the_package_has_a_layer():
+    parts = {part_of(p) for p in PACKAGE.rglob("*.py")}
+    assert parts and not parts - set(LEVEL), sorted(parts - set(LEVEL))
+
+
+def test_no_part_imports_from_a_layer_above_it():
+    assert upward_imports() == []
+
+
+def test_an_upward_import_is_found(tmp_path):
+    package = tmp_path / "workbench"
+    (package / "warehouse").mkdir(parents=True)
+    (package / "warehouse" / "ads.py").write_text(
+        "from workbench.months import add_months\nfrom workbench.targets.responses import x\n"
+    )
+    assert upward_imports(package) == ["workbench/warehouse/ads.py:2 warehouse -> targets"]
