@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.intervals import assert_simple_smoothing_interval
 from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.analysis.forecast import backtest, forecast_monthly
 from workbench.months import add_months
@@ -53,7 +54,8 @@ def test_six_months_forecast_with_a_rough_backtest_and_three_months_none():
     six = forecast_monthly(monthly([100.0, 104, 98, 103, 101, 99]), horizon=3)
     assert len(six.forecast) == 3 and len(six.backtest) == 2
     assert six.message and "rough guide" in six.message
-    assert (six.forecast["lower"] < six.forecast["forecast"]).all()
+    assert six.method == "ETS(A,N,N) simple exponential smoothing"
+    assert_simple_smoothing_interval(six.forecast)
     short = forecast_monthly(monthly([100.0, 104, 98]))
     assert short.forecast.empty and short.mape is None
     assert "Only 3 month(s)" in short.message
