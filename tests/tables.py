@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from workbench.catalog import get_table
+from workbench.catalog.ads import ALL
 from workbench.config import Settings
+from workbench.filters import equals
 from workbench.marts import folder_sql, table_sql
 
 # Where a side's copy of a table lives: a project (its warehouse) or any name -> folder mapping.
@@ -56,3 +58,7 @@ def assert_same_tables(names: Iterable[str], left: Side, right: Side) -> int:
         )
         compared += 1
     return compared
+
+
+#: the KPI cube's top cell (every region, segment and plan type), as a bound filter
+ALL_CELL = (equals("region_id", ALL), equals("segment", ALL), equals("plan_type", ALL))

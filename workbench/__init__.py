@@ -3,8 +3,10 @@
 Analysts start here in JupyterLab::
 
     import workbench
+    from workbench.filters import equals
     subs = workbench.table("dws_subscriber_month")     # a Spark DataFrame
     kpis = workbench.read_mart("ads_kpi_cube")          # pandas via DuckDB, no JVM
+    gz = workbench.read_mart("ads_kpi_cube", filters=[equals("region_id", "GZ")])
 
 Nothing is started at import time.
 """
@@ -14,10 +16,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
     from pyspark.sql import DataFrame
 
     from workbench.config import Settings
+    from workbench.filters import Condition
 
 __version__ = "0.1.0"
 
@@ -37,10 +42,11 @@ def table(
 def read_mart(
     name: str,
     settings: Settings | None = None,
-    where: str | None = None,
     months: list[str] | None = None,
+    filters: Sequence[Condition] = (),
 ) -> pd.DataFrame:
-    """A table as pandas through DuckDB, without starting Spark (see :mod:`workbench.marts`)."""
+    """A table as pandas through DuckDB, without starting Spark (see
+    :func:`workbench.marts.read_mart`; ``filters`` from :mod:`workbench.filters`)."""
     from workbench.marts import read_mart as _read_mart
 
-    return _read_mart(name, settings=settings, where=where, months=months)
+    return _read_mart(name, settings=settings, months=months, filters=filters)

@@ -87,6 +87,19 @@ def is_true(column: str) -> Condition:
     return Condition(column, "is_true")
 
 
+def describe(conditions: Sequence[Condition]) -> str:
+    """The conditions as a reader sees them, for messages: ``region_id = 'GZ' AND ...``."""
+    shown = []
+    for c in conditions:
+        if c.op == "is_true":
+            shown.append(c.column)
+        elif c.op == "in":
+            shown.append(f"{c.column} in {list(c.value)!r}")  # type: ignore[arg-type]
+        else:
+            shown.append(f"{c.column} {c.op} {c.value!r}")
+    return " AND ".join(shown)
+
+
 def duckdb_where(conditions: Sequence[Condition]) -> tuple[str, list[Scalar]]:
     """``("col" = ? AND ...)`` and its parameters, for ``con.execute(sql, params)``; no
     conditions give ``("TRUE", [])``."""

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 from workbench.catalog import PARTITION_COLUMN, Table, get_table, tables
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     import duckdb
     import pandas as pd
 
     from workbench.config import Settings
+    from workbench.filters import Condition
 
 _DUCK_TYPES = {
     "string": "VARCHAR",
@@ -75,28 +77,31 @@ def folder_sql(table: Table, path: Path, months: list[str] | None = None) -> str
 def read_mart(
     name: str,
     settings: Settings | None = None,
-    where: str | None = None,
     months: list[str] | None = None,
+    filters: Sequence[Condition] = (),
 ) -> pd.DataFrame:
     """Any catalog table as a pandas DataFrame, read by DuckDB (no JVM is started).
 
     Args:
         name: catalog table name, e.g. ``ads_kpi_cube``.
         settings: project settings (default: found from the current folder).
-        where: an optional SQL filter over the table's columns, e.g. ``"region_id = 'GZ'"``.
         months: only these month partitions.
+        filters: conditions over the table's columns (:mod:`workbench.filters`, e.g.
+            ``equals("region_id", "GZ")``), passed to DuckDB as bound values: a value is never
+            SQL text, whatever quotes or characters it holds.
     """
     import duckdb
 
+    from workbench.filters import duckdb_where
+
     table = get_table(name)
-    sql = f"SELECT * FROM ({table_sql(table, _settings(settings), months)})"
-    if where:
-        sql += f" WHERE {where}"
+    condition, values = duckdb_where(filters)
+    sql = f"SELECT * FROM ({table_sql(table, _settings(settings), months)}) WHERE {condition}"
     order = [*table.partition_by, *table.keys]
     if order:
         sql += " ORDER BY " + ", ".join(_quote(c) for c in order)
     with duckdb.connect() as con:
-        return con.execute(sql).df()
+        return con.execute(sql, values).df()
 
 
 def connect(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:

@@ -21,11 +21,11 @@ from workbench.dashboards.access import AccessDenied, Viewer
 from workbench.dashboards.data import (
     MartUnavailable,
     export_target_list,
-    in_list,
     load_mart,
-    region_scope,
+    region_filter,
 )
 from workbench.errors import WorkbenchError
+from workbench.filters import among
 
 
 @pytest.fixture
@@ -146,12 +146,12 @@ def test_a_missing_mart_is_a_plain_message(dashboard_project, tmp_path):
         load_mart("ads_kpi_cube", dashboard_project, Viewer("ceo", None), columns=["nope"])
 
 
-def test_filters_read_the_same_in_duckdb_and_spark_sql():
-    # unquoted column (Spark reads "x" as a string), escaped values, nothing for an empty list
-    assert in_list("region_id", ["GZ", "it's"]) == "region_id IN ('GZ', 'it''s')"
-    assert in_list("region_id", []) == "FALSE"
-    with pytest.raises(WorkbenchError, match="not a column"):
-        in_list("region_id) OR (1=1", ["GZ"])
+def test_a_viewers_regions_are_bound_values(dashboard_project):
+    # a region name with a quote is a value like any other: nothing matches, nothing breaks
+    odd = Viewer("odd", frozenset({"G'Z", "广州\\"}))
+    assert region_filter("ads_kpi_cube", odd) == (among("region_id", ["G'Z", "广州\\"]),)
+    assert load_mart("ads_kpi_cube", dashboard_project, odd).empty
+    assert region_filter("dwd_fct_channel_cost", odd) == ()  # no region column: not filtered
 
 
 # --------------------------------------------------------------------------- access at each action
@@ -228,10 +228,10 @@ def test_a_removed_user_reads_and_exports_nothing(project, monkeypatch):
     config = _config(project)
     session = access.Session(access.issue_token("gz_manager", project), config)
     viewer = session.viewer
-    assert region_scope("ads_kpi_cube", viewer) == "region_id IN ('GZ')"
+    assert region_filter("ads_kpi_cube", viewer) == (among("region_id", ["GZ"]),)
     set_users(config, gz_manager=None)
     with pytest.raises(AccessDenied, match="no longer configured"):
-        region_scope("ads_kpi_cube", viewer)
+        region_filter("ads_kpi_cube", viewer)
     assert session.viewer.denied and "no longer configured" in session.viewer.denied
     launched = []
     monkeypatch.setattr("subprocess.run", lambda *a, **k: launched.append(a))

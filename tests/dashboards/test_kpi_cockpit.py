@@ -9,8 +9,10 @@ import pytest
 
 from tests.conftest import make_project
 from tests.dashboards.conftest import choose, screenshot, value_text
+from workbench.catalog.ads import ALL
 from workbench.dashboards import kpi_cockpit as app
 from workbench.dashboards.access import Viewer, denied_viewer
+from workbench.filters import equals
 
 
 def _cube_value(settings, code: str, month: str, region="ALL", segment="ALL", plan="ALL"):
@@ -40,7 +42,7 @@ def test_compare_cell_and_alerts(dashboard_project):
         "ads_kpi_cube",
         dashboard_project,
         Viewer("gz", frozenset({"GZ"})),
-        where="region_id = 'GZ' AND segment = 'ALL' AND plan_type = 'ALL'",
+        filters=[equals("region_id", "GZ"), equals("segment", ALL), equals("plan_type", ALL)],
     )
     table = app.compare_cell(cell, period, dictionary).set_index("kpi_code")
     now = _cube_value(dashboard_project, "arpu", period, "GZ")

@@ -15,7 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from workbench.analysis.errors import ParameterError
+from workbench.catalog.ads import ALL
 from workbench.cli import _register, app
+from workbench.filters import equals
 from workbench.marts import read_mart
 from workbench.reports import ReportError, RunOutcome, execute_report, run_regions, run_subject
 from workbench.reports.index import INDEX
@@ -186,7 +188,7 @@ def test_region_fan_out_writes_one_report_per_region(tiny_warehouse, tiny_manife
         cube = read_mart(
             "ads_kpi_cube",
             tiny_warehouse,
-            where=f"region_id = '{region}' AND segment = 'ALL' AND plan_type = 'ALL'",
+            filters=[equals("region_id", region), equals("segment", ALL), equals("plan_type", ALL)],
             months=[period],
         )
         truth = dict(zip(cube["kpi_code"], cube["value"], strict=True))

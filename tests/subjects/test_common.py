@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_project
+from workbench.filters import equals
 from workbench.marts import read_mart
 from workbench.subjects.common import write_result, write_result_frame
 from workbench.warehouse.contracts import ContractViolation, SchemaMismatch
@@ -88,7 +89,10 @@ def test_small_reads_are_kept_until_the_table_is_published_again(tmp_path):
     assert len(common._small_cache) == kept  # the same files: served from what was kept
     assert set(again["model_id"]) == {"a"}
     # a filter is its own read
-    assert list(common.read_small("ads_churn_drivers", settings, "driver_rank = 1")["driver_rank"])
+    rank_one = [equals("driver_rank", 1)]
+    top = common.read_small("ads_churn_drivers", settings, rank_one)
+    assert list(top["driver_rank"]) == [1]
+    assert any(key[2] == tuple(rank_one) for key in common._small_cache)
     # republishing the month writes new files: the next read sees them, never the old frame
     write_result_frame(drivers_frame("b"), "ads_churn_drivers", settings, "2026-06")
     assert set(common.read_small("ads_churn_drivers", settings)["model_id"]) == {"b"}

@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import make_project
 from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.filters import is_true
 from workbench.marts import read_mart
 from workbench.subjects import competition
 
@@ -36,7 +37,9 @@ def test_share_effect_recovers_a_known_slope():
 def test_competitor_shares_match_the_wide_table(tiny_warehouse, tiny_manifest):
     period = tiny_manifest["months"][-1]
     comp = competition.run(tiny_warehouse, period, top_n=5)
-    wide = read_mart("dws_subscriber_month", tiny_warehouse, where="is_active", months=[period])
+    wide = read_mart(
+        "dws_subscriber_month", tiny_warehouse, months=[period], filters=[is_true("is_active")]
+    )
     by_region = wide.groupby("region_id")[["competitor_a_min", "competitor_b_min", "mou_min"]].sum()
     expected = by_region["competitor_a_min"] / by_region["mou_min"]
     got = comp.by_region.set_index("region_id")["competitor_a_share"]

@@ -7,6 +7,7 @@ import math
 import pandas as pd
 import pytest
 
+from tests.tables import ALL_CELL
 from workbench.analysis.errors import InputDataError
 from workbench.marts import read_mart
 from workbench.subjects import kpi_overview
@@ -41,7 +42,7 @@ def test_overview_of_the_tiny_operator(tiny_warehouse, tiny_manifest):
     cube = read_mart(
         "ads_kpi_cube",
         tiny_warehouse,
-        where="region_id = 'ALL' AND segment = 'ALL' AND plan_type = 'ALL'",
+        filters=ALL_CELL,
     )
     prev = cube[(cube["month"] == months[-2])].set_index("kpi_code")["value"]
     table = overview.table.set_index("kpi_code")

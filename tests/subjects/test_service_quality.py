@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_project
+from tests.tables import ALL_CELL
 from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.filters import among, equals, is_true
 from workbench.marts import read_mart
 from workbench.subjects import service_quality as sq
 
@@ -50,8 +52,7 @@ def test_service_quality_of_the_tiny_operator(tiny_warehouse, tiny_manifest):
     kpi = read_mart(
         "ads_kpi_cube",
         tiny_warehouse,
-        where="kpi_code = 'complaint_rate_per_10k' AND region_id = 'ALL' "
-        "AND segment = 'ALL' AND plan_type = 'ALL'",
+        filters=[equals("kpi_code", "complaint_rate_per_10k"), *ALL_CELL],
         months=[period],
     )["value"].iloc[0]
     assert quality.by_category["complaints_per_10k"].sum() == pytest.approx(kpi)
@@ -80,7 +81,7 @@ def test_lines_on_poor_cells_churn_more(tiny_warehouse, tiny_manifest):
     wide = read_mart(
         "dws_subscriber_month",
         tiny_warehouse,
-        where=f"is_active AND month IN ({', '.join(repr(m) for m in quality.churn_months)})",
+        filters=[is_true("is_active"), among("month", quality.churn_months)],
     )
     on_poor = wide["home_cell_id"].isin(planted)
     assert churn.loc["poor", "n_lines"] == on_poor.sum()

@@ -12,18 +12,21 @@ import pytest
 
 from tests.conftest import make_project
 from workbench.catalog import get_table
+from workbench.filters import among, at_least, equals
 from workbench.marts import connect, read_mart
 from workbench.warehouse import storage
 
 TABLE = get_table("quarantine_rows")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# a value with what hand-quoted SQL gets wrong: quotes, a backslash, Chinese text
+ODD = """{"name": "O'Brien \\ 广州 \"营业厅\""}"""
 
 
 @pytest.fixture(scope="module")
 def settings(spark, tmp_path_factory):
     settings = make_project(tmp_path_factory.mktemp("marts"))
     data = [
-        ("usage", "duplicate", f"usage/month={m}/a.parquet", i, "{}", m)
+        ("usage", "duplicate", f"usage/month={m}/a.parquet", i, ODD if i == 1 else "{}", m)
         for m, n in (("2026-01", 3), ("2026-02", 2))
         for i in range(n)
     ]
@@ -45,7 +48,18 @@ def test_read_mart_has_catalog_columns_and_text_months(settings):
 
 def test_read_mart_filters(settings):
     assert len(read_mart("quarantine_rows", settings, months=["2026-02"])) == 2
-    assert len(read_mart("quarantine_rows", settings, where="source_row >= 1")) == 3
+    assert len(read_mart("quarantine_rows", settings, filters=[at_least("source_row", 1)])) == 3
+
+
+@pytest.mark.parametrize(
+    "value", [ODD, "{}' OR '1'='1", "{}\\' OR 1=1 --", "广州'", '"{}"'], ids=range(5)
+)
+def test_filter_values_are_bound_never_sql(settings, value):
+    found = read_mart("quarantine_rows", settings, filters=[equals("record_json", value)])
+    expected = 2 if value == ODD else 0  # one row per month holds ODD; no other value exists
+    assert len(found) == expected and (found["record_json"] == value).all()
+    among_them = read_mart("quarantine_rows", settings, filters=[among("record_json", [value])])
+    assert len(among_them) == expected
 
 
 def test_read_mart_of_an_empty_table_is_typed_and_empty(settings):

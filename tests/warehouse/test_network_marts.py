@@ -7,7 +7,9 @@ import duckdb
 import pytest
 
 from tests.frames import frame
+from tests.tables import ALL_CELL
 from workbench.catalog import get_table
+from workbench.filters import equals
 from workbench.marts import read_mart, table_sql
 from workbench.warehouse.ads_network import (
     RISING_MIN_MOU,
@@ -125,8 +127,7 @@ def test_complaint_summary_matches_the_kpi_and_the_tickets(tiny_warehouse, tiny_
     kpi = read_mart(
         "ads_kpi_cube",
         s,
-        where="kpi_code = 'complaint_rate_per_10k' AND region_id = 'ALL' "
-        "AND segment = 'ALL' AND plan_type = 'ALL'",
+        filters=[equals("kpi_code", "complaint_rate_per_10k"), *ALL_CELL],
         months=[month],
     )["value"].iloc[0]
     lines = mart.drop_duplicates("region_id")["n_lines"].sum()
@@ -216,13 +217,17 @@ def test_risers_match_a_recomputation(tiny_warehouse, tiny_manifest):
 
 def test_new_product_holders_are_the_planted_curve(tiny_warehouse, tiny_manifest):
     truth = tiny_manifest["planted"]["new_product"]
-    mart = read_mart("ads_product_adopters", tiny_warehouse, where="product_id = 'NEW_5G_BOOST'")
+    mart = read_mart(
+        "ads_product_adopters", tiny_warehouse, filters=[equals("product_id", "NEW_5G_BOOST")]
+    )
     holders = mart.groupby("month")["n_holders"].sum().to_dict()
     assert holders == truth["holders_by_month"]
     before = [m for m in holders if m < truth["launch_month"]]
     assert before and all(holders[m] == 0 for m in before)
     base = mart.groupby("month")["n_base"].sum()
-    live = read_mart("dws_product_month", tiny_warehouse, where="product_id = 'NEW_5G_BOOST'")
+    live = read_mart(
+        "dws_product_month", tiny_warehouse, filters=[equals("product_id", "NEW_5G_BOOST")]
+    )
     assert (base == live.set_index("month")["n_active_base"].reindex(base.index)).all()
 
 
@@ -230,7 +235,10 @@ def test_switching_matches_a_recomputation(tiny_warehouse, tiny_manifest):
     s = tiny_warehouse
     month = tiny_manifest["months"][-1]
     mart = read_mart(
-        "ads_product_switching", s, where="new_product_id = 'NEW_5G_BOOST'", months=[month]
+        "ads_product_switching",
+        s,
+        filters=[equals("new_product_id", "NEW_5G_BOOST")],
+        months=[month],
     ).set_index("product_id")
     h = _sql(s, "dwd_fct_product_holding")
     prev = tiny_manifest["months"][-2]

@@ -10,7 +10,7 @@ proxy with single sign-on should issue these links (or pass a header) instead of
 
 Access is not settled once per page: a page's :class:`Session` checks the link again against the
 configuration file as it is on disk at every read and every export (:meth:`Viewer.allowed_now`,
-called by the apps at each action and by :func:`~workbench.dashboards.data.region_scope` before
+called by the apps at each action and by :func:`~workbench.dashboards.data.region_filter` before
 each read). A user removed from ``dashboards.users`` or whose link has expired is denied on their
 next action; a user given other regions gets a page rebuilt for them. A preheated kernel runs
 the notebook before anyone asks, so the settings are read when the request arrives, never before.

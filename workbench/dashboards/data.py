@@ -8,7 +8,7 @@ regions never reach the kernel, whatever the app does with the frame afterwards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from workbench.catalog import get_table
@@ -29,24 +29,6 @@ REGION_COLUMN = "region_id"
 class MartUnavailable(WorkbenchError):
     """A mart the app needs has not been written (or has no rows); the message says which and how
     to produce it."""
-
-
-def literal(value: object) -> str:
-    """A SQL literal for a filter value (strings quoted and escaped)."""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def in_list(column: str, values: Iterable[object]) -> str:
-    """``column IN (...)`` for DuckDB and Spark SQL alike; an empty list matches nothing."""
-    if not column.isidentifier():
-        raise WorkbenchError(f"{column!r} is not a column name")
-    items = [literal(v) for v in values]
-    # unquoted: the same filter is read by DuckDB and by Spark SQL ("x" is a string in Spark)
-    return f"{column} IN ({', '.join(items)})" if items else "FALSE"
 
 
 def available_months(name: str, settings: Settings) -> list[str]:
@@ -72,26 +54,10 @@ def require_access(viewer: Viewer) -> None:
         raise AccessDenied(now.denied or "access denied: your access changed; the page was rebuilt")
 
 
-def region_scope(name: str, viewer: Viewer) -> str | None:
-    """The SQL filter that keeps ``viewer`` inside their regions (None: no filter needed).
-
-    Every read asks for it first, so access is checked again here (:func:`require_access`).
-
-    Raises:
-        AccessDenied: the viewer is denied, or their access changed.
-    """
-    require_access(viewer)
-    if viewer.regions is None:
-        return None
-    table = get_table(name)
-    if REGION_COLUMN not in table.column_names:
-        return None
-    return in_list(REGION_COLUMN, sorted(viewer.regions))
-
-
 def region_filter(name: str, viewer: Viewer) -> tuple[Condition, ...]:
-    """:func:`region_scope` as a bound filter (:mod:`workbench.filters`): what keeps ``viewer``
-    inside their regions, for DuckDB reads and Spark exports alike (empty: no filter needed).
+    """The bound filter (:mod:`workbench.filters`) that keeps ``viewer`` inside their regions,
+    for DuckDB reads and Spark exports alike (empty: no filter needed). Every read asks for it
+    first, so access is checked again here (:func:`require_access`).
 
     Raises:
         AccessDenied: the viewer is denied, or their access changed.
@@ -109,7 +75,6 @@ def load_mart(
     *,
     months: Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
-    where: str | None = None,
     filters: Sequence[Condition] = (),
 ) -> pd.DataFrame:
     """A mart as pandas, read by DuckDB and limited to the viewer's regions.
@@ -117,9 +82,8 @@ def load_mart(
     Args:
         months: only these month partitions (default: all).
         columns: only these columns (default: all, in catalog order).
-        where: an extra SQL filter built by the app (use :func:`literal` / :func:`in_list`).
-        filters: conditions with bound values (:mod:`workbench.filters`): prefer them to
-            ``where``, as the export reads the same conditions in Spark.
+        filters: the app's conditions, as bound values (:mod:`workbench.filters`): the export
+            reads the same conditions in Spark.
 
     Raises:
         MartUnavailable: the mart has never been written.
@@ -143,8 +107,6 @@ def load_mart(
     picked = list(months) if months is not None else None
     select = ", ".join(f'"{c}"' for c in chosen)
     sql = f"SELECT {select} FROM ({table_sql(table, settings, picked)}) WHERE {bound}"
-    if where:
-        sql += f" AND ({where})"
     order = [c for c in (*table.partition_by, *table.keys) if c in chosen]
     if order:
         sql += " ORDER BY " + ", ".join(f'"{c}"' for c in order)

@@ -34,10 +34,10 @@ from workbench.dashboards.data import (
     EmptySelection,
     MartUnavailable,
     available_months,
-    literal,
     load_mart,
 )
 from workbench.dashboards.ui import Chart, Note, Part, PartsView, Row, Table, Value
+from workbench.subjects.common import cell_filters
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -184,14 +184,14 @@ def _key_accounts(settings: Settings, period: str, region: str, viewer: Viewer) 
         viewer,
         months=[period],
         columns=["customer_id"],
-        where=None if region == ALL else f"region_id = {literal(region)}",
+        filters=cell_filters(region_id=region),
     )
     table = (
         key_accounts.key_account_table(settings, period, region)
         if len(present)
         else pd.DataFrame({"n_warnings": pd.Series(dtype="int64")})
     )
-    concentration = read_mart_for("ads_revenue_concentration", settings, period, None)
+    concentration = read_mart_for("ads_revenue_concentration", settings, period)
     share = key_accounts.top_share(concentration, period, TOP_FRACTION)
     scope = " (company-wide 全公司)" if viewer.regions is not None else ""
     shown = viz.format_table(
@@ -417,9 +417,9 @@ def subject_parts(
     subject: str, settings: Settings, viewer: Viewer, period: str, region: str
 ) -> list[Part]:
     """What one tab shows for ``period`` and ``region`` (one the viewer may see)."""
-    from workbench.dashboards.data import region_scope
+    from workbench.dashboards.data import region_filter
 
-    region_scope(MONTHS_MART, viewer)  # a denied viewer reads nothing
+    region_filter(MONTHS_MART, viewer)  # a denied viewer reads nothing
     if region == ALL and viewer.regions is not None:
         raise EmptySelection("Choose one of your regions.")
     if region != ALL and not viewer.can_see(region):

@@ -17,15 +17,19 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from workbench.catalog import Table, get_table
+from workbench.catalog.ads import ALL
 from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
 from workbench.months import parse_month
 from workbench.warehouse import storage
 from workbench.warehouse.lock import warehouse_lock
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pyspark.sql import DataFrame
 
     from workbench.config import Settings
+    from workbench.filters import Condition
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +145,20 @@ def write_result_frame(frame: pd.DataFrame, name: str, settings: Settings, month
     return len(data)
 
 
+def cell_filters(**dimensions: str) -> tuple[Condition, ...]:
+    """``dimension = value`` (a bound filter) for each dimension of a cube cell that is not
+    rolled up (``ALL``)."""
+    from workbench.filters import equals
+
+    return tuple(equals(column, value) for column, value in dimensions.items() if value != ALL)
+
+
 #: how many small reads :func:`read_small` keeps (a dashboard tab reads a handful)
 SMALL_CACHE_SIZE = 32
 _small_cache: OrderedDict[tuple[object, ...], pd.DataFrame] = OrderedDict()
 
 
-def read_small(name: str, settings: Settings, where: str | None = None) -> pd.DataFrame:
+def read_small(name: str, settings: Settings, filters: Sequence[Condition] = ()) -> pd.DataFrame:
     """A small catalog table (dimension, mart) as pandas through DuckDB: no JVM.
 
     The last :data:`SMALL_CACHE_SIZE` reads are kept, keyed by the table's files (path, inode,
@@ -158,11 +170,11 @@ def read_small(name: str, settings: Settings, where: str | None = None) -> pd.Da
     table = get_table(name)
     files = _files(table, table.path(settings), None)
     signature = tuple((f, *_stat(f)) for f in files)
-    key = (name, str(table.path(settings)), where, signature)
+    key = (name, str(table.path(settings)), tuple(filters), signature)
     if key in _small_cache:
         _small_cache.move_to_end(key)
         return _small_cache[key].copy()
-    frame = read_mart(name, settings, where=where)
+    frame = read_mart(name, settings, filters=filters)
     _small_cache[key] = frame
     while len(_small_cache) > SMALL_CACHE_SIZE:
         _small_cache.popitem(last=False)

@@ -16,12 +16,13 @@ import pandas as pd
 
 from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog.ads import ALL
+from workbench.filters import equals
 from workbench.months import add_months, parse_month
+from workbench.subjects.common import cell_filters
 from workbench.subjects.service_quality import (
     check_confidence,
     churn_window,
     read_required,
-    sql_quote,
     with_rates,
 )
 
@@ -55,14 +56,10 @@ class Competition:
     segment: str
 
 
-def _where(region_id: str, segment: str) -> str | None:
-    parts = [f"{k} = {sql_quote(v)}" for k, v in (("region_id", region_id), ("segment", segment))]
-    kept = [p for p, v in zip(parts, (region_id, segment), strict=True) if v != ALL]
-    return " AND ".join(kept) or None
-
-
 def _bands(settings: Settings, region_id: str, segment: str) -> pd.DataFrame:
-    frame = read_required("ads_competition_bands", settings, _where(region_id, segment))
+    frame = read_required(
+        "ads_competition_bands", settings, cell_filters(region_id=region_id, segment=segment)
+    )
     if frame.empty:
         raise InputDataError(
             f"ads_competition_bands has no rows for region {region_id!r} and segment {segment!r}"
@@ -188,11 +185,11 @@ def rising_share_list(
     """The period's lines whose competitor share rose (see ``ads_competitor_risers``), largest
     change first, at most ``top_n``."""
     period = parse_month(period)
-    conditions = [f"month = {sql_quote(period)}"]
-    base = _where(region_id, segment)
-    if base:
-        conditions.append(base)
-    frame = read_required("ads_competitor_risers", settings, " AND ".join(conditions))
+    frame = read_required(
+        "ads_competitor_risers",
+        settings,
+        [equals("month", period), *cell_filters(region_id=region_id, segment=segment)],
+    )
     ordered = frame.sort_values(["share_change", "subscriber_id"], ascending=[False, True])
     return ordered.head(top_n).reset_index(drop=True)
 

@@ -19,6 +19,7 @@ import pandas as pd
 from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog.ads import ALL
 from workbench.months import add_months, parse_month
+from workbench.subjects.common import cell_filters
 from workbench.subjects.value_segments import read_mart_for
 
 if TYPE_CHECKING:
@@ -117,8 +118,9 @@ def top_share(concentration: pd.DataFrame, period: str, fraction: float = 0.2) -
 
 
 def _read_health(settings: Settings, period: str, region_id: str) -> pd.DataFrame:
-    where = None if region_id == ALL else "region_id = '" + region_id.replace("'", "''") + "'"
-    return read_mart_for("ads_key_account_health", settings, period, where)
+    return read_mart_for(
+        "ads_key_account_health", settings, period, cell_filters(region_id=region_id)
+    )
 
 
 def key_account_table(
@@ -195,7 +197,7 @@ def run(
     accounts = key_account_table(
         settings, period, region_id, manager_id, n_managers=n_managers, revenue_drop=revenue_drop
     )
-    concentration = read_mart_for("ads_revenue_concentration", settings, period, None)
+    concentration = read_mart_for("ads_revenue_concentration", settings, period)
     concentration = concentration[concentration["month"] == period].reset_index(drop=True)
     share = top_share(concentration, period, top_fraction)
     managers = (

@@ -13,6 +13,7 @@ import pandas as pd
 
 from workbench.analysis.errors import InputDataError
 from workbench.catalog.ads import ALL
+from workbench.filters import equals
 from workbench.months import add_months, parse_month
 from workbench.subjects.common import read_small
 
@@ -32,10 +33,6 @@ class KpiOverview:
     alerts: pd.DataFrame
     period: str
     cell: dict[str, str]
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def compare_periods(cube: pd.DataFrame, period: str, kpis: pd.DataFrame) -> pd.DataFrame:
@@ -73,8 +70,8 @@ def run(
 
     period = parse_month(period)
     cell = {"region_id": region_id, "segment": segment, "plan_type": plan_type}
-    where = " AND ".join(f"{k} = {_quote(v)}" for k, v in cell.items())
-    cube = read_small("ads_kpi_cube", settings, where=where)
+    # the cube holds the rolled-up level as ALL: every dimension is filtered, ALL included
+    cube = read_small("ads_kpi_cube", settings, [equals(k, v) for k, v in cell.items()])
     if cube.empty:
         raise InputDataError(f"ads_kpi_cube has no rows for the cell {cell}")
     if period not in set(cube["month"]):
@@ -99,7 +96,7 @@ def run(
     table = compare_periods(cube, period, dictionary).merge(names, on="kpi_code", how="left")
     order = {k.code: i for i, k in enumerate(kpis)}
     table = table.sort_values("kpi_code", key=lambda s: s.map(order)).reset_index(drop=True)
-    alerts = read_small("ads_kpi_alerts", settings, where=f"month = {_quote(period)}")
+    alerts = read_small("ads_kpi_alerts", settings, [equals("month", period)])
     alerts = alerts.sort_values(
         ["severity", "kpi_code", "region_id", "segment", "plan_type"],
         key=lambda s: s.map({"alarm": 0, "warning": 1}).fillna(2) if s.name == "severity" else s,

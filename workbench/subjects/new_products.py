@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.filters import Condition, equals
 from workbench.months import months_between, parse_month
 from workbench.subjects.service_quality import (
     check_confidence,
     difference_interval,
     read_required,
-    sql_quote,
     with_rates,
 )
 
@@ -75,7 +75,7 @@ def adoption_curve(settings: Settings, product_id: str, period: str) -> pd.DataF
     period = parse_month(period)
     product = resolve_product(settings, product_id)
     frame = read_required(
-        "dws_product_month", settings, f"product_id = {sql_quote(product['product_id'])}"
+        "dws_product_month", settings, [equals("product_id", product["product_id"])]
     )
     if period not in set(frame["month"]):
         raise InputDataError(f"dws_product_month has no month {period} for {product_id}")
@@ -151,7 +151,7 @@ def _adopters(settings: Settings, product_id: str, period: str) -> pd.DataFrame:
     frame = read_required(
         "ads_product_adopters",
         settings,
-        f"product_id = {sql_quote(product_id)} AND month = {sql_quote(period)}",
+        [equals("product_id", product_id), equals("month", period)],
     )
     if frame.empty:
         raise InputDataError(f"ads_product_adopters has no rows for {product_id} in {period}")
@@ -171,7 +171,7 @@ def cannibalisation(
     frame = read_required(
         "ads_product_switching",
         settings,
-        f"new_product_id = {sql_quote(product_id)} AND month <= {sql_quote(period)}",
+        [equals("new_product_id", product_id), Condition("month", "<=", period)],
     )
     columns = ["n_adopters_holding", "n_adopters_dropped", "n_others_holding", "n_others_dropped"]
     sums = frame.groupby("product_id")[columns].sum().reset_index()

@@ -15,6 +15,7 @@ from workbench.analysis.errors import ParameterError
 from workbench.analysis.forecast import Forecast, forecast_monthly
 from workbench.catalog.ads import ALL
 from workbench.months import add_months, parse_month
+from workbench.subjects.common import cell_filters
 from workbench.subjects.value_segments import read_mart_for
 
 if TYPE_CHECKING:
@@ -40,15 +41,6 @@ class Revenue:
     forecast: Forecast
     messages: list[str]
     period: str
-
-
-def _where(region_id: str, plan_type: str) -> str | None:
-    parts = [
-        f"{k} = '" + v.replace("'", "''") + "'"
-        for k, v in (("region_id", region_id), ("plan_type", plan_type))
-        if v != ALL
-    ]
-    return " AND ".join(parts) or None
 
 
 def monthly_revenue(structure: pd.DataFrame) -> pd.DataFrame:
@@ -91,7 +83,10 @@ def read_structure(
 ) -> pd.DataFrame:
     """Dashboard: ``ads_revenue_structure`` rows up to ``period`` of a region and plan type."""
     return read_mart_for(
-        "ads_revenue_structure", settings, parse_month(period), _where(region_id, plan_type)
+        "ads_revenue_structure",
+        settings,
+        parse_month(period),
+        cell_filters(region_id=region_id, plan_type=plan_type),
     )
 
 

@@ -18,10 +18,13 @@ import pandas as pd
 from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog.ads import ALL
 from workbench.months import add_months, parse_month
-from workbench.subjects.common import read_small
+from workbench.subjects.common import cell_filters, read_small
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from workbench.config import Settings
+    from workbench.filters import Condition
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +108,7 @@ def check_confidence(confidence: float) -> None:
 # ---------------------------------------------------------------- reads
 
 
-def sql_quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def read_required(name: str, settings: Settings, where: str | None = None) -> pd.DataFrame:
+def read_required(name: str, settings: Settings, filters: Sequence[Condition] = ()) -> pd.DataFrame:
     """A mart, or InputDataError naming it when it has not been built."""
     from workbench.catalog import get_table
     from workbench.warehouse import storage
@@ -122,16 +121,12 @@ def read_required(name: str, settings: Settings, where: str | None = None) -> pd
             f"table {name} has no data under {settings.warehouse_dir}: build the warehouse "
             "(workbench build) first"
         )
-    return read_small(name, settings, where=where)
-
-
-def _region_filter(region_id: str) -> str | None:
-    return None if region_id == ALL else f"region_id = {sql_quote(region_id)}"
+    return read_small(name, settings, filters)
 
 
 def _complaints(settings: Settings, period: str, region_id: str) -> pd.DataFrame:
     period = parse_month(period)
-    frame = read_required("ads_complaint_summary", settings, _region_filter(region_id))
+    frame = read_required("ads_complaint_summary", settings, cell_filters(region_id=region_id))
     if frame.empty:
         raise InputDataError(f"ads_complaint_summary has no rows for region {region_id!r}")
     if period not in set(frame["month"]):
@@ -246,7 +241,7 @@ def churn_window(available: list[str], period: str, months: int) -> list[str]:
 
 
 def _cells(settings: Settings, region_id: str) -> pd.DataFrame:
-    frame = read_required("ads_cell_churn", settings, _region_filter(region_id))
+    frame = read_required("ads_cell_churn", settings, cell_filters(region_id=region_id))
     if frame.empty:
         raise InputDataError(f"ads_cell_churn has no rows for region {region_id!r}")
     return frame

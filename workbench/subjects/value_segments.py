@@ -17,11 +17,15 @@ import pandas as pd
 from workbench.analysis.errors import InputDataError
 from workbench.catalog.ads import ALL
 from workbench.catalog.ads_value import LIFECYCLE_STAGES, MIGRATION_FROM, MIGRATION_TO, VALUE_TIERS
+from workbench.filters import describe
 from workbench.months import add_months, parse_month
-from workbench.subjects.common import read_small
+from workbench.subjects.common import cell_filters, read_small
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from workbench.config import Settings
+    from workbench.filters import Condition
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +49,16 @@ class ValueSegments:
     message: str | None
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _filter(region_id: str, segment: str) -> str | None:
-    parts = [
-        f"{k} = {_quote(v)}"
-        for k, v in (("region_id", region_id), ("segment", segment))
-        if v != ALL
-    ]
-    return " AND ".join(parts) or None
-
-
-def read_mart_for(name: str, settings: Settings, period: str, where: str | None) -> pd.DataFrame:
+def read_mart_for(
+    name: str, settings: Settings, period: str, filters: Sequence[Condition] = ()
+) -> pd.DataFrame:
     """A value mart's rows up to ``period``; :class:`InputDataError` names the mart when it
     is empty or lacks the period."""
-    frame = read_small(name, settings, where=where)
+    frame = read_small(name, settings, filters)
     if frame.empty:
+        where = f" for {describe(filters)}" if filters else ""
         raise InputDataError(
-            f"{name} has no rows{' for ' + where if where else ''}: build the warehouse "
-            f"(workbench build) or check the filter"
+            f"{name} has no rows{where}: build the warehouse (workbench build) or check the filter"
         )
     months = sorted(set(frame["month"]))
     if period not in months:
@@ -151,7 +144,9 @@ def tier_summary(
 ) -> pd.DataFrame:
     """Dashboard: the tier x tenure table of one region/segment (``ALL``: every one)."""
     period = parse_month(period)
-    frame = read_mart_for("ads_value_segments", settings, period, _filter(region_id, segment))
+    frame = read_mart_for(
+        "ads_value_segments", settings, period, cell_filters(region_id=region_id, segment=segment)
+    )
     return summarise_tiers(frame, period)
 
 
@@ -160,7 +155,9 @@ def lifecycle_summary(
 ) -> pd.DataFrame:
     """Dashboard: lines per lifecycle stage this month and last."""
     period = parse_month(period)
-    frame = read_mart_for("ads_value_segments", settings, period, _filter(region_id, segment))
+    frame = read_mart_for(
+        "ads_value_segments", settings, period, cell_filters(region_id=region_id, segment=segment)
+    )
     return summarise_stages(frame, period)[0]
 
 
@@ -174,7 +171,9 @@ def transition_matrix(
 ) -> pd.DataFrame:
     """Dashboard: the tier transition matrix from the month before ``period`` to ``period``."""
     period = parse_month(period)
-    frame = read_mart_for("ads_value_migration", settings, period, _filter(region_id, segment))
+    frame = read_mart_for(
+        "ads_value_migration", settings, period, cell_filters(region_id=region_id, segment=segment)
+    )
     return to_transition_matrix(frame, period, rates=rates)
 
 
@@ -183,9 +182,9 @@ def run(
 ) -> ValueSegments:
     """Value tiers, lifecycle stages and tier migration of one region/segment for ``period``."""
     period = parse_month(period)
-    where = _filter(region_id, segment)
-    segments = read_mart_for("ads_value_segments", settings, period, where)
-    migration = read_mart_for("ads_value_migration", settings, period, where)
+    cell = cell_filters(region_id=region_id, segment=segment)
+    segments = read_mart_for("ads_value_segments", settings, period, cell)
+    migration = read_mart_for("ads_value_migration", settings, period, cell)
     tiers = summarise_tiers(segments, period)
     stages, trend = summarise_stages(segments, period)
     counts = to_transition_matrix(migration, period)
