@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.analysis.errors import ParameterError
+from workbench.errors import ParameterError
 from workbench.months import parse_month
 from workbench.names import is_identifier
 from workbench.params import Param

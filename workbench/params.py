@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workbench.analysis.errors import ParameterError
+from workbench.errors import ParameterError
 from workbench.names import is_identifier
 
 Kind = Literal["month", "identifier", "path", "choice"]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.analysis.errors import require_columns
+from workbench.errors import require_columns
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -444,7 +444,7 @@ def transition_heatmap(
     """A transition matrix (rows: from, columns: to) as an annotated heat map of row shares."""
     import plotly.graph_objects as go
 
-    from workbench.analysis.errors import InputDataError
+    from workbench.errors import InputDataError
 
     if matrix.empty:
         raise InputDataError(f"{title}: the transition matrix is empty")

@@ -20,8 +20,7 @@ from workbench.analysis.baskets import (
     next_best_offers,
     read_basket_lines,
 )
-from workbench.analysis.errors import InputDataError, ParameterError
-from workbench.errors import WorkbenchError
+from workbench.errors import InputDataError, ParameterError, WorkbenchError
 
 GROCERIES = EXTERNAL_DATA / "groceries.csv"
 TX_SCHEMA = T.StructType(

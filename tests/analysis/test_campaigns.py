@@ -21,7 +21,7 @@ from workbench.analysis.campaigns import (
     summarize_campaign_groups,
     wilson_interval,
 )
-from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 
 
 def test_wilson_interval_matches_statsmodels():

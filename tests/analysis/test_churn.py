@@ -24,7 +24,7 @@ from workbench.analysis.churn import (
     time_split,
     train_churn_model,
 )
-from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 
 TELCO = EXTERNAL_DATA / "WA_Fn-UseC_-Telco-Customer-Churn.csv"
 

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from tests.intervals import assert_simple_smoothing_interval
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.analysis.forecast import backtest, forecast_monthly
+from workbench.errors import InputDataError, ParameterError
 from workbench.months import add_months
 
 

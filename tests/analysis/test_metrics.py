@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.analysis.metrics import (
     binary_metrics,
     calibration_table,
@@ -13,6 +12,7 @@ from workbench.analysis.metrics import (
     pr_curve,
     rank_bins,
 )
+from workbench.errors import InputDataError, ParameterError
 
 
 def test_lift_table_by_hand():

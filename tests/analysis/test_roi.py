@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.analysis.roi import (
     COHORT_COLUMNS,
     EARLY_LIFE_COLUMNS,
@@ -29,6 +28,7 @@ from workbench.analysis.roi import (
     value_channels,
     what_if,
 )
+from workbench.errors import InputDataError, ParameterError
 
 # ----------------------------------------------------------------------------- Kaplan-Meier
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.dashboards import channel_whatif as app
+from workbench.errors import InputDataError, ParameterError
 
 
 def _cohorts() -> pd.DataFrame:

@@ -8,8 +8,8 @@ import time
 import pandas as pd
 import pytest
 
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.dashboards import cross_sell as app
+from workbench.errors import InputDataError, ParameterError
 
 
 def _rules() -> pd.DataFrame:

@@ -10,7 +10,7 @@ import papermill as pm
 import pytest
 
 from workbench.analysis.churn import load_model
-from workbench.analysis.errors import ParameterError
+from workbench.errors import ParameterError
 from workbench.marts import read_mart
 from workbench.reports import notebook_path, run_subject
 from workbench.subjects import SUBJECTS

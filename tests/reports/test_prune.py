@@ -9,9 +9,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from workbench.analysis.errors import ParameterError
 from workbench.cli import _register, app
 from workbench.config import load_settings
+from workbench.errors import ParameterError
 from workbench.reports import execute_report
 from workbench.reports.paths import runs_dir
 from workbench.reports.prune import prune_runs

@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from workbench.analysis.errors import ParameterError
 from workbench.catalog.ads import ALL
 from workbench.cli import _register, app
+from workbench.errors import ParameterError
 from workbench.filters import equals
 from workbench.marts import read_mart
 from workbench.reports import ReportError, RunOutcome, execute_report, run_regions, run_subject

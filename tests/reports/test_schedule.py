@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from workbench.analysis.errors import ParameterError
+from workbench.errors import ParameterError
 from workbench.reports.ledger import read_runs
 from workbench.reports.schedule import (
     Schedule,

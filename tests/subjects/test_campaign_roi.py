@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.analysis.errors import InputDataError
+from workbench.errors import InputDataError
 from workbench.marts import read_mart
 from workbench.subjects import campaign_roi
 

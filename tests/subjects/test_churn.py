@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import types as T
 
 from workbench.analysis.churn import load_model
-from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 from workbench.marts import read_mart
 from workbench.subjects import churn
 

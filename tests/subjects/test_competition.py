@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import make_project
-from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 from workbench.filters import is_true
 from workbench.marts import read_mart
 from workbench.subjects import competition

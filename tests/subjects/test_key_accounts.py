@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import make_project
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog import get_table
+from workbench.errors import InputDataError, ParameterError
 from workbench.marts import table_sql
 from workbench.subjects import key_accounts
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.tables import ALL_CELL
-from workbench.analysis.errors import InputDataError
+from workbench.errors import InputDataError
 from workbench.marts import read_mart
 from workbench.subjects import kpi_overview
 

@@ -9,8 +9,8 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 from tests.conftest import make_project
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog import get_table
+from workbench.errors import InputDataError, ParameterError
 from workbench.marts import table_sql
 from workbench.subjects import new_products
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from workbench.analysis.errors import ParameterError
+from workbench.errors import ParameterError
 from workbench.params import SPECS, check_overrides, validate
 
 

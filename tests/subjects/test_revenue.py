@@ -8,9 +8,9 @@ import pytest
 
 from tests.conftest import make_project
 from tests.intervals import assert_simple_smoothing_interval
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.analysis.forecast import forecast_monthly
 from workbench.catalog import get_table
+from workbench.errors import InputDataError, ParameterError
 from workbench.marts import table_sql
 from workbench.subjects import revenue
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import make_project
 from tests.tables import ALL_CELL
-from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 from workbench.filters import among, equals, is_true
 from workbench.marts import read_mart
 from workbench.subjects import service_quality as sq

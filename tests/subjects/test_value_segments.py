@@ -6,8 +6,8 @@ import duckdb
 import pytest
 
 from tests.conftest import make_project
-from workbench.analysis.errors import InputDataError
 from workbench.catalog import get_table
+from workbench.errors import InputDataError
 from workbench.marts import table_sql
 from workbench.subjects import value_segments
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from workbench import viz
-from workbench.analysis.errors import InputDataError
 from workbench.analysis.metrics import calibration_table, lift_table, pr_curve
+from workbench.errors import InputDataError
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench.analysis.errors import InputDataError
+from workbench.errors import InputDataError
 from workbench.targets import select, suppress
 from workbench.targets.errors import TargetError
 from workbench.targets.log import append_record, read_records

@@ -6,6 +6,7 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from tests.frames import d, frame, ts
+from workbench.errors import MissingColumnError
 from workbench.warehouse.ads import (
     ads_models,
     to_campaign_results,
@@ -14,7 +15,6 @@ from workbench.warehouse.ads import (
     to_key_accounts,
     to_product_holdings,
 )
-from workbench.warehouse.columns import MissingColumnError
 
 
 def line(sub, month, **values):

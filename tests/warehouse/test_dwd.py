@@ -8,7 +8,8 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from tests.frames import d, frame, ts
-from workbench.warehouse.columns import MissingColumnError, conform_to, months_frame
+from workbench.errors import MissingColumnError
+from workbench.warehouse.columns import conform_to, months_frame
 from workbench.warehouse.dwd import (
     build_calendar,
     clean_bills,

@@ -6,7 +6,7 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from tests.frames import d, frame, ts
-from workbench.warehouse.columns import MissingColumnError
+from workbench.errors import MissingColumnError
 from workbench.warehouse.dws import (
     dws_models,
     to_channel_month,

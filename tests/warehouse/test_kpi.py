@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests.frames import frame
-from workbench.warehouse.columns import MissingColumnError
+from workbench.errors import MissingColumnError
 from workbench.warehouse.kpi import (
     Kpi,
     KpiDictionaryError,

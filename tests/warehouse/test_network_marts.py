@@ -9,6 +9,7 @@ import pytest
 from tests.frames import frame
 from tests.tables import ALL_CELL
 from workbench.catalog import get_table
+from workbench.errors import MissingColumnError
 from workbench.filters import equals
 from workbench.marts import read_mart, table_sql
 from workbench.warehouse.ads_network import (
@@ -19,7 +20,6 @@ from workbench.warehouse.ads_network import (
     share_band_col,
     summarise_competition,
 )
-from workbench.warehouse.columns import MissingColumnError
 
 
 def line(sub, month, **kw):

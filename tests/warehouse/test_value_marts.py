@@ -9,13 +9,13 @@ import pytest
 
 from tests.frames import frame
 from workbench.catalog import get_table
+from workbench.errors import MissingColumnError
 from workbench.marts import read_mart, table_sql
 from workbench.warehouse.ads_value import (
     to_value_migration,
     to_value_segments,
     with_value_tiers,
 )
-from workbench.warehouse.columns import MissingColumnError
 
 
 def line(sub, month, **values):

@@ -4,6 +4,6 @@ The engines work on generic inputs (any labelled customer table, any transaction
 notebooks, marts and tests call the same code. Nothing is started at import time.
 """
 
-from workbench.analysis.errors import AnalysisError, InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 
-__all__ = ["AnalysisError", "InputDataError", "ParameterError"]
+__all__ = ["InputDataError", "ParameterError"]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-from workbench.analysis.errors import InputDataError, ParameterError, require_columns
+from workbench.errors import InputDataError, ParameterError, require_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession

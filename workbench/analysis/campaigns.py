@@ -37,13 +37,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.errors import (
-    InputDataError,
-    ParameterError,
-    check_cost_table,
-    require_columns,
-)
-from workbench.analysis.errors import show_value as _show
+from workbench.analysis.checks import check_cost_table
+from workbench.analysis.checks import show_value as _show
+from workbench.errors import InputDataError, ParameterError, require_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame

@@ -28,8 +28,8 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from workbench.analysis.errors import InputDataError, ParameterError, require_columns
 from workbench.analysis.metrics import binary_metrics, calibration_table, lift_table, pr_curve
+from workbench.errors import InputDataError, ParameterError, require_columns
 from workbench.months import add_months, parse_month
 
 if TYPE_CHECKING:

@@ -36,13 +36,9 @@ import numpy as np
 import pandas as pd
 
 from workbench.analysis.campaigns import wilson_interval
-from workbench.analysis.errors import (
-    InputDataError,
-    ParameterError,
-    check_cost_table,
-    require_columns,
-)
-from workbench.analysis.errors import show_value as _show
+from workbench.analysis.checks import check_cost_table
+from workbench.analysis.checks import show_value as _show
+from workbench.errors import InputDataError, ParameterError, require_columns
 from workbench.months import (
     date_month_index_series,
     month_end,

@@ -21,7 +21,7 @@ report_app = typer.Typer(
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """``name=value`` pairs from ``-p``; values stay text and are typed by the subject's spec."""
-    from workbench.analysis.errors import ParameterError
+    from workbench.errors import ParameterError
 
     pairs = {}
     for item in items:
@@ -82,7 +82,7 @@ def run(
     """Run SUBJECT's notebook for a period through papermill and write the executed notebook and
     an HTML version without code under reports/<subject>/<period>/[<region>/]. Exits 1 when a
     run fails (the partial notebook is kept), 2 on a bad parameter."""
-    from workbench.analysis.errors import ParameterError
+    from workbench.errors import ParameterError
     from workbench.log import console
     from workbench.params import coerce_overrides
     from workbench.reports.runner import execute_report, run_regions

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from workbench.analysis import roi as engine
-from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 
 if TYPE_CHECKING:
     import ipywidgets as widgets

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.analysis.errors import ParameterError, require_columns
 from workbench.catalog.results import ALL_SCOPE
+from workbench.errors import ParameterError, require_columns
 
 if TYPE_CHECKING:
     import ipywidgets as widgets

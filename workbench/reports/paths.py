@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.analysis.errors import ParameterError
-from workbench.errors import WorkbenchError
+from workbench.errors import ParameterError, WorkbenchError
 from workbench.months import parse_month
 from workbench.names import is_identifier
 from workbench.subjects import SUBJECTS

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.analysis.errors import ParameterError
+from workbench.errors import ParameterError
 from workbench.reports.paths import RUNS_DIR
 
 if TYPE_CHECKING:

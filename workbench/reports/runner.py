@@ -31,8 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.analysis.errors import ParameterError
 from workbench.config import DEFAULT_CONFIG, Settings, load_settings
+from workbench.errors import ParameterError
 from workbench.months import parse_month
 from workbench.params import SPECS, check_overrides
 from workbench.reports.index import write_index

@@ -34,9 +34,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from workbench.analysis.errors import ParameterError
 from workbench.config import ConfigError, Settings
-from workbench.errors import WorkbenchError
+from workbench.errors import ParameterError, WorkbenchError
 from workbench.months import add_months, parse_month
 from workbench.names import is_identifier
 from workbench.reports.ledger import read_runs

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from workbench.analysis import campaigns as engine
-from workbench.analysis.errors import InputDataError
+from workbench.errors import InputDataError
 from workbench.months import months_between, parse_month
 from workbench.subjects.common import read_small, write_result_frame
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from workbench.analysis import roi as engine
-from workbench.analysis.errors import InputDataError
+from workbench.errors import InputDataError
 from workbench.months import parse_month
 from workbench.subjects.common import read_small, write_result_frame
 

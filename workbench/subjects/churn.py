@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from workbench.analysis import churn as engine
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog.results import N_REASONS
+from workbench.errors import InputDataError, ParameterError
 from workbench.months import add_months, month_index, parse_month
 from workbench.subjects.common import write_result
 from workbench.warehouse.storage import read_table, table_months

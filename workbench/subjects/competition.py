@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog.ads import ALL
+from workbench.errors import InputDataError, ParameterError
 from workbench.filters import equals
 from workbench.months import add_months, parse_month
 from workbench.subjects.common import cell_filters

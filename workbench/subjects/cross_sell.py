@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from workbench.analysis import baskets as engine
-from workbench.analysis.errors import InputDataError
 from workbench.catalog.results import ALL_SCOPE
+from workbench.errors import InputDataError
 from workbench.months import parse_month
 from workbench.subjects.common import write_result
 from workbench.warehouse.storage import read_table, table_months

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.analysis.errors import InputDataError, ParameterError
 from workbench.catalog.ads import ALL
+from workbench.errors import InputDataError, ParameterError
 from workbench.months import add_months, parse_month
 from workbench.subjects.common import cell_filters
 from workbench.subjects.value_segments import read_mart_for

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.analysis.errors import InputDataError
 from workbench.catalog.ads import ALL
+from workbench.errors import InputDataError
 from workbench.filters import equals
 from workbench.months import add_months, parse_month
 from workbench.subjects.common import read_small

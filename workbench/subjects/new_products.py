@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from workbench.analysis.errors import InputDataError, ParameterError
+from workbench.errors import InputDataError, ParameterError
 from workbench.filters import Condition, equals
 from workbench.months import months_between, parse_month
 from workbench.subjects.service_quality import (

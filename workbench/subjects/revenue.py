@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.analysis.errors import ParameterError
 from workbench.analysis.forecast import Forecast, forecast_monthly
 from workbench.catalog.ads import ALL
+from workbench.errors import ParameterError
 from workbench.months import add_months, parse_month
 from workbench.subjects.common import cell_filters
 from workbench.subjects.value_segments import read_mart_for

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.analysis.errors import InputDataError
 from workbench.catalog.ads import ALL
 from workbench.catalog.ads_value import LIFECYCLE_STAGES, MIGRATION_FROM, MIGRATION_TO, VALUE_TIERS
+from workbench.errors import InputDataError
 from workbench.filters import describe
 from workbench.months import add_months, parse_month
 from workbench.subjects.common import cell_filters, read_small

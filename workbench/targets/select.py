@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from workbench.analysis.errors import require_columns
+from workbench.errors import require_columns
 from workbench.targets.suppress import Rule, where_rule
 
 Transform = Callable[[DataFrame], DataFrame]

@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from workbench.analysis.errors import require_columns
+from workbench.errors import require_columns
 
 log = logging.getLogger(__name__)
 REMOVED_BY = "removed_by"  # the first rule that removes the row; null: kept by every rule

@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog import get_table
+from workbench.errors import require_columns
 from workbench.months import add_months, month_index
 from workbench.warehouse.columns import (
     Transform,
@@ -15,7 +16,6 @@ from workbench.warehouse.columns import (
     date_month_index_col,
     exact_sum,
     month_index_col,
-    require_columns,
     safe_ratio,
 )
 from workbench.warehouse.kpi import KPI_SOURCES, compute_kpi_alerts, compute_kpi_cube, load_kpis

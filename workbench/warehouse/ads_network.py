@@ -10,14 +10,9 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.ads_network import COMPLAINT_CATEGORIES, UNKNOWN_REGION
+from workbench.errors import require_columns
 from workbench.months import add_months
-from workbench.warehouse.columns import (
-    Transform,
-    conform_to,
-    exact_sum,
-    month_index_col,
-    require_columns,
-)
+from workbench.warehouse.columns import Transform, conform_to, exact_sum, month_index_col
 from workbench.warehouse.model import BuildContext, InputReader, Model
 
 #: edges of the competitor-share bands (the last band includes 1.0)

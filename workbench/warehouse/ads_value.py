@@ -10,12 +10,12 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.ads_value import UNKNOWN
+from workbench.errors import require_columns
 from workbench.warehouse.columns import (
     Transform,
     conform_to,
     exact_sum,
     month_index_col,
-    require_columns,
     safe_ratio,
 )
 from workbench.warehouse.model import BuildContext, InputReader, Model

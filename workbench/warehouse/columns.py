@@ -7,26 +7,19 @@ Month numbers are the running month index of :func:`workbench.months.month_index
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog import get_table
-from workbench.errors import WorkbenchError
+from workbench.errors import require_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 Transform = Callable[[DataFrame], DataFrame]
-
-
-class MissingColumnError(WorkbenchError, KeyError):
-    """A transform's input lacks a column it needs; the message names the column and input."""
-
-    def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0])
 
 
 def quoted(name: str) -> str:
@@ -36,16 +29,6 @@ def quoted(name: str) -> str:
 
 def _col(column: Column | str) -> Column:
     return F.col(column) if isinstance(column, str) else column
-
-
-def require_columns(df: DataFrame, columns: Iterable[str], what: str) -> DataFrame:
-    """Return ``df`` unchanged, or raise :class:`MissingColumnError` naming what is missing."""
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise MissingColumnError(
-            f"{what}: missing column(s) {', '.join(missing)} (has: {', '.join(df.columns)})"
-        )
-    return df
 
 
 def conform_to(table_name: str) -> Transform:

@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.dwd import SUBSCRIBER_TRACKED
+from workbench.errors import require_columns
 from workbench.warehouse.columns import (
     Transform,
     conform_to,
@@ -22,7 +23,6 @@ from workbench.warehouse.columns import (
     month_of,
     month_start_col,
     months_frame,
-    require_columns,
 )
 from workbench.warehouse.model import BuildContext, InputReader, Model
 

@@ -13,6 +13,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.dws import KEY_PRODUCTS
+from workbench.errors import require_columns
 from workbench.months import add_months, month_index
 from workbench.warehouse.columns import (
     Transform,
@@ -23,7 +24,6 @@ from workbench.warehouse.columns import (
     month_index_col,
     month_start_col,
     months_frame,
-    require_columns,
     safe_ratio,
 )
 from workbench.warehouse.model import BuildContext, InputReader, Model

@@ -23,8 +23,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.ads import ALL
-from workbench.errors import WorkbenchError
-from workbench.warehouse.columns import conform_to, month_index_col, require_columns
+from workbench.errors import WorkbenchError, require_columns
+from workbench.warehouse.columns import conform_to, month_index_col
 
 CUBE_DIMENSIONS = ("region_id", "segment", "plan_type")
 DEFAULT_SOURCE = "dws_subscriber_month"

@@ -1,37 +1,15 @@
-"""Errors of the analysis engines; each message names the column, parameter or value at fault."""
+"""Checks the analysis engines share on their inputs; each message names the column, parameter
+or value at fault (the errors themselves are in :mod:`workbench.errors`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from workbench.errors import WorkbenchError
+from workbench.errors import InputDataError, require_columns
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-class AnalysisError(WorkbenchError):
-    """Base of the analysis errors."""
-
-
-class InputDataError(AnalysisError):
-    """The input table cannot be analysed: a column is missing, empty or holds bad values."""
-
-
-class ParameterError(AnalysisError):
-    """A parameter is out of range or of the wrong kind."""
-
-
-def require_columns(columns: object, required: list[str] | tuple[str, ...], what: str) -> None:
-    """Raise :class:`InputDataError` naming every column of ``required`` not in ``columns``."""
-    present = set(columns)  # type: ignore[call-overload]
-    missing = [c for c in required if c not in present]
-    if missing:
-        raise InputDataError(
-            f"{what}: missing column(s) {', '.join(repr(c) for c in missing)}; "
-            f"it has {', '.join(repr(c) for c in sorted(present, key=str))}"
-        )
 
 
 def show_value(value: object) -> object:
