@@ -90,3 +90,15 @@ def test_report_parameters_from_text_are_typed_by_the_subject_spec():
 
     typed = coerce_overrides("churn", {"sample_size": "5000", "horizon_months": "2"})
     assert typed == {"sample_size": 5000, "horizon_months": 2}
+
+
+def test_report_params_shows_each_declared_parameter_and_names_an_unknown_subject():
+    from workbench.params import SPECS
+
+    result = runner.invoke(cli.app, ["report", "params", "revenue"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    for name, param in SPECS["revenue"].items():
+        assert name in result.output and repr(param.default) in result.output
+    assert "0.5 to 0.99" in result.output  # the confidence's declared range
+    unknown = runner.invoke(cli.app, ["report", "params", "revenu"])
+    assert unknown.exit_code == 2 and "unknown subject 'revenu'" in unknown.output

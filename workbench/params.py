@@ -18,6 +18,7 @@ Anything containing a code marker (``__``, ``;``, backticks, ``$(``, ``os.system
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import types
@@ -79,6 +80,12 @@ class Param:
     high: float | None = None
     kind: Kind | None = None
     choices: tuple[str, ...] = ()
+    default: Any = None  # the notebook's value when nobody passes one
+
+    def declaration(self, name: str) -> str:
+        """The parameter's line in a notebook's ``parameters`` cell."""
+        value = json.dumps(self.default, ensure_ascii=False) if self.type is str else self.default
+        return f"{name}: {self.type.__name__} = {value}  # {self.description}"
 
     def check(self, name: str, value: Any) -> Any:
         """The value, converted where harmless (int -> float); raises naming ``name``."""
@@ -118,7 +125,7 @@ class Param:
             if marker in lowered:
                 raise ParameterError(
                     f"parameter {name!r}: value {value!r} looks like code (contains "
-                    f"{marker!r}); allowed: {_KIND_HELP[self.kind or 'identifier']}"
+                    f"{marker!r}); allowed: {self.allowed}"
                 )
         ok = {
             "month": lambda v: _MONTH.fullmatch(v) is not None,
@@ -127,121 +134,163 @@ class Param:
             "choice": lambda v: v in self.choices,
         }[self.kind or "identifier"](value)
         if not ok:
-            allowed = (
-                f"one of {', '.join(self.choices)}"
-                if self.kind == "choice"
-                else _KIND_HELP[self.kind or "identifier"]
-            )
             raise ParameterError(
-                f"parameter {name!r}: {value!r} is not allowed; expected {allowed}"
+                f"parameter {name!r}: {value!r} is not allowed; expected {self.allowed}"
             )
         return value
 
+    @property
+    def allowed(self) -> str:
+        """What values the parameter takes, in words (for errors and help)."""
+        if self.type is bool:
+            return "true or false"
+        if self.type in (int, float):
+            return f"{self.low} to {self.high}"
+        if self.kind == "choice":
+            return f"one of {', '.join(self.choices)}"
+        return _KIND_HELP[self.kind or "identifier"]
 
-def _month(description: str) -> Param:
-    return Param(str, description, kind="month")
 
-
-def _path(description: str) -> Param:
-    return Param(str, description, kind="path")
-
-
-_COMMON: dict[str, Param] = {
-    "period": _month("the month analysed (YYYY-MM)"),
-    "config_path": _path(
-        "the project's pipelines/config.yml; empty: found from the working folder"
+#: what every subject takes: the month, the project and where the report goes (set by the runner)
+COMMON: dict[str, Param] = {
+    "period": Param(str, "month analysed (YYYY-MM)", kind="month", default="2026-06"),
+    "config_path": Param(
+        str,
+        "the project's pipelines/config.yml; empty: found from the working folder",
+        kind="path",
+        default="",
     ),
-    "output_dir": _path("folder for the report's files; empty: reports/<subject>/<period>/"),
+    "output_dir": Param(
+        str,
+        "folder for the report's files; empty: reports/<subject>/<period>/",
+        kind="path",
+        default="",
+    ),
 }
 
 SPECS: dict[str, dict[str, Param]] = {
     "churn": {
-        **_COMMON,
-        "horizon_months": Param(int, "label window: churn in months M+1..M+k", 1, 6),
-        "train_months": Param(int, "months of features used for training", 1, 24),
-        "sample_size": Param(int, "most training rows pulled to the driver", 500, 5_000_000),
-        "top_n_reasons": Param(int, "reason codes per scored subscriber", 1, 5),
-        "num_boost_round": Param(int, "boosting rounds of LightGBM", 10, 5000),
-        "seed": Param(int, "seed of sampling and training", 0, 2**31 - 1),
+        **COMMON,
+        "horizon_months": Param(int, "label window: churn in months M+1..M+k", 1, 6, default=1),
+        "train_months": Param(int, "months of features used for training", 1, 24, default=3),
+        "sample_size": Param(
+            int, "most training rows pulled to the driver", 500, 5_000_000, default=200_000
+        ),
+        "top_n_reasons": Param(int, "reason codes per scored subscriber", 1, 5, default=3),
+        "num_boost_round": Param(int, "boosting rounds of LightGBM", 10, 5000, default=400),
+        "seed": Param(int, "seed of sampling and training", 0, 2_147_483_647, default=42),
     },
     "cross_sell": {
-        **_COMMON,
-        "min_support": Param(float, "share of subscribers holding the itemset", 0.0001, 1.0),
-        "min_confidence": Param(float, "share of antecedent holders holding the offer", 0.01, 1.0),
-        "max_len": Param(int, "most products in a rule", 2, 6),
-        "top_n_offers": Param(int, "offers per subscriber", 1, 10),
-        "by_groups": Param(bool, "also mine rules per region and per segment"),
+        **COMMON,
+        "min_support": Param(
+            float, "share of subscribers holding the itemset", 0.0001, 1.0, default=0.01
+        ),
+        "min_confidence": Param(
+            float, "share of antecedent holders holding the offer", 0.01, 1.0, default=0.1
+        ),
+        "max_len": Param(int, "most products in a rule", 2, 6, default=4),
+        "top_n_offers": Param(int, "offers per subscriber", 1, 10, default=3),
+        "by_groups": Param(bool, "also mine rules per region and per segment", default=True),
     },
     "channel_roi": {
-        **_COMMON,
-        "margin": Param(float, "contribution margin as a share of revenue", 0.0, 1.0),
-        "horizon_months": Param(int, "lifetime value horizon in months", 1, 120),
-        "annual_discount_rate": Param(float, "yearly discount rate of future margin", 0.0, 1.0),
-        "min_at_risk": Param(int, "lines needed to trust a survival month", 1, 100_000),
+        **COMMON,
+        "margin": Param(float, "contribution margin as a share of revenue", 0.0, 1.0, default=0.6),
+        "horizon_months": Param(int, "lifetime value horizon in months", 1, 120, default=24),
+        "annual_discount_rate": Param(
+            float, "yearly discount rate of future margin", 0.0, 1.0, default=0.08
+        ),
+        "min_at_risk": Param(int, "lines needed to trust a survival month", 1, 100_000, default=5),
     },
     "campaign_roi": {
-        **_COMMON,
-        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
-        "include_incomplete": Param(bool, "also show campaigns whose window is still open"),
-        "campaign_id": Param(str, "campaign to show (even if its window is open), or ALL"),
+        **COMMON,
+        "confidence": Param(
+            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
+        ),
+        "include_incomplete": Param(
+            bool, "also show campaigns whose window is still open", default=True
+        ),
+        "campaign_id": Param(
+            str, "campaign to show (even if its window is open), or ALL", default="ALL"
+        ),
     },
     "kpi_overview": {
-        **_COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
-        "segment": Param(str, "segment to show, or ALL", kind="identifier"),
-        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier"),
+        **COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
+        "segment": Param(str, "segment to show, or ALL", kind="identifier", default="ALL"),
+        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier", default="ALL"),
     },
     "service_quality": {
-        **_COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        **COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
         "poor_drop_rate": Param(
-            float, "mean daily drop rate from which a cell is poor", 0.001, 0.5
+            float, "mean daily drop rate from which a cell is poor", 0.001, 0.5, default=0.03
         ),
-        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24),
-        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
+        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24, default=3),
+        "confidence": Param(
+            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
+        ),
     },
     "competition": {
-        **_COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
-        "segment": Param(str, "segment to show, or ALL", kind="identifier"),
-        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24),
-        "top_n": Param(int, "rising-share lines listed", 1, 10_000),
-        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
+        **COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
+        "segment": Param(str, "segment to show, or ALL", kind="identifier", default="ALL"),
+        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24, default=3),
+        "top_n": Param(int, "rising-share lines listed", 1, 10_000, default=100),
+        "confidence": Param(
+            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
+        ),
     },
     "new_products": {
-        **_COMMON,
+        **COMMON,
         "product_id": Param(
-            str, "product analysed, or NEWEST (the latest launch)", kind="identifier"
+            str,
+            "product analysed, or NEWEST (the latest launch)",
+            kind="identifier",
+            default="NEWEST",
         ),
-        "confidence": Param(float, "two-sided confidence level of the intervals", 0.5, 0.999),
+        "confidence": Param(
+            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
+        ),
     },
     "value_segments": {
-        **_COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
-        "segment": Param(str, "segment to show, or ALL", kind="identifier"),
+        **COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
+        "segment": Param(str, "segment to show, or ALL", kind="identifier", default="ALL"),
     },
     "key_accounts": {
-        **_COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
+        **COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
         "manager_id": Param(
-            str, "key-account manager to show (KAM-01...), or ALL", kind="identifier"
+            str, "key-account manager to show (KAM-01...), or ALL", kind="identifier", default="ALL"
         ),
-        "n_managers": Param(int, "key-account managers the accounts are shared among", 1, 50),
+        "n_managers": Param(
+            int, "key-account managers the accounts are shared among", 1, 50, default=3
+        ),
         "revenue_drop": Param(
-            float, "month-on-month revenue fall that raises a warning", 0.01, 0.9
+            float, "month-on-month revenue fall that raises a warning", 0.01, 0.9, default=0.1
         ),
         "top_fraction": Param(
-            float, "top share of customers whose revenue share is shown", 0.01, 1.0
+            float, "top share of customers whose revenue share is shown", 0.01, 1.0, default=0.2
         ),
     },
     "revenue": {
-        **_COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier"),
-        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier"),
-        "horizon_months": Param(int, "months forecast after the period", 1, 24),
-        "confidence": Param(float, "coverage of the forecast's prediction interval", 0.5, 0.99),
+        **COMMON,
+        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
+        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier", default="ALL"),
+        "horizon_months": Param(int, "months forecast after the period", 1, 24, default=3),
+        "confidence": Param(
+            float, "coverage of the forecast's prediction interval", 0.5, 0.99, default=0.9
+        ),
     },
 }
+
+
+def parameters_cell(subject: str) -> str:
+    """The source of a subject notebook's ``parameters`` cell, written from :data:`SPECS`
+    (``workbench report params --write`` puts it in the notebook; a test checks they agree)."""
+    if subject not in SPECS:
+        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
+    return "\n".join(param.declaration(name) for name, param in SPECS[subject].items())
 
 
 def _is_parameter_like(name: str, value: Any) -> bool:

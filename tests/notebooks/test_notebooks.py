@@ -44,16 +44,6 @@ BAD = {
 }
 
 
-def test_each_subject_notebook_has_one_commented_parameters_cell():
-    # committed without outputs: tests/test_style.py checks every notebook
-    for subject in SUBJECTS:
-        book = nbformat.read(str(notebook_path(subject)), as_version=4)
-        code = [c for c in book.cells if c.cell_type == "code"]
-        tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
-        assert len(tagged) == 1 and "period: str" in tagged[0].source
-        assert all(line.count("  # ") == 1 for line in tagged[0].source.splitlines())
-
-
 @pytest.mark.parametrize("subject", SUBJECTS)
 def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manifest):
     period = tiny_manifest["months"][-1]

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from workbench.errors import ParameterError
-from workbench.params import SPECS, check_overrides, validate
+from workbench.params import COMMON, SPECS, check_overrides, parameters_cell, validate
+from workbench.subjects import SUBJECTS
 
 
 def churn_namespace(**changes):
@@ -98,3 +99,61 @@ def test_unknown_subject_and_overrides():
     assert check_overrides("churn", {"seed": 3}) == {"seed": 3}
     with pytest.raises(ParameterError, match="unknown parameter 'sead'"):
         check_overrides("churn", {"sead": 3})
+
+
+# ------------------------------------------------------------- one declaration, everything else
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_the_notebook_cell_help_and_subject_defaults_follow_the_declaration(subject):
+    import importlib
+    import inspect
+
+    import nbformat
+    import papermill as pm
+
+    from workbench.reports import notebook_path
+
+    spec = SPECS[subject]
+    path = notebook_path(subject)
+    book = nbformat.read(str(path), as_version=4)
+    (cell,) = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    assert cell.source == parameters_cell(subject)  # `workbench report params --write` mends it
+    # papermill's --help-notebook reads the same names, defaults and help
+    shown = pm.inspect_notebook(str(path))
+    assert list(shown) == list(spec)
+    for name, param in spec.items():
+        assert shown[name]["help"] == param.description
+        assert shown[name]["inferred_type_name"] == param.type.__name__
+    # validation accepts the declared defaults as they stand
+    assert validate(subject, {n: p.default for n, p in spec.items()}) == {
+        n: p.default for n, p in spec.items()
+    }
+    # the subject's own function has the declaration's defaults
+    run = importlib.import_module(f"workbench.subjects.{subject}").run
+    own = {n: p for n, p in spec.items() if n not in COMMON}  # COMMON ones are the runner's
+    defaults = {n: p.default for n, p in inspect.signature(run).parameters.items() if n in own}
+    assert defaults == {n: p.default for n, p in own.items()}
+
+
+def test_a_new_parameter_is_one_declaration(tmp_path, monkeypatch):
+    import shutil
+
+    import nbformat
+
+    from workbench.params import Param
+    from workbench.reports import notebook_path
+    from workbench.reports.paths import write_parameters_cell
+
+    copy = tmp_path / "churn.ipynb"
+    shutil.copy(notebook_path("churn"), copy)
+    added = Param(int, "trees grown per round", 1, 8, default=2)
+    monkeypatch.setitem(SPECS, "churn", {**SPECS["churn"], "trees_per_round": added})
+    assert write_parameters_cell("churn", copy) is True
+    cell = next(c for c in nbformat.read(str(copy), as_version=4).cells if c.cell_type == "code")
+    assert cell.source.splitlines()[-1] == "trees_per_round: int = 2  # trees grown per round"
+    assert write_parameters_cell("churn", copy) is False  # already in agreement
+    ns = {n: p.default for n, p in SPECS["churn"].items()}
+    assert validate("churn", ns)["trees_per_round"] == 2
+    with pytest.raises(ParameterError, match=r"'trees_per_round'.*out of range"):
+        validate("churn", {**ns, "trees_per_round": 9})

@@ -225,5 +225,38 @@ def due(
         raise typer.Exit(1)
 
 
+@report_app.command("params")
+def params(
+    subject: Annotated[str, typer.Argument(help=f"One of: {', '.join(SUBJECTS)}.")],
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Write the notebook's parameters cell from the declaration."),
+    ] = False,
+) -> None:
+    """The parameters a subject takes (``-p name=value`` of ``report run``): type, default,
+    allowed values, meaning; declared once in workbench/params.py."""
+    from rich.table import Table
+
+    from workbench.errors import ParameterError
+    from workbench.log import console
+    from workbench.params import SPECS
+    from workbench.reports.paths import write_parameters_cell
+
+    with common.user_errors():
+        if subject not in SPECS:
+            raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
+        table = Table(title=f"{subject} parameters")
+        for column in ("name", "type", "default", "allowed", "meaning"):
+            table.add_column(column, no_wrap=column in ("name", "type", "default"))
+        for name, param in SPECS[subject].items():
+            table.add_row(
+                name, param.type.__name__, repr(param.default), param.allowed, param.description
+            )
+        console.print(table)
+        if write:
+            changed = write_parameters_cell(subject)
+            console.print(f"{subject}.ipynb: {'written' if changed else 'already in agreement'}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")

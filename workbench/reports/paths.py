@@ -39,6 +39,26 @@ def runnable_notebooks(settings: Settings | None = None) -> tuple[str, ...]:
     return SUBJECTS + tuple(n for n in extra if n not in SUBJECTS)
 
 
+def write_parameters_cell(subject: str, path: Path | None = None) -> bool:
+    """Write a subject notebook's ``parameters`` cell from the subject's declaration
+    (:func:`workbench.params.parameters_cell`); whether the notebook changed."""
+    import nbformat
+
+    from workbench.params import parameters_cell
+
+    path = path or notebooks_dir() / f"{subject}.ipynb"
+    book = nbformat.read(str(path), as_version=4)
+    tagged = [c for c in book.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        raise ReportError(f"{path}: expected one cell tagged 'parameters', found {len(tagged)}")
+    source = parameters_cell(subject)
+    if tagged[0].source == source:
+        return False
+    tagged[0].source = source
+    nbformat.write(book, str(path))
+    return True
+
+
 def notebook_path(subject: str, settings: Settings | None = None) -> Path:
     """The notebook of a subject (or of a configured extra notebook)."""
     known = runnable_notebooks(settings)
