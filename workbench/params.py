@@ -285,12 +285,17 @@ SPECS: dict[str, dict[str, Param]] = {
 }
 
 
+def spec_of(subject: str) -> dict[str, Param]:
+    """A subject's declared parameters, or :class:`ParameterError` naming the known subjects."""
+    if subject not in SPECS:
+        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
+    return SPECS[subject]
+
+
 def parameters_cell(subject: str) -> str:
     """The source of a subject notebook's ``parameters`` cell, written from :data:`SPECS`
     (``workbench report params --write`` puts it in the notebook; a test checks they agree)."""
-    if subject not in SPECS:
-        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
-    return "\n".join(param.declaration(name) for name, param in SPECS[subject].items())
+    return "\n".join(param.declaration(name) for name, param in spec_of(subject).items())
 
 
 def _is_parameter_like(name: str, value: Any) -> bool:
@@ -314,9 +319,7 @@ def validate(subject: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
     Raises:
         ParameterError: naming the first parameter at fault.
     """
-    if subject not in SPECS:
-        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
-    spec = SPECS[subject]
+    spec = spec_of(subject)
     unknown = sorted(n for n, v in namespace.items() if n not in spec and _is_parameter_like(n, v))
     if unknown:
         raise ParameterError(
@@ -333,9 +336,7 @@ def validate(subject: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
 def check_overrides(subject: str, parameters: Mapping[str, Any]) -> dict[str, Any]:
     """Check parameters given from outside (CLI, :func:`workbench.reports.run_subject`): known
     names with valid values; missing ones keep the notebook's defaults."""
-    if subject not in SPECS:
-        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
-    spec = SPECS[subject]
+    spec = spec_of(subject)
     out = {}
     for name, value in parameters.items():
         if name not in spec:
@@ -357,9 +358,7 @@ def _parse_bool(text: str) -> bool:
 
 def coerce_overrides(subject: str, texts: Mapping[str, str]) -> dict[str, Any]:
     """Typed, checked parameters from ``name=value`` text (the command line's ``-p``)."""
-    if subject not in SPECS:
-        raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
-    spec = SPECS[subject]
+    spec = spec_of(subject)
     parsers = {bool: _parse_bool, int: int, float: float, str: str}
     typed: dict[str, Any] = {}
     for name, text in texts.items():

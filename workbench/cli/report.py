@@ -237,18 +237,16 @@ def params(
     allowed values, meaning; declared once in workbench/params.py."""
     from rich.table import Table
 
-    from workbench.errors import ParameterError
     from workbench.log import console
-    from workbench.params import SPECS
+    from workbench.params import spec_of
     from workbench.reports.paths import write_parameters_cell
 
     with common.user_errors():
-        if subject not in SPECS:
-            raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
+        spec = spec_of(subject)
         table = Table(title=f"{subject} parameters")
         for column in ("name", "type", "default", "allowed", "meaning"):
             table.add_column(column, no_wrap=column in ("name", "type", "default"))
-        for name, param in SPECS[subject].items():
+        for name, param in spec.items():
             table.add_row(
                 name, param.type.__name__, repr(param.default), param.allowed, param.description
             )
