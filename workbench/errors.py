@@ -34,7 +34,8 @@ def require_columns(columns: object, required: Iterable[str], what: str) -> None
     """
     names = columns.columns if hasattr(columns, "columns") else columns
     present = [str(c) for c in names]  # type: ignore[attr-defined]
-    missing = [c for c in required if c not in set(present)]
+    have = set(present)
+    missing = [c for c in required if c not in have]
     if missing:
         raise MissingColumnError(
             f"{what}: missing column(s) {', '.join(repr(c) for c in missing)}; "
