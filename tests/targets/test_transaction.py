@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from workbench.filters import equals
 from workbench.marts import read_mart
 from workbench.targets.export import export_targets, file_checksum_ok
 from workbench.targets.log import LOG_NAME, read_records
@@ -38,7 +39,7 @@ def _stop_at(step: str, error: type[BaseException] = Killed):
 
 def _rows(settings, table: str, campaign: str) -> int:
     """Rows of the campaign in a table (read by DuckDB: milliseconds, not a Spark job)."""
-    return int((read_mart(table, settings)["campaign_id"] == campaign).sum())
+    return len(read_mart(table, settings, filters=[equals("campaign_id", campaign)]))
 
 
 def _leftovers(settings) -> list[str]:
