@@ -7,7 +7,12 @@ import pytest
 from workbench.catalog import Table
 from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
 from workbench.catalog.schema import col
-from workbench.warehouse.contracts import ContractViolation, SchemaMismatch, check_contracts
+from workbench.warehouse.contracts import (
+    ContractViolation,
+    SchemaMismatch,
+    check_contracts,
+    check_frame,
+)
 
 COLUMNS = (
     col("sub_id", "bigint"),
@@ -108,6 +113,51 @@ def test_write_check_counts_contracts_during_the_write_and_names_the_violation(s
     assert check.metrics["_rows"] == len(rows)
     with pytest.raises(ContractViolation, match=r"unique\(sub_id\) violated by 1 row.*'sub_id': 3"):
         check.verify(lambda: written)
+
+
+# Values an accepted-values list or a row may hold that SQL quoting can get wrong
+AWKWARD = ["o'brien", "back\\slash", "预付费", 'say "hi"']
+
+
+def _violation(check, rows, contract):
+    """(count, samples) of one broken contract, or (0, []) when it holds."""
+    try:
+        check(rows, table(contract))
+    except ContractViolation as err:
+        return err.count, err.samples
+    return 0, []
+
+
+@pytest.mark.parametrize(
+    "contract",
+    [
+        Unique(("sub_id",)),
+        NotNull(("plan_type",)),
+        AcceptedValues("plan_type", ("prepaid", *AWKWARD[:2])),
+        Expression("non-negative revenue", "revenue_cny >= 0"),
+    ],
+    ids=lambda c: c.name.split("(")[0],
+)
+def test_spark_and_duckdb_find_the_same_violations_and_samples(spark, contract):
+    """One SQL text per contract, run by either engine: the build's Spark writes and the small
+    pandas results are held to the same rule, quoted values and all."""
+    import pandas as pd
+
+    rows = [
+        *ROWS,
+        *[(10 + i, value, -1.0 * i, "2026-01") for i, value in enumerate(AWKWARD)],
+        (1, None, 3.0, "2026-01"),
+    ]
+    in_spark = _violation(
+        lambda r, t: check_contracts(spark.createDataFrame(r, SCHEMA), t), rows, contract
+    )
+    in_duckdb = _violation(
+        lambda r, t: check_frame(pd.DataFrame(r, columns=[c.name for c in COLUMNS]), t),
+        rows,
+        contract,
+    )
+    assert in_spark[0] > 0, "the rows break every contract listed"
+    assert in_duckdb == in_spark
 
 
 @pytest.mark.slow

@@ -1,10 +1,11 @@
 """Writing the result marts of the subject analyses, one month partition at a time.
 
-Results go through the warehouse's own staging and atomic publish (:mod:`workbench.warehouse.
-storage`) after their catalog contracts are checked, so a dashboard never reads half a result,
-holding the warehouse write lock (:mod:`workbench.warehouse.lock`) like every other writer.
-Big results (scores, offers) are Spark DataFrames; small ones (ROI tables) are pandas frames,
-written with pyarrow and checked with DuckDB so no JVM is needed.
+Result marts are catalog tables like any other: they go through the warehouse's one contract
+checker (:mod:`workbench.warehouse.contracts`) and its staging and atomic publish
+(:mod:`workbench.warehouse.storage`), so a dashboard never reads half a result, holding the
+warehouse write lock (:mod:`workbench.warehouse.lock`) like every other writer. Big results
+(scores, offers) are Spark DataFrames; small ones (ROI tables) are pandas frames, written with
+pyarrow and checked by the same contract SQL in DuckDB, so no JVM is needed.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.catalog import Table, get_table
+from workbench.catalog import get_table
 from workbench.catalog.ads import ALL
-from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
 from workbench.months import parse_month
 from workbench.warehouse import storage
 from workbench.warehouse.lock import warehouse_lock
@@ -41,79 +41,44 @@ def _run_id(name: str) -> str:
 
 
 def write_result(df: DataFrame, name: str, settings: Settings, month: str) -> int:
-    """Check a Spark result against its catalog contracts and publish it as ``month``.
+    """Publish a Spark result as ``month`` of its catalog table, its contracts counted by the
+    staged write (:func:`~workbench.warehouse.contracts.write_checked`, as the build does).
 
     Returns:
         the number of rows written.
     """
     from pyspark.sql import functions as F
 
-    from workbench.warehouse.contracts import check_contracts
+    from workbench.warehouse.columns import conform_to
+    from workbench.warehouse.contracts import write_checked
 
     table = get_table(name)
     month = parse_month(month)
-    df = df.withColumn("month", F.lit(month)).select(*table.column_names)
-    df = df.select(*[F.col(f.name).cast(f.dataType) for f in table.spark_schema.fields])
+    df = conform_to(name)(df.withColumn("month", F.lit(month)))
     # the result is computed inside the lock too: it reads the warehouse a build may republish
     with warehouse_lock(settings, f"subject result {name} {month}"):
-        df = df.persist()
+        run_id = _run_id(name)
         try:
-            check_contracts(df, table)
-            n_rows = df.count()
-            run_id = _run_id(name)
-            storage.write_staged(df, table, storage.staged_path(settings, run_id, table))
-        finally:
-            df.unpersist()
-        storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
+            n_rows = write_checked(df, table, storage.staged_path(settings, run_id, table), run_id)
+            storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
+        except BaseException:
+            storage.discard_unpublished(settings, run_id)
+            raise
     log.info("%s: %d row(s) published for %s", name, n_rows, month)
     return n_rows
 
 
-def _check_frame(frame: pd.DataFrame, table: Table) -> None:
-    """The catalog contracts on a small pandas frame (DuckDB evaluates the expressions)."""
-    import duckdb
-
-    # imported here: the contracts module loads pyspark, and dashboards read marts without it
-    from workbench.warehouse.contracts import ContractViolation
-
-    counts: dict[str, int] = {}
-    with duckdb.connect() as con:
-        con.register("result", frame)
-        for contract in table.contracts:
-            if isinstance(contract, Unique):
-                cols = ", ".join(f'"{c}"' for c in contract.columns)
-                sql = (
-                    f"SELECT count(*) - count(DISTINCT ({cols})) FROM result "
-                    f"WHERE {' AND '.join(f'{c} IS NOT NULL' for c in contract.columns)}"
-                )
-            elif isinstance(contract, NotNull):
-                cond = " OR ".join(f'"{c}" IS NULL' for c in contract.columns)
-                sql = f"SELECT count(*) FROM result WHERE {cond}"
-            elif isinstance(contract, AcceptedValues):
-                values = ", ".join("'" + v.replace("'", "''") + "'" for v in contract.values)
-                sql = (
-                    f'SELECT count(*) FROM result WHERE "{contract.column}" IS NOT NULL '
-                    f'AND "{contract.column}" NOT IN ({values})'
-                )
-            elif isinstance(contract, Expression):
-                sql = f"SELECT count(*) FROM result WHERE NOT coalesce(({contract.sql}), TRUE)"
-            else:
-                raise TypeError(f"unknown contract type {type(contract).__name__}")
-            counts[contract.name] = int(con.execute(sql).fetchone()[0])
-    for contract in table.contracts:
-        if counts[contract.name]:
-            raise ContractViolation(table.name, contract.name, counts[contract.name], [])
-
-
 def write_result_frame(frame: pd.DataFrame, name: str, settings: Settings, month: str) -> int:
-    """Check a small pandas result against its catalog entry and publish it as ``month``.
+    """Publish a small pandas result as ``month`` of its catalog table, checked by the same
+    contract SQL in DuckDB (:func:`~workbench.warehouse.contracts.check_frame`), so no JVM
+    starts.
 
     The frame must hold every catalog column but ``month``; extra columns are an error.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from workbench.warehouse.contracts import SchemaMismatch
+    from workbench.warehouse.contracts import SchemaMismatch, check_frame
 
     table = get_table(name)
     month = parse_month(month)
@@ -127,7 +92,7 @@ def write_result_frame(frame: pd.DataFrame, name: str, settings: Settings, month
         )
     data = frame[wanted].reset_index(drop=True).copy()
     data["month"] = month
-    _check_frame(data, table)
+    check_frame(data, table)
     schema = pa.schema([f for f in table.arrow_schema if f.name != "month"])
     try:
         arrow = pa.Table.from_pandas(data[wanted], schema=schema, preserve_index=False)
@@ -137,10 +102,14 @@ def write_result_frame(frame: pd.DataFrame, name: str, settings: Settings, month
         ) from None
     with warehouse_lock(settings, f"subject result {name} {month}"):
         run_id = _run_id(name)
-        target = storage.partition_dir(storage.staged_path(settings, run_id, table), month)
-        target.mkdir(parents=True, exist_ok=True)
-        pq.write_table(arrow, target / "part-00000.parquet")
-        storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
+        try:
+            target = storage.partition_dir(storage.staged_path(settings, run_id, table), month)
+            target.mkdir(parents=True, exist_ok=True)
+            pq.write_table(arrow, target / "part-00000.parquet")
+            storage.publish(settings, run_id, storage.plan_moves(settings, run_id, table, [month]))
+        except BaseException:
+            storage.discard_unpublished(settings, run_id)
+            raise
     log.info("%s: %d row(s) published for %s", name, len(data), month)
     return len(data)
 

@@ -15,15 +15,12 @@ from typing import TYPE_CHECKING
 
 from workbench.catalog import get_table
 from workbench.warehouse import storage
-from workbench.warehouse.contracts import WriteCheck
+from workbench.warehouse.contracts import write_checked
 from workbench.warehouse.lock import LOCKS, warehouse_lock
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pyspark.sql import DataFrame
 
-    from workbench.catalog import Table
     from workbench.config import Settings
 
 log = logging.getLogger(__name__)
@@ -47,14 +44,6 @@ def table_lock(settings: Settings, name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _stage_checked(df: DataFrame, table: Table, staged: Path, run_id: str) -> None:
-    """Write ``df`` to ``staged`` with its contracts counted by the write itself; a ``Unique``
-    contract (not countable while writing) and a violation's samples read the staged rows."""
-    check = WriteCheck(table, f"{run_id}/{table.name}")
-    storage.write_staged(check.attach(df), table, staged)
-    check.verify(lambda: storage.read_path(df.sparkSession, table, staged))
-
-
 def replace_months(settings: Settings, name: str, df: DataFrame, months: list[str]) -> None:
     """Make ``df`` the full content of these month partitions of a catalog table.
 
@@ -65,12 +54,12 @@ def replace_months(settings: Settings, name: str, df: DataFrame, months: list[st
     run_id = f"targets-{uuid.uuid4().hex[:12]}"
     with warehouse_lock(settings, f"write {name}"):  # the caller's, when it holds it
         try:
-            _stage_checked(df, table, storage.staged_path(settings, run_id, table), run_id)
+            write_checked(df, table, storage.staged_path(settings, run_id, table), run_id)
             storage.publish(
                 settings, run_id, storage.plan_moves(settings, run_id, table, sorted(months))
             )
         except BaseException:
-            shutil.rmtree(storage.staging_root(settings, run_id), ignore_errors=True)
+            storage.discard_unpublished(settings, run_id)
             raise
     log.info("published %s months %s", name, ", ".join(sorted(months)))
 
@@ -107,7 +96,7 @@ def stage_replacements(
         try:
             for name, (df, months) in replacements.items():
                 table = get_table(name)
-                _stage_checked(df, table, storage.staged_path(settings, run_id, table), run_id)
+                write_checked(df, table, storage.staged_path(settings, run_id, table), run_id)
                 moves += storage.plan_moves(settings, run_id, table, sorted(months))
         except BaseException:
             discard_staged(settings, run_id)

@@ -51,7 +51,7 @@ from workbench.errors import WorkbenchError
 from workbench.months import MonthRange, add_months, parse_month
 from workbench.spark import local_cores
 from workbench.warehouse import ledger, storage
-from workbench.warehouse.contracts import WriteCheck
+from workbench.warehouse.contracts import WriteCheck, write_checked
 from workbench.warehouse.lock import warehouse_lock
 from workbench.warehouse.model import BuildContext, Model
 from workbench.warehouse.ods import accepted_rows, check_raw_schema, label_rows, quarantined_rows
@@ -211,11 +211,7 @@ class _Run:
     def stage(self, df: DataFrame, table: Table, months: list[str]) -> TableStats:
         """Write to staging with the contracts counted by the write itself; rows per month from
         the written files' footers."""
-        check = WriteCheck(table, f"{self.run_id}/{table.name}")
-        storage.write_staged(check.attach(df), table, self.staged_dir(table))
-        check.verify(
-            lambda: storage.read_path(self.spark, table, self.staged_dir(table), months or None)
-        )
+        write_checked(df, table, self.staged_dir(table), self.run_id)
         rows = (
             sum(storage.file_rows(storage.partition_dir(self.staged_dir(table), m)) for m in months)
             if table.partition_by

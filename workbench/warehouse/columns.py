@@ -15,16 +15,12 @@ from pyspark.sql import functions as F
 
 from workbench.catalog import get_table
 from workbench.errors import require_columns
+from workbench.warehouse.contracts import SPARK
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 Transform = Callable[[DataFrame], DataFrame]
-
-
-def quoted(name: str) -> str:
-    """A column name as a Spark SQL identifier."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def _col(column: Column | str) -> Column:
@@ -36,8 +32,9 @@ def conform_to(table_name: str) -> Transform:
     table = get_table(table_name)
 
     # SQL text: one Py4J call per column instead of the handful a composed Column costs
+    q = SPARK.identifier
     casts = [
-        f"CAST({quoted(f.name)} AS {f.dataType.simpleString()}) AS {quoted(f.name)}"
+        f"CAST({q(f.name)} AS {f.dataType.simpleString()}) AS {q(f.name)}"
         for f in table.spark_schema.fields
     ]
 

@@ -270,6 +270,15 @@ def publish(settings: Settings, run_id: str, moves: list[Move]) -> None:
     _discard_run(settings, run_id)
 
 
+def discard_unpublished(settings: Settings, run_id: str) -> None:
+    """Drop a failed writer's staging, unless its publish had started: a journal is a publish cut
+    short, which :func:`recover` completes (removing it would leave some partitions new and some
+    old)."""
+    root = staging_root(settings, run_id)
+    if not (root / JOURNAL).exists():
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def _discard_run(settings: Settings, run_id: str) -> None:
     # trash first: while any of a run's trash exists, its OWNER.json says whose it is
     shutil.rmtree(settings.warehouse_dir / TRASH / run_id, ignore_errors=True)
