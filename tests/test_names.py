@@ -35,7 +35,7 @@ def test_region_folders_refuse_what_could_leave_the_report_folder(tmp_path, valu
 
 
 def test_identifier_parameters_refuse_dots_alone():
-    param = Param(str, "a region id", kind="identifier")
+    param = Param(str, "a region id", "地市编码", kind="identifier")
     assert param.check("region_id", "GZ") == "GZ"
     for value in (".", ".."):
         with pytest.raises(ParameterError, match="region_id"):

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from workbench.catalog.results import N_REASONS
 from workbench.errors import ParameterError
 from workbench.names import is_identifier
 
@@ -72,20 +73,27 @@ _IGNORED = {"In", "Out", "exit", "quit", "get_ipython", "display"}
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter: its Python type, range (numbers) or kind (text), and a description."""
+    """One parameter: its Python type, help in English and Chinese, range (numbers) or kind
+    (text), and default."""
 
     type: type
     description: str
+    description_zh: str
     low: float | None = None
     high: float | None = None
     kind: Kind | None = None
     choices: tuple[str, ...] = ()
     default: Any = None  # the notebook's value when nobody passes one
 
+    @property
+    def help(self) -> str:
+        """Both languages' help, as the notebook cell, papermill and the command line show it."""
+        return f"{self.description} · {self.description_zh}"
+
     def declaration(self, name: str) -> str:
         """The parameter's line in a notebook's ``parameters`` cell."""
         value = json.dumps(self.default, ensure_ascii=False) if self.type is str else self.default
-        return f"{name}: {self.type.__name__} = {value}  # {self.description}"
+        return f"{name}: {self.type.__name__} = {value}  # {self.help}"
 
     def check(self, name: str, value: Any) -> Any:
         """The value, converted where harmless (int -> float); raises naming ``name``."""
@@ -153,133 +161,250 @@ class Param:
 
 #: what every subject takes: the month, the project and where the report goes (set by the runner)
 COMMON: dict[str, Param] = {
-    "period": Param(str, "month analysed (YYYY-MM)", kind="month", default="2026-06"),
+    "period": Param(str, "month analysed (YYYY-MM)", "分析月份", kind="month", default="2026-06"),
     "config_path": Param(
         str,
         "the project's pipelines/config.yml; empty: found from the working folder",
+        "项目配置文件；留空则从工作目录查找",
         kind="path",
         default="",
     ),
     "output_dir": Param(
         str,
         "folder for the report's files; empty: reports/<subject>/<period>/",
+        "报告输出目录；留空则为 reports/<专题>/<月份>/",
         kind="path",
         default="",
     ),
 }
 
+# Parameters several subjects share, declared once.
+REGION = Param(str, "region to show, or ALL", "地市，ALL 为全部", kind="identifier", default="ALL")
+SEGMENT = Param(
+    str, "segment to show, or ALL", "客户分群，ALL 为全部", kind="identifier", default="ALL"
+)
+PLAN_TYPE = Param(
+    str, "plan type to show, or ALL", "付费类型，ALL 为全部", kind="identifier", default="ALL"
+)
+CONFIDENCE = Param(
+    float,
+    "two-sided confidence level of the intervals",
+    "区间的双侧置信水平",
+    0.5,
+    0.999,
+    default=0.95,
+)
+CHURN_MONTHS = Param(
+    int,
+    "latest months with observed churn pooled",
+    "合并计算离网的最近月数",
+    1,
+    24,
+    default=3,
+)
+
 SPECS: dict[str, dict[str, Param]] = {
     "churn": {
         **COMMON,
-        "horizon_months": Param(int, "label window: churn in months M+1..M+k", 1, 6, default=1),
-        "train_months": Param(int, "months of features used for training", 1, 24, default=3),
-        "sample_size": Param(
-            int, "most training rows pulled to the driver", 500, 5_000_000, default=200_000
+        "horizon_months": Param(
+            int,
+            "label window: churn in months M+1..M+k",
+            "预测窗口：M+1..M+k 月内离网",
+            1,
+            6,
+            default=1,
         ),
-        "top_n_reasons": Param(int, "reason codes per scored subscriber", 1, 5, default=3),
-        "num_boost_round": Param(int, "boosting rounds of LightGBM", 10, 5000, default=400),
-        "seed": Param(int, "seed of sampling and training", 0, 2_147_483_647, default=42),
+        "train_months": Param(
+            int, "months of features used for training", "训练使用的特征月数", 1, 24, default=3
+        ),
+        "sample_size": Param(
+            int,
+            "most training rows pulled to the driver",
+            "取到驱动端的最多训练行数",
+            500,
+            5_000_000,
+            default=200_000,
+        ),
+        # at most the reason columns ads_churn_scores has
+        "top_n_reasons": Param(
+            int,
+            "reason codes per scored subscriber",
+            "每个用户的离网原因条数",
+            1,
+            N_REASONS,
+            default=N_REASONS,
+        ),
+        "num_boost_round": Param(
+            int, "boosting rounds of LightGBM", "LightGBM 迭代轮数", 10, 5000, default=400
+        ),
+        "seed": Param(
+            int,
+            "seed of sampling and training",
+            "抽样与训练的随机种子",
+            0,
+            2_147_483_647,
+            default=42,
+        ),
     },
     "cross_sell": {
         **COMMON,
         "min_support": Param(
-            float, "share of subscribers holding the itemset", 0.0001, 1.0, default=0.01
+            float,
+            "share of subscribers holding the itemset",
+            "最小支持度：持有该组合的用户占比",
+            0.0001,
+            1.0,
+            default=0.01,
         ),
         "min_confidence": Param(
-            float, "share of antecedent holders holding the offer", 0.01, 1.0, default=0.1
+            float,
+            "share of antecedent holders holding the offer",
+            "最小置信度：持有前项者中持有推荐产品的占比",
+            0.01,
+            1.0,
+            default=0.1,
         ),
-        "max_len": Param(int, "most products in a rule", 2, 6, default=4),
-        "top_n_offers": Param(int, "offers per subscriber", 1, 10, default=3),
-        "by_groups": Param(bool, "also mine rules per region and per segment", default=True),
+        "max_len": Param(int, "most products in a rule", "规则中最多产品数", 2, 6, default=4),
+        "top_n_offers": Param(int, "offers per subscriber", "每个用户的推荐数", 1, 10, default=3),
+        "by_groups": Param(
+            bool,
+            "also mine rules per region and per segment",
+            "同时按地市和分群挖掘规则",
+            default=True,
+        ),
     },
     "channel_roi": {
         **COMMON,
-        "margin": Param(float, "contribution margin as a share of revenue", 0.0, 1.0, default=0.6),
-        "horizon_months": Param(int, "lifetime value horizon in months", 1, 120, default=24),
-        "annual_discount_rate": Param(
-            float, "yearly discount rate of future margin", 0.0, 1.0, default=0.08
+        "margin": Param(
+            float,
+            "contribution margin as a share of revenue",
+            "毛利率（占收入比例）",
+            0.0,
+            1.0,
+            default=0.6,
         ),
-        "min_at_risk": Param(int, "lines needed to trust a survival month", 1, 100_000, default=5),
+        "horizon_months": Param(
+            int, "lifetime value horizon in months", "客户价值计算期限（月）", 1, 120, default=24
+        ),
+        "annual_discount_rate": Param(
+            float,
+            "yearly discount rate of future margin",
+            "未来毛利的年折现率",
+            0.0,
+            1.0,
+            default=0.08,
+        ),
+        "min_at_risk": Param(
+            int,
+            "lines needed to trust a survival month",
+            "可信存活率所需的最少在网用户数",
+            1,
+            100_000,
+            default=5,
+        ),
     },
     "campaign_roi": {
         **COMMON,
-        "confidence": Param(
-            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
-        ),
+        "confidence": CONFIDENCE,
         "include_incomplete": Param(
-            bool, "also show campaigns whose window is still open", default=True
+            bool,
+            "also show campaigns whose window is still open",
+            "同时显示观察期未结束的营销活动",
+            default=True,
         ),
         "campaign_id": Param(
-            str, "campaign to show (even if its window is open), or ALL", default="ALL"
+            str,
+            "campaign to show (even if its window is open), or ALL",
+            "要显示的营销活动（观察期未结束也显示），ALL 为全部",
+            default="ALL",
         ),
     },
-    "kpi_overview": {
-        **COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
-        "segment": Param(str, "segment to show, or ALL", kind="identifier", default="ALL"),
-        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier", default="ALL"),
-    },
+    "kpi_overview": {**COMMON, "region_id": REGION, "segment": SEGMENT, "plan_type": PLAN_TYPE},
     "service_quality": {
         **COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
+        "region_id": REGION,
         "poor_drop_rate": Param(
-            float, "mean daily drop rate from which a cell is poor", 0.001, 0.5, default=0.03
+            float,
+            "mean daily drop rate from which a cell is poor",
+            "日均掉话率达到该值即为质差小区",
+            0.001,
+            0.5,
+            default=0.03,
         ),
-        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24, default=3),
-        "confidence": Param(
-            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
-        ),
+        "churn_months": CHURN_MONTHS,
+        "confidence": CONFIDENCE,
     },
     "competition": {
         **COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
-        "segment": Param(str, "segment to show, or ALL", kind="identifier", default="ALL"),
-        "churn_months": Param(int, "latest months with observed churn pooled", 1, 24, default=3),
-        "top_n": Param(int, "rising-share lines listed", 1, 10_000, default=100),
-        "confidence": Param(
-            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
+        "region_id": REGION,
+        "segment": SEGMENT,
+        "churn_months": CHURN_MONTHS,
+        "top_n": Param(
+            int, "rising-share lines listed", "列出的异网份额上升用户数", 1, 10_000, default=100
         ),
+        "confidence": CONFIDENCE,
     },
     "new_products": {
         **COMMON,
         "product_id": Param(
             str,
             "product analysed, or NEWEST (the latest launch)",
+            "分析的产品，NEWEST 为最新上市产品",
             kind="identifier",
             default="NEWEST",
         ),
-        "confidence": Param(
-            float, "two-sided confidence level of the intervals", 0.5, 0.999, default=0.95
-        ),
+        "confidence": CONFIDENCE,
     },
-    "value_segments": {
-        **COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
-        "segment": Param(str, "segment to show, or ALL", kind="identifier", default="ALL"),
-    },
+    "value_segments": {**COMMON, "region_id": REGION, "segment": SEGMENT},
     "key_accounts": {
         **COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
+        "region_id": REGION,
         "manager_id": Param(
-            str, "key-account manager to show (KAM-01...), or ALL", kind="identifier", default="ALL"
+            str,
+            "key-account manager to show (KAM-01...), or ALL",
+            "要显示的客户经理（KAM-01...），ALL 为全部",
+            kind="identifier",
+            default="ALL",
         ),
         "n_managers": Param(
-            int, "key-account managers the accounts are shared among", 1, 50, default=3
+            int,
+            "key-account managers the accounts are shared among",
+            "分管集团客户的客户经理人数",
+            1,
+            50,
+            default=3,
         ),
         "revenue_drop": Param(
-            float, "month-on-month revenue fall that raises a warning", 0.01, 0.9, default=0.1
+            float,
+            "month-on-month revenue fall that raises a warning",
+            "触发预警的收入环比降幅",
+            0.01,
+            0.9,
+            default=0.1,
         ),
         "top_fraction": Param(
-            float, "top share of customers whose revenue share is shown", 0.01, 1.0, default=0.2
+            float,
+            "top share of customers whose revenue share is shown",
+            "显示其收入占比的头部客户比例",
+            0.01,
+            1.0,
+            default=0.2,
         ),
     },
     "revenue": {
         **COMMON,
-        "region_id": Param(str, "region to show, or ALL", kind="identifier", default="ALL"),
-        "plan_type": Param(str, "plan type to show, or ALL", kind="identifier", default="ALL"),
-        "horizon_months": Param(int, "months forecast after the period", 1, 24, default=3),
+        "region_id": REGION,
+        "plan_type": PLAN_TYPE,
+        "horizon_months": Param(
+            int, "months forecast after the period", "预测的未来月数", 1, 24, default=3
+        ),
         "confidence": Param(
-            float, "coverage of the forecast's prediction interval", 0.5, 0.99, default=0.9
+            float,
+            "coverage of the forecast's prediction interval",
+            "预测区间的覆盖率",
+            0.5,
+            0.99,
+            default=0.9,
         ),
     },
 }
@@ -290,6 +415,12 @@ def spec_of(subject: str) -> dict[str, Param]:
     if subject not in SPECS:
         raise ParameterError(f"unknown subject {subject!r}; known: {', '.join(sorted(SPECS))}")
     return SPECS[subject]
+
+
+def defaults(subject: str) -> dict[str, Any]:
+    """A subject's own parameters (not :data:`COMMON`) with their declared defaults: what the
+    subject's function, the dashboards and the benchmark use when nobody passes a value."""
+    return {n: p.default for n, p in spec_of(subject).items() if n not in COMMON}
 
 
 def parameters_cell(subject: str) -> str:

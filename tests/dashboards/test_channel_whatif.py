@@ -3,8 +3,6 @@ independent computation says, and the app shows it in a real browser."""
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -110,12 +108,6 @@ def test_bad_inputs_are_named():
         app.recompute(base, app.Assumptions(commission_pct=-5))
     with pytest.raises(ParameterError, match="margin"):
         app.recompute(base, app.Assumptions(margin=1.5))
-
-
-def test_min_at_risk_matches_the_subject_default():
-    from workbench.subjects import channel_roi
-
-    assert inspect.signature(channel_roi.run).parameters["min_at_risk"].default == app.MIN_AT_RISK
 
 
 def test_missing_mart_and_denied_link_show_messages(tmp_path):

@@ -123,7 +123,7 @@ def test_the_notebook_cell_help_and_subject_defaults_follow_the_declaration(subj
     shown = pm.inspect_notebook(str(path))
     assert list(shown) == list(spec)
     for name, param in spec.items():
-        assert shown[name]["help"] == param.description
+        assert shown[name]["help"] == param.help
         assert shown[name]["inferred_type_name"] == param.type.__name__
     # validation accepts the declared defaults as they stand
     assert validate(subject, {n: p.default for n, p in spec.items()}) == {
@@ -147,11 +147,13 @@ def test_a_new_parameter_is_one_declaration(tmp_path, monkeypatch):
 
     copy = tmp_path / "churn.ipynb"
     shutil.copy(notebook_path("churn"), copy)
-    added = Param(int, "trees grown per round", 1, 8, default=2)
+    added = Param(int, "trees grown per round", "每轮生长的树数", 1, 8, default=2)
     monkeypatch.setitem(SPECS, "churn", {**SPECS["churn"], "trees_per_round": added})
     assert write_parameters_cell("churn", copy) is True
     cell = next(c for c in nbformat.read(str(copy), as_version=4).cells if c.cell_type == "code")
-    assert cell.source.splitlines()[-1] == "trees_per_round: int = 2  # trees grown per round"
+    assert cell.source.splitlines()[-1] == (
+        "trees_per_round: int = 2  # trees grown per round · 每轮生长的树数"
+    )
     assert write_parameters_cell("churn", copy) is False  # already in agreement
     ns = {n: p.default for n, p in SPECS["churn"].items()}
     assert validate("churn", ns)["trees_per_round"] == 2

@@ -247,9 +247,7 @@ def params(
         for column in ("name", "type", "default", "allowed", "meaning"):
             table.add_column(column, no_wrap=column in ("name", "type", "default"))
         for name, param in spec.items():
-            table.add_row(
-                name, param.type.__name__, repr(param.default), param.allowed, param.description
-            )
+            table.add_row(name, param.type.__name__, repr(param.default), param.allowed, param.help)
         console.print(table)
         if write:
             changed = write_parameters_cell(subject)

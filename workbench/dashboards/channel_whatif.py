@@ -19,6 +19,7 @@ import pandas as pd
 
 from workbench.analysis import roi as engine
 from workbench.errors import InputDataError, ParameterError
+from workbench.params import defaults as declared_defaults
 
 if TYPE_CHECKING:
     import ipywidgets as widgets
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: the channel ROI subject's default (``workbench.subjects.channel_roi.run``); the mart does not
-#: record it, and importing the subject would pull in Spark (a test keeps the two equal)
-MIN_AT_RISK = 5
+#: the channel ROI subject's declared defaults; the mart does not record ``min_at_risk``, and
+#: the sliders start from the rest until the month's valuation is read
+DECLARED = declared_defaults("channel_roi")
+MIN_AT_RISK = DECLARED["min_at_risk"]
 ALL_CHANNELS = "ALL"
 #: slider ranges: (min, max, step)
 COMMISSION_PCT = (0, 200, 5)
@@ -271,11 +273,25 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         widgets.FloatSlider, "commission", "Commission % 佣金比例", COMMISSION_PCT, 100.0, ".0f"
     )
     arpu = slider(widgets.FloatSlider, "arpu", "ARPU % 客户月均收入", ARPU_PCT, 100.0, ".0f")
-    margin = slider(widgets.FloatSlider, "margin", "Margin 毛利率", MARGIN, 0.6, ".2f")
-    rate = slider(
-        widgets.FloatSlider, "discount-rate", "Discount rate 年折现率", DISCOUNT_RATE, 0.08, ".2f"
+    margin = slider(
+        widgets.FloatSlider, "margin", "Margin 毛利率", MARGIN, DECLARED["margin"], ".2f"
     )
-    horizon = slider(widgets.IntSlider, "horizon", "Horizon (months) 期限(月)", HORIZON, 24, "")
+    rate = slider(
+        widgets.FloatSlider,
+        "discount-rate",
+        "Discount rate 年折现率",
+        DISCOUNT_RATE,
+        DECLARED["annual_discount_rate"],
+        ".2f",
+    )
+    horizon = slider(
+        widgets.IntSlider,
+        "horizon",
+        "Horizon (months) 期限(月)",
+        HORIZON,
+        DECLARED["horizon_months"],
+        "",
+    )
     reset = ui.named(widgets.Button(description="Reset 重置", icon="undo"), "reset")
     tiles = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
     best = ui.figure_value("best-channel", "-", caption="Best ROI 最佳渠道")

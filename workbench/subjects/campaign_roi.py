@@ -23,6 +23,7 @@ import pandas as pd
 from workbench.analysis import campaigns as engine
 from workbench.errors import InputDataError
 from workbench.months import months_between, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import read_small, write_result_frame
 
 if TYPE_CHECKING:
@@ -86,13 +87,17 @@ def campaign_groups(settings: Settings, period: str) -> tuple[pd.DataFrame, pd.D
     return groups[list(engine.GROUP_COLUMNS)], windows
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("campaign_roi")
+
+
 def run(
     settings: Settings,
     period: str,
     *,
-    confidence: float = 0.95,
-    include_incomplete: bool = True,
-    campaign_id: str = ALL,
+    confidence: float = DEFAULTS["confidence"],
+    include_incomplete: bool = DEFAULTS["include_incomplete"],
+    campaign_id: str = DEFAULTS["campaign_id"],
 ) -> CampaignRoiResult:
     """Uplift, incremental revenue and ROI of the campaigns contacted up to ``period``.
 

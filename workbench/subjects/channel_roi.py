@@ -18,6 +18,7 @@ import pandas as pd
 from workbench.analysis import roi as engine
 from workbench.errors import InputDataError
 from workbench.months import parse_month
+from workbench.params import defaults
 from workbench.subjects.common import read_small, write_result_frame
 
 if TYPE_CHECKING:
@@ -105,14 +106,18 @@ def early_life_signs(
     return engine.flag_early_life_warnings(counts)
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("channel_roi")
+
+
 def run(
     settings: Settings,
     period: str,
     *,
-    margin: float = 0.6,
-    horizon_months: int = 24,
-    annual_discount_rate: float = 0.08,
-    min_at_risk: int = 5,
+    margin: float = DEFAULTS["margin"],
+    horizon_months: int = DEFAULTS["horizon_months"],
+    annual_discount_rate: float = DEFAULTS["annual_discount_rate"],
+    min_at_risk: int = DEFAULTS["min_at_risk"],
     spark: SparkSession | None = None,
 ) -> ChannelRoiResult:
     """Value every acquisition channel as of ``period`` and write ``ads_channel_roi``."""

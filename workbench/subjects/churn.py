@@ -27,6 +27,7 @@ from workbench.analysis import churn as engine
 from workbench.catalog.results import N_REASONS
 from workbench.errors import InputDataError, ParameterError
 from workbench.months import add_months, month_index, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import write_result
 from workbench.warehouse.storage import read_table, table_months
 
@@ -145,17 +146,21 @@ def _feature_columns(features: DataFrame) -> list[str]:
     return [c for c in features.columns if c not in NOT_FEATURES]
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("churn")
+
+
 def run(
     spark: SparkSession,
     settings: Settings,
     period: str,
     *,
-    horizon_months: int = 1,
-    train_months: int = 3,
-    sample_size: int = 200_000,
-    top_n_reasons: int = N_REASONS,
-    num_boost_round: int = 400,
-    seed: int = 42,
+    horizon_months: int = DEFAULTS["horizon_months"],
+    train_months: int = DEFAULTS["train_months"],
+    sample_size: int = DEFAULTS["sample_size"],
+    top_n_reasons: int = DEFAULTS["top_n_reasons"],
+    num_boost_round: int = DEFAULTS["num_boost_round"],
+    seed: int = DEFAULTS["seed"],
     output_dir: Path | None = None,
 ) -> ChurnResult:
     """Train, evaluate and explain the churn model for ``period``; score the live base.

@@ -18,6 +18,7 @@ from workbench.catalog.ads import ALL
 from workbench.errors import InputDataError, ParameterError
 from workbench.filters import equals
 from workbench.months import add_months, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import cell_filters
 from workbench.subjects.service_quality import (
     check_confidence,
@@ -194,15 +195,19 @@ def rising_share_list(
     return ordered.head(top_n).reset_index(drop=True)
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("competition")
+
+
 def run(
     settings: Settings,
     period: str,
     *,
-    region_id: str = ALL,
-    segment: str = ALL,
-    churn_months: int = 3,
-    top_n: int = 100,
-    confidence: float = 0.95,
+    region_id: str = DEFAULTS["region_id"],
+    segment: str = DEFAULTS["segment"],
+    churn_months: int = DEFAULTS["churn_months"],
+    top_n: int = DEFAULTS["top_n"],
+    confidence: float = DEFAULTS["confidence"],
 ) -> Competition:
     """Competitor shares, rising-share lines and the churn effect for a region and segment."""
     period = parse_month(period)

@@ -21,6 +21,7 @@ from workbench.analysis import baskets as engine
 from workbench.catalog.results import ALL_SCOPE
 from workbench.errors import InputDataError
 from workbench.months import parse_month
+from workbench.params import defaults
 from workbench.subjects.common import write_result
 from workbench.warehouse.storage import read_table, table_months
 
@@ -86,16 +87,20 @@ def _to_mart(rules: DataFrame, scope: str, scope_value) -> DataFrame:
     )
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("cross_sell")
+
+
 def run(
     spark: SparkSession,
     settings: Settings,
     period: str,
     *,
-    min_support: float = 0.01,
-    min_confidence: float = 0.1,
-    max_len: int = 4,
-    top_n_offers: int = 3,
-    by_groups: bool = True,
+    min_support: float = DEFAULTS["min_support"],
+    min_confidence: float = DEFAULTS["min_confidence"],
+    max_len: int = DEFAULTS["max_len"],
+    top_n_offers: int = DEFAULTS["top_n_offers"],
+    by_groups: bool = DEFAULTS["by_groups"],
 ) -> CrossSellResult:
     """Mine the month's rules and offers and write both marts.
 

@@ -19,6 +19,7 @@ import pandas as pd
 from workbench.catalog.ads import ALL
 from workbench.errors import InputDataError, ParameterError
 from workbench.months import add_months, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import cell_filters
 from workbench.subjects.value_segments import read_mart_for
 
@@ -181,15 +182,19 @@ def account_trend(health: pd.DataFrame, customer_ids: list[int] | None = None) -
     return out.sort_values(["customer_id", "month"]).reset_index(drop=True)
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("key_accounts")
+
+
 def run(
     settings: Settings,
     period: str,
     *,
-    region_id: str = ALL,
-    manager_id: str = ALL,
-    n_managers: int = 3,
-    revenue_drop: float = 0.1,
-    top_fraction: float = 0.2,
+    region_id: str = DEFAULTS["region_id"],
+    manager_id: str = DEFAULTS["manager_id"],
+    n_managers: int = DEFAULTS["n_managers"],
+    revenue_drop: float = DEFAULTS["revenue_drop"],
+    top_fraction: float = DEFAULTS["top_fraction"],
 ) -> KeyAccounts:
     """Key accounts of a region and manager (``ALL``: every one) for ``period``."""
     period = parse_month(period)

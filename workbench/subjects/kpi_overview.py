@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from workbench.catalog.ads import ALL
 from workbench.errors import InputDataError
 from workbench.filters import equals
 from workbench.months import add_months, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import read_small
 
 if TYPE_CHECKING:
@@ -57,13 +57,17 @@ def compare_periods(cube: pd.DataFrame, period: str, kpis: pd.DataFrame) -> pd.D
     return out
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("kpi_overview")
+
+
 def run(
     settings: Settings,
     period: str,
     *,
-    region_id: str = ALL,
-    segment: str = ALL,
-    plan_type: str = ALL,
+    region_id: str = DEFAULTS["region_id"],
+    segment: str = DEFAULTS["segment"],
+    plan_type: str = DEFAULTS["plan_type"],
 ) -> KpiOverview:
     """The overview of one cube cell (``ALL`` rolls a dimension up) for ``period``."""
     from workbench.warehouse.kpi import load_kpis

@@ -18,6 +18,7 @@ import pandas as pd
 from workbench.errors import InputDataError, ParameterError
 from workbench.filters import Condition, equals
 from workbench.months import months_between, parse_month
+from workbench.params import defaults
 from workbench.subjects.service_quality import (
     check_confidence,
     difference_interval,
@@ -201,8 +202,16 @@ def cannibalisation(
     ).reset_index(drop=True)
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("new_products")
+
+
 def run(
-    settings: Settings, period: str, *, product_id: str = NEWEST, confidence: float = 0.95
+    settings: Settings,
+    period: str,
+    *,
+    product_id: str = DEFAULTS["product_id"],
+    confidence: float = DEFAULTS["confidence"],
 ) -> NewProducts:
     """Adoption, adopter profile and cannibalisation of a product (default: the newest)."""
     period = parse_month(period)

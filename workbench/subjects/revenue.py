@@ -15,6 +15,7 @@ from workbench.analysis.forecast import Forecast, forecast_monthly
 from workbench.catalog.ads import ALL
 from workbench.errors import ParameterError
 from workbench.months import add_months, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import cell_filters
 from workbench.subjects.value_segments import read_mart_for
 
@@ -114,14 +115,18 @@ def revenue_forecast(
     return forecast_monthly(series, horizon=horizon_months, confidence=confidence)
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("revenue")
+
+
 def run(
     settings: Settings,
     period: str,
     *,
-    region_id: str = ALL,
-    plan_type: str = ALL,
-    horizon_months: int = 3,
-    confidence: float = 0.9,
+    region_id: str = DEFAULTS["region_id"],
+    plan_type: str = DEFAULTS["plan_type"],
+    horizon_months: int = DEFAULTS["horizon_months"],
+    confidence: float = DEFAULTS["confidence"],
 ) -> Revenue:
     """Revenue trend, structure and forecast of a region and plan type for ``period``."""
     period = parse_month(period)

@@ -18,6 +18,7 @@ import pandas as pd
 from workbench.catalog.ads import ALL
 from workbench.errors import InputDataError, ParameterError
 from workbench.months import add_months, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import cell_filters, read_small
 
 if TYPE_CHECKING:
@@ -308,14 +309,18 @@ def poor_cell_churn(
     return out, window
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("service_quality")
+
+
 def run(
     settings: Settings,
     period: str,
     *,
-    region_id: str = ALL,
-    poor_drop_rate: float = 0.03,
-    churn_months: int = 3,
-    confidence: float = 0.95,
+    region_id: str = DEFAULTS["region_id"],
+    poor_drop_rate: float = DEFAULTS["poor_drop_rate"],
+    churn_months: int = DEFAULTS["churn_months"],
+    confidence: float = DEFAULTS["confidence"],
 ) -> ServiceQuality:
     """Complaints, resolution and the poor-cell churn effect of ``period`` for a region or ALL."""
     period = parse_month(period)

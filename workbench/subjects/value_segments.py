@@ -19,6 +19,7 @@ from workbench.catalog.ads_value import LIFECYCLE_STAGES, MIGRATION_FROM, MIGRAT
 from workbench.errors import InputDataError
 from workbench.filters import describe
 from workbench.months import add_months, parse_month
+from workbench.params import defaults
 from workbench.subjects.common import cell_filters, read_small
 
 if TYPE_CHECKING:
@@ -177,8 +178,16 @@ def transition_matrix(
     return to_transition_matrix(frame, period, rates=rates)
 
 
+#: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
+DEFAULTS = defaults("value_segments")
+
+
 def run(
-    settings: Settings, period: str, *, region_id: str = ALL, segment: str = ALL
+    settings: Settings,
+    period: str,
+    *,
+    region_id: str = DEFAULTS["region_id"],
+    segment: str = DEFAULTS["segment"],
 ) -> ValueSegments:
     """Value tiers, lifecycle stages and tier migration of one region/segment for ``period``."""
     period = parse_month(period)
