@@ -8,7 +8,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.config import SparkSettings
@@ -75,11 +78,38 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
     return conf
 
 
-def get_spark(settings: SparkSettings | None = None) -> SparkSession:
+@contextmanager
+def _stderr_to(path: Path | None) -> Iterator[None]:
+    """Point this process's standard error (file descriptor 2) at ``path`` while the block runs,
+    so a child started in it (the driver JVM) writes its standard error there for good."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.dup2(target, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
+
+
+def get_spark(settings: SparkSettings | None = None, jvm_log: Path | None = None) -> SparkSession:
     """Build (or return the running) SparkSession for these settings.
 
     Workers run the same interpreter as the driver (``PYSPARK_PYTHON``), so pandas UDFs find
     the project's packages on ``local[*]`` and on a standalone cluster sharing the machine.
+
+    Args:
+        jvm_log: where the driver JVM writes its standard error (Spark's log and the JVM's own
+            start-up warnings, such as "Using incubator modules"), when this call starts it.
+            A notebook kernel passes one: what the JVM prints there would otherwise show as a
+            red box in the report. None: the JVM shares this process's standard error.
     """
     from pyspark.sql import SparkSession
 
@@ -92,7 +122,8 @@ def get_spark(settings: SparkSettings | None = None) -> SparkSession:
     builder = SparkSession.builder.master(settings.master).appName(settings.app_name)
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    with _stderr_to(jvm_log):
+        spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     log.info("Spark %s session on %s", spark.version, settings.master)
     return spark
