@@ -15,7 +15,7 @@ PACKAGE = PROJECT_ROOT / "workbench"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(level.split())
     for level in (
-        "errors months names jsonl log filters",
+        "errors months names jsonl log filters formats",
         "config",
         "catalog spark",
         "warehouse",

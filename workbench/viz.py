@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from workbench import formats
 from workbench.errors import require_columns
+from workbench.formats import Lang
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -214,56 +216,133 @@ def uplift_intervals(summary: pd.DataFrame, true_value: float | None = None) -> 
     return fig
 
 
-def kpi_tiles(
-    table: pd.DataFrame, codes: Sequence[str] | None = None, columns: int = 4
-) -> go.Figure:
-    """One indicator tile per KPI: the value and its change against last month."""
-    import plotly.graph_objects as go
+def kpi_tiles(table: pd.DataFrame, lang: Lang = "en") -> str:
+    """One tile per KPI of :func:`~workbench.subjects.kpi_overview.compare_periods`, as HTML:
+    the value in its unit, the change on last month (环比) and on the same month last year
+    (同比), rates in points, coloured by whether the move is good, and the gap to target.
+
+    A CSS grid of fixed-size tiles: the tiles wrap instead of overlapping at any page width.
+    """
+    import html
 
     require_columns(
         table.columns,
-        ["kpi_code", "kpi_name_zh", "kpi_name_en", "value", "value_prev"],
+        ["kpi_name_zh", "kpi_name_en", "unit", "better", "value", "value_prev", "value_ly"],
         "KPI table",
     )
-    shown = table if codes is None else table[table["kpi_code"].isin(list(codes))]
-    shown = shown.reset_index(drop=True)
-    rows = max(1, -(-len(shown) // columns))
-    fig = go.Figure()
-    for i, row in shown.iterrows():
-        higher_better = row.get("better", "higher") != "lower"
-        fig.add_trace(
-            go.Indicator(
-                mode="number+delta",
-                value=row["value"],
-                delta={
-                    "reference": row["value_prev"],
-                    "relative": True,
-                    "valueformat": ".1%",
-                    "increasing": {"color": GOOD if higher_better else BAD},
-                    "decreasing": {"color": BAD if higher_better else GOOD},
-                },
-                title={"text": f"{row['kpi_name_zh']}<br><sub>{row['kpi_name_en']}</sub>"},
-                domain={"row": i // columns, "column": i % columns},
-            )
+
+    def moved(value: float, before: float, unit: str, better: str, label: str) -> str:
+        shown = formats.format_change(value, before, unit, lang)
+        step = formats.change(value, before, unit)
+        colour = "#666" if not step else GOOD if (step > 0) == (better != "lower") else BAD
+        return f"<span style='color:{colour}'>{label} {html.escape(shown)}</span>"
+
+    tiles = []
+    for r in table.itertuples(index=False):
+        target = getattr(r, "target", None)
+        gap = (
+            f"<div class='wb-kpi-target'>目标 Target {formats.format_value(target, r.unit, lang)}"
+            f" ({formats.format_gap(r.value, target, r.unit, lang)})</div>"
+            if target is not None and not pd.isna(target)
+            else ""
         )
-    fig.update_layout(grid={"rows": rows, "columns": columns}, height=180 * rows, template=TEMPLATE)
-    return fig
+        tiles.append(
+            "<div class='wb-kpi-tile'>"
+            f"<div class='wb-kpi-name'>{html.escape(r.kpi_name_zh)}<br>"
+            f"<small>{html.escape(r.kpi_name_en)}</small></div>"
+            f"<div class='wb-kpi-value'>{formats.format_value(r.value, r.unit, lang)}</div>"
+            f"<div class='wb-kpi-change'>"
+            f"{moved(r.value, r.value_prev, r.unit, r.better, '环比 MoM')}<br>"
+            f"{moved(r.value, r.value_ly, r.unit, r.better, '同比 YoY')}</div>{gap}</div>"
+        )
+    style = (
+        "<style>.wb-kpi-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));"
+        "gap:12px;margin:8px 0 16px}.wb-kpi-tile{border:1px solid #ddd;border-radius:6px;"
+        "padding:10px 12px;background:#fff;overflow:hidden}.wb-kpi-name{font-size:13px;"
+        "color:#333;line-height:1.3}.wb-kpi-name small{color:#777}.wb-kpi-value{font-size:26px;"
+        "font-weight:600;margin:6px 0;white-space:nowrap}.wb-kpi-change,.wb-kpi-target"
+        "{font-size:12px;line-height:1.5}.wb-kpi-target{color:#555}</style>"
+    )
+    return style + "<div class='wb-kpi-grid'>" + "".join(tiles) + "</div>"
 
 
-def kpi_trend(trend: pd.DataFrame, codes: Sequence[str]) -> go.Figure:
-    """Monthly values of a few KPIs."""
+def alert_list(alerts: pd.DataFrame, period: str, top: int = 15, all_in: str = "") -> str:
+    """The ``top`` alerts of a ranked list (``severity``, ``sentence_en``, ``sentence_zh``) as
+    sentences coloured by severity, with how many more there are and where to find them all."""
+    import html
+
+    require_columns(alerts.columns, ["severity", "sentence_en", "sentence_zh"], "alerts")
+    if alerts.empty:
+        return f"<p>{period}: 无告警 no alerts.</p>"
+    counts = alerts["severity"].value_counts()
+    heading = (
+        f"<h4>{period}: {counts.get('alarm', 0):,} 告警 alarm(s), "
+        f"{counts.get('warning', 0):,} 预警 warning(s)</h4>"
+    )
+    colour = {"alarm": BAD, "warning": "#e65100"}
+    items = "".join(
+        f"<li style='color:{colour.get(a.severity, '#333')};margin:2px 0'>"
+        f"{html.escape(a.sentence_zh)}<br><span style='color:#555'>"
+        f"{html.escape(a.sentence_en)}</span></li>"
+        for a in alerts.head(top).itertuples(index=False)
+    )
+    rest = len(alerts) - top
+    more = ""
+    if rest > 0:
+        where = f": <a href='{html.escape(all_in)}'>{html.escape(all_in)}</a>" if all_in else ""
+        more = f"<p>另有 {rest:,} 条 / {rest:,} more, all listed{where}</p>"
+    return f"{heading}<ol>{items}</ol>{more}"
+
+
+def axis_format(unit: str | None) -> dict[str, str]:
+    """Plotly axis settings showing values in their unit (percent for shares, ¥ for money)."""
+    read = formats.unit_of(unit)
+    if read.kind == "share":
+        return {"tickformat": ".1%"}
+    if read.kind == "money":
+        return {"tickformat": ",.0f", "tickprefix": "¥", "ticksuffix": read.suffix_en}
+    if read.kind == "count":
+        return {"tickformat": ",.0f"}
+    return {"tickformat": ",.0f", "ticksuffix": f" {read.suffix_en}"}
+
+
+def kpi_trend(trend: pd.DataFrame, codes: Sequence[str], columns: int = 2) -> go.Figure:
+    """Monthly values of a few KPIs, one small chart each with its own axis in its own unit
+    (subscriber counts and a churn rate on one axis would flatten the rate to zero)."""
     import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
 
-    require_columns(trend.columns, ["kpi_code", "month", "value"], "KPI trend")
-    fig = _figure("指标趋势 KPI trend", "月份 Month", "")
+    require_columns(trend.columns, ["kpi_code", "month", "value", "unit"], "KPI trend")
+    codes = [c for c in codes if c in set(trend["kpi_code"])]
+    rows = max(1, -(-len(codes) // columns))
+    names = []
     for code in codes:
+        first = trend[trend["kpi_code"] == code].iloc[0]
+        names.append(f"{first.get('kpi_name_zh', '')} {first.get('kpi_name_en', code)}".strip())
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=names, vertical_spacing=0.5 / max(rows, 1)
+    )
+    for i, code in enumerate(codes):
         part = trend[trend["kpi_code"] == code].sort_values("month")
-        name = (
-            part["kpi_name_zh"].iloc[0] + " " + part["kpi_name_en"].iloc[0]
-            if len(part) and "kpi_name_zh" in part
-            else code
+        where = {"row": i // columns + 1, "col": i % columns + 1}
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"],
+                y=part["value"],
+                mode="lines+markers",
+                marker_color=NEUTRAL,
+                name=names[i],
+                showlegend=False,
+            ),
+            **where,
         )
-        fig.add_trace(go.Scatter(x=part["month"], y=part["value"], mode="lines+markers", name=name))
+        fig.update_yaxes(**axis_format(part["unit"].iloc[0]), **where)
+    fig.update_layout(
+        title="指标趋势 KPI trend",
+        template=TEMPLATE,
+        height=280 * rows + 60,
+        margin={"l": 70, "r": 20, "t": 90, "b": 40},
+    )
     return fig
 
 

@@ -3,6 +3,8 @@ the alert colours, the scoping, and the app in a real browser."""
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 import pandas as pd
 import pytest
@@ -10,9 +12,11 @@ import pytest
 from tests.conftest import make_project
 from tests.dashboards.conftest import choose, screenshot, value_text
 from workbench.catalog.ads import ALL
+from workbench.catalog.kpis import load_kpis
 from workbench.dashboards import kpi_cockpit as app
 from workbench.dashboards.access import Viewer, denied_viewer
 from workbench.filters import equals
+from workbench.subjects import kpi_overview
 
 
 def _cube_value(settings, code: str, month: str, region="ALL", segment="ALL", plan="ALL"):
@@ -32,19 +36,23 @@ def _months(settings) -> list[str]:
     )
 
 
+def _dictionary(settings):
+    return kpi_overview.dictionary_frame(
+        load_kpis(settings.resolve(settings.warehouse.kpi_dictionary))
+    )
+
+
 def test_compare_cell_and_alerts(dashboard_project):
     months = _months(dashboard_project)
     period, previous = months[-1], months[-2]
-    dictionary = app.kpi_dictionary(
-        dashboard_project.resolve(dashboard_project.warehouse.kpi_dictionary)
-    )
+    dictionary = _dictionary(dashboard_project)
     cell = app.load_mart(
         "ads_kpi_cube",
         dashboard_project,
         Viewer("gz", frozenset({"GZ"})),
         filters=[equals("region_id", "GZ"), equals("segment", ALL), equals("plan_type", ALL)],
     )
-    table = app.compare_cell(cell, period, dictionary).set_index("kpi_code")
+    table = kpi_overview.compare_periods(cell, period, dictionary).set_index("kpi_code")
     now = _cube_value(dashboard_project, "arpu", period, "GZ")
     before = _cube_value(dashboard_project, "arpu", previous, "GZ")
     assert table.loc["arpu", "value"] == pytest.approx(now)
@@ -54,7 +62,7 @@ def test_compare_cell_and_alerts(dashboard_project):
     targeted = dictionary.assign(
         target=dictionary["kpi_code"].map({"arpu": 100.0, "churn_rate": 0.5})
     )
-    gaps = app.compare_cell(cell, period, targeted).set_index("kpi_code")
+    gaps = kpi_overview.compare_periods(cell, period, targeted).set_index("kpi_code")
     assert gaps.loc["arpu", "vs_target"] == pytest.approx(now - 100.0)
     churn = _cube_value(dashboard_project, "churn_rate", period, "GZ")
     assert gaps.loc["churn_rate", "vs_target"] == pytest.approx(0.5 - churn)
@@ -99,12 +107,16 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
     entries = yaml.safe_load(settings.resolve(settings.warehouse.kpi_dictionary).read_text())
     targets = {e["code"]: e.get("target") for e in entries["kpis"]}
     assert targets["arpu"] is not None and targets["churn_rate"] is not None
-    arpu_gap = _cube_value(settings, "arpu", period) - targets["arpu"]  # higher is better
-    assert float(value_text(page, "kpi-arpu-target").replace(",", "")) == pytest.approx(
-        arpu_gap, abs=0.006
+    # in the KPI's unit, signed, and marked met or missed (ARPU: higher is better)
+    arpu_gap = _cube_value(settings, "arpu", period) - targets["arpu"]
+    assert value_text(page, "kpi-arpu-target") == (
+        f"{'+' if arpu_gap >= 0 else '-'}¥{abs(arpu_gap):,.2f}/line {'✓' if arpu_gap >= 0 else '✗'}"
     )
-    churn_gap = targets["churn_rate"] - _cube_value(settings, "churn_rate", period)  # lower
-    assert value_text(page, "kpi-churn_rate-target") == f"{churn_gap:.1%}"
+    # a rate's gap in percentage points (churn: lower is better)
+    churn_gap = _cube_value(settings, "churn_rate", period) - targets["churn_rate"]
+    assert value_text(page, "kpi-churn_rate-target") == (
+        f"{churn_gap * 100:+.2f} pp {'✓' if churn_gap <= 0 else '✗'}"
+    )
 
     choose(page, "region", "GZ")
     gz = _cube_value(settings, "active_subscribers", period, "GZ")
@@ -120,21 +132,22 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
         arg=f"{now / before - 1:+.1%}",
     )
 
-    # alerts of the month in the chosen region, alarms in red (the table follows the tiles)
+    # alerts of the month in the chosen region as sentences, alarms first and in red (the list
+    # follows the tiles)
     page.wait_for_function(
-        "() => { const cells = [...document.querySelectorAll('.wb-alerts tr td:nth-child(3)')];"
-        " return cells.length > 0 && cells.every(c => c.innerText.trim() == 'GZ') }"
+        "() => { const items = [...document.querySelectorAll('.wb-alerts li')];"
+        " return items.length > 0 && items.every(i => i.innerText.startsWith('GZ')) }"
     )
-    alert_regions = page.locator(".wb-alerts tr td:nth-child(3)").all_inner_texts()
-    assert alert_regions and set(alert_regions) == {"GZ"}
+    sentences = page.locator(".wb-alerts li").all_inner_texts()
+    assert re.fullmatch(r"GZ( · \S+)*: .+ \((alarm|warning) (below|above) .+\)", sentences[0])
+    severities = [re.search(r"\((alarm|warning) ", s).group(1) for s in sentences]
+    assert severities == sorted(severities)  # every alarm before any warning
     colours = {"alarm": "rgb(197, 48, 48)", "warning": "rgb(221, 154, 0)"}  # red, amber
-    first = page.locator(".wb-alerts tr").nth(1)
-    severity = first.locator("td").first.inner_text().strip()
-    assert first.evaluate("e => getComputedStyle(e).color") == colours[severity]
+    first = page.locator(".wb-alerts li").first
+    assert first.evaluate("e => getComputedStyle(e).color") == colours[severities[0]]
 
     page.locator(".wb-lang button", has_text="中文").click()
-    dictionary = app.kpi_dictionary(settings.resolve(settings.warehouse.kpi_dictionary))
-    name_zh = dictionary.set_index("kpi_code").loc["active_subscribers", "name_zh"]
+    name_zh = _dictionary(settings).set_index("kpi_code").loc["active_subscribers", "kpi_name_zh"]
     page.wait_for_function(
         "name => document.querySelector('.wb-value-kpi-active_subscribers').innerText"
         ".includes(name)",
@@ -161,8 +174,9 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
 def test_a_region_manager_sees_only_their_region(dashboard_project, page, open_app):
     open_app(page, "kpi_cockpit", "gz_manager")
     assert page.locator(".wb-region select option").all_inner_texts() == ["GZ"]
-    regions = set(page.locator(".wb-alerts tr td:nth-child(3)").all_inner_texts())
-    assert regions <= {"GZ"}
+    page.wait_for_selector(".wb-alerts li")
+    sentences = page.locator(".wb-alerts li").all_inner_texts()
+    assert sentences and all(s.startswith("GZ") for s in sentences)
     expected = _cube_value(
         dashboard_project, "active_subscribers", _months(dashboard_project)[-1], "GZ"
     )

@@ -120,16 +120,24 @@ def expected(settings, period: str, region: str) -> dict[str, float]:
     }
 
 
-def parse(text: str) -> float:
-    """A displayed figure as a number (``12.3%`` -> 0.123, ``1,234.5`` -> 1234.5)."""
-    text = text.strip().replace(",", "")
-    return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+def parse(text: str) -> tuple[float, float]:
+    """A displayed figure as a number and half a unit of its last shown digit (``12.3%`` ->
+    0.123 give or take 0.0005, ``¥69,098`` -> 69098 give or take 0.5, ``4.5/10k lines`` ->
+    4.5 give or take 0.05)."""
+    match = re.fullmatch(r"(-?)¥?(-?[\d,]+(?:\.(\d+))?)(%|\S*)?( .*)?", text.strip())
+    assert match, f"not a figure: {text!r}"
+    sign, number, decimals, suffix = match.group(1), match.group(2), match.group(3), match.group(4)
+    value = float(sign + number.replace(",", ""))
+    half = 0.5 * 10 ** -len(decimals or "")
+    if suffix == "%":
+        return value / 100, half / 100
+    return value, half
 
 
 def close(text: str, value: float) -> bool:
     """Whether a displayed figure shows ``value`` at its displayed precision."""
-    shown = parse(text)
-    return shown == pytest.approx(value, abs=0.0006 if text.endswith("%") else 0.006)
+    shown, half = parse(text)
+    return shown == pytest.approx(value, abs=half * 1.001)
 
 
 def figures(widget: widgets.Widget) -> dict[str, str]:
@@ -217,9 +225,12 @@ def _wait_value(page, name: str, value: float, timeout: int = 60_000) -> None:
         """([name, v]) => {
             const e = document.querySelector('.wb-value-' + name + ' .wb-number');
             if (!e) return false;
-            const t = e.innerText.replace(/,/g, '');
-            const x = t.endsWith('%') ? parseFloat(t) / 100 : parseFloat(t);
-            return Math.abs(x - v) <= (t.endsWith('%') ? 0.0006 : 0.006);
+            // as parse() reads it: the number, within half a unit of its last shown digit
+            const m = e.innerText.replace(/,/g, '').replace('¥', '').match(/^(-?[0-9.]+)(%?)/);
+            if (!m) return false;
+            const scale = m[2] ? 0.01 : 1;
+            const half = 0.5 * 10 ** -((m[1].split('.')[1] || '').length) * scale * 1.001;
+            return Math.abs(parseFloat(m[1]) * scale - v) <= half;
         }""",
         arg=[name, value],
         timeout=timeout,

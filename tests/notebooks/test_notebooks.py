@@ -52,6 +52,9 @@ def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manif
     book = nbformat.read(str(paths.notebook), as_version=4)
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
+    # nothing on standard error (a red box in the report): not the JVM's start-up warnings,
+    # which go to spark.log beside the report, nor a library's
+    assert not [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
     html = paths.html.read_text(encoding="utf-8")
     assert "workbench.params.validate" not in html  # no code cells in the HTML
     assert "plotly" in html.lower()

@@ -42,17 +42,6 @@ def test_rules_roi_and_kpi_figures():
     summary = pd.DataFrame({"channel_id": ["x", "y"], "roi": [0.5, -0.2]})
     bars = viz.roi_bars(summary)
     assert list(bars.data[0].x) == ["x", "y"] and bars.data[0].marker.color[1] == viz.BAD
-    table = pd.DataFrame(
-        {
-            "kpi_code": ["arpu"],
-            "kpi_name_zh": ["每用户平均收入"],
-            "kpi_name_en": ["ARPU"],
-            "value": [100.0],
-            "value_prev": [90.0],
-            "better": ["higher"],
-        }
-    )
-    assert viz.kpi_tiles(table).data[0].type == "indicator"
 
 
 def test_format_table_formats_and_translates():
@@ -68,3 +57,44 @@ def test_missing_columns_are_named():
         viz.lift_gains(pd.DataFrame({"decile": [1], "lift": [2.0]}))
     with pytest.raises(InputDataError, match="'survival'"):
         viz.survival_curves(pd.DataFrame({"channel_id": ["a"], "months_since_activation": [0]}))
+
+
+def test_kpi_tiles_and_trend_show_each_kpi_in_its_unit():
+    table = pd.DataFrame(
+        {
+            "kpi_code": ["active_subscribers", "churn_rate"],
+            "kpi_name_zh": ["活跃用户数", "离网率"],
+            "kpi_name_en": ["Active subscribers", "Churn rate"],
+            "unit": ["lines", "share of the opening base"],
+            "better": ["higher", "lower"],
+            "value": [36760.0, 0.034],
+            "value_prev": [36000.0, 0.030],
+            "value_ly": [float("nan"), 0.036],
+            "target": [None, 0.03],
+        }
+    )
+    tiles = viz.kpi_tiles(table)
+    assert tiles.count("class='wb-kpi-tile'") == 2
+    assert ">36,760<" in tiles and ">3.40%<" in tiles  # a count whole, a rate in percent
+    assert "环比 MoM +2.1%" in tiles and "环比 MoM +0.40 pp" in tiles
+    assert "同比 YoY -" in tiles  # no last year for the count
+    # churn up 0.4 points is bad (red); subscribers up is good (green)
+    assert f"color:{viz.BAD}'>环比 MoM +0.40 pp" in tiles
+    assert f"color:{viz.GOOD}'>环比 MoM +2.1%" in tiles
+    assert "Target 3.00% (+0.40 pp)" in tiles
+    assert "display:grid" in tiles  # tiles wrap, never overlap
+
+    trend = pd.DataFrame(
+        {
+            "kpi_code": ["active_subscribers"] * 2 + ["churn_rate"] * 2,
+            "kpi_name_zh": ["活跃用户数"] * 2 + ["离网率"] * 2,
+            "kpi_name_en": ["Active subscribers"] * 2 + ["Churn rate"] * 2,
+            "unit": ["lines"] * 2 + ["share of the opening base"] * 2,
+            "month": ["2026-05", "2026-06"] * 2,
+            "value": [36000.0, 36760.0, 0.03, 0.034],
+        }
+    )
+    fig = viz.kpi_trend(trend, ["active_subscribers", "churn_rate"])
+    # one chart each, on axes of their own: the rate is not flattened against the count
+    assert [t.yaxis for t in fig.data] == ["y", "y2"]
+    assert fig.layout.yaxis.tickformat == ",.0f" and fig.layout.yaxis2.tickformat == ".1%"

@@ -10,14 +10,9 @@ import pytest
 import yaml
 
 from tests.frames import frame
+from workbench.catalog.kpis import Kpi, KpiDictionaryError, load_kpis
 from workbench.errors import MissingColumnError
-from workbench.warehouse.kpi import (
-    Kpi,
-    KpiDictionaryError,
-    compute_kpi_alerts,
-    compute_kpi_cube,
-    load_kpis,
-)
+from workbench.warehouse.kpi import compute_kpi_alerts, compute_kpi_cube
 
 DICTIONARY = Path(__file__).resolve().parents[2] / "pipelines" / "kpis.yml"
 REQUIRED_CODES = {

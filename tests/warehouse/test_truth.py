@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
+from workbench.catalog.kpis import load_kpis
 from workbench.months import add_months
-from workbench.warehouse.kpi import load_kpis
 from workbench.warehouse.storage import read_table
 
 from ..tables import assert_same_tables

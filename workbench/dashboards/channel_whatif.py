@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from workbench import formats
 from workbench.analysis import roi as engine
 from workbench.errors import InputDataError, ParameterError
 from workbench.params import defaults as declared_defaults
@@ -214,9 +215,7 @@ def load_base(settings: Settings, viewer: Viewer, period: str) -> WhatIfBase:
 
 
 def _roi_text(roi: float | None) -> str:
-    from workbench.dashboards import ui
-
-    return ui.format_change(roi)
+    return formats.format_value(roi, "share")
 
 
 def _payback_text(month: object) -> str:

@@ -8,15 +8,16 @@ Reads ``ads_kpi_cube`` and ``ads_kpi_alerts`` through DuckDB and the dictionary
 
 from __future__ import annotations
 
+import html
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import pandas as pd
-import yaml
 
+from workbench import formats
 from workbench.catalog.ads import ALL
+from workbench.catalog.kpis import load_kpis
 from workbench.dashboards import ui
 from workbench.dashboards.data import (
     EmptySelection,
@@ -24,7 +25,7 @@ from workbench.dashboards.data import (
     available_months,
     load_mart,
 )
-from workbench.months import add_months
+from workbench.subjects import kpi_overview
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -50,43 +51,10 @@ KEY_KPIS = (
 SEVERITY_COLOUR = {"alarm": ui.ALARM, "warning": ui.WARNING}
 
 
-def kpi_dictionary(path: Path) -> pd.DataFrame:
-    """The KPI dictionary as a frame: code, names, unit, better, target, warning, alarm."""
-    entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("kpis") or []
-    fields = ("name_en", "name_zh", "unit", "better", "target", "warning", "alarm")
-    rows = [{"kpi_code": e["code"], **{f: e.get(f) for f in fields}} for e in entries]
-    frame = pd.DataFrame(rows, columns=["kpi_code", *fields])
-    frame["target"] = pd.to_numeric(frame["target"], errors="coerce")
-    return frame
-
-
 def region_options(regions: list[str], viewer: Viewer) -> list[str]:
     """Regions a viewer may pick: the province rollup (``ALL``) only for unrestricted viewers."""
     visible = sorted(r for r in set(regions) if r != ALL and viewer.can_see(r))
     return ([ALL] if viewer.regions is None else []) + visible
-
-
-def compare_cell(cell: pd.DataFrame, period: str, dictionary: pd.DataFrame) -> pd.DataFrame:
-    """Per KPI of one cube cell: the value of ``period``, last month, the same month last year,
-    the changes, the target and the gap to it (positive = better than target).
-
-    Args:
-        cell: the cell's cube rows of every month (``kpi_code, value, month``).
-    """
-    wide = cell.pivot_table(index="kpi_code", columns="month", values="value", aggfunc="first")
-    out = pd.DataFrame(index=wide.index)
-    for name, month in (
-        ("value", period),
-        ("value_prev", add_months(period, -1)),
-        ("value_ly", add_months(period, -12)),
-    ):
-        out[name] = wide[month] if month in wide.columns else float("nan")
-    out["change_mom"] = out["value"] / out["value_prev"].where(out["value_prev"] != 0) - 1
-    out["change_yoy"] = out["value"] / out["value_ly"].where(out["value_ly"] != 0) - 1
-    out = out.reset_index().merge(dictionary, on="kpi_code", how="left")
-    sign = out["better"].map({"higher": 1.0, "lower": -1.0})
-    out["vs_target"] = sign * (out["value"] - out["target"])
-    return out
 
 
 def cell_alerts(alerts: pd.DataFrame, cell: dict[str, str]) -> dict[str, str]:
@@ -110,7 +78,7 @@ def trend_figure(cell: pd.DataFrame, code: str, dictionary: pd.DataFrame, lang: 
     info = (
         dictionary.set_index("kpi_code").loc[code] if code in set(dictionary["kpi_code"]) else None
     )
-    name = info[f"name_{lang}"] if info is not None else code
+    name = info[f"kpi_name_{lang}"] if info is not None else code
     part = cell[cell["kpi_code"] == code].sort_values("month")
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=part["month"], y=part["value"], mode="lines+markers", name=name))
@@ -118,6 +86,8 @@ def trend_figure(cell: pd.DataFrame, code: str, dictionary: pd.DataFrame, lang: 
         fig.add_hline(
             y=float(info["target"]), line_dash="dash", annotation_text=ui.label("target", lang)
         )
+    if info is not None:
+        fig.update_yaxes(**viz.axis_format(info["unit"]))
     fig.update_layout(
         title=f"{ui.label('trend', lang)}: {name}",
         template=viz.TEMPLATE,
@@ -136,7 +106,9 @@ class _Tile:
 
     def __init__(self, code: str) -> None:
         self.code = code
-        self.box = ui.tile(code, width="300px")
+        # wide enough for "vs last month", "vs last year" and a gap like "+44.4/10k lines ✗"
+        # side by side: figures never wrap, so a narrower tile would let them overflow
+        self.box = ui.tile(code, width="360px")
 
     def update(self, row: pd.Series | None, severity: str | None, lang: str) -> None:
         """Show ``row`` (hide the tile when the cell has no such KPI)."""
@@ -147,18 +119,28 @@ class _Tile:
         colour = SEVERITY_COLOUR.get(severity or "")
         unit = str(row.get("unit") or "")
         name = f"kpi-{self.code}"
-        target = ui.format_number(row["vs_target"], unit) if pd.notna(row.get("target")) else "-"
-        caption = str(row.get(f"name_{lang}") or self.code)
-        value = ui.format_number(row["value"], unit)
+        value, target = row["value"], row.get("target")
+        gap = "-"
+        if pd.notna(target):
+            mark = " ✓" if row["is_on_target"] else " ✗"
+            gap = formats.format_gap(value, target, unit, lang) + mark
+        caption = str(row.get(f"kpi_name_{lang}") or self.code)
         changes = [
             ui.Value(
-                f"{name}-mom", ui.format_change(row["change_mom"]), ui.label("vs_last_month", lang)
+                f"{name}-mom",
+                formats.format_change(value, row["value_prev"], unit, lang),
+                ui.label("vs_last_month", lang),
+                size=15,
             ),
             ui.Value(
-                f"{name}-yoy", ui.format_change(row["change_yoy"]), ui.label("vs_last_year", lang)
+                f"{name}-yoy",
+                formats.format_change(value, row["value_ly"], unit, lang),
+                ui.label("vs_last_year", lang),
+                size=15,
             ),
-            ui.Value(f"{name}-target", target, ui.label("vs_target", lang)),
+            ui.Value(f"{name}-target", gap, ui.label("vs_target", lang), size=15),
         ]
+        value = formats.format_value(value, unit, lang)
         ui.set_tile(
             self.box, "", [[ui.Value(name, value, caption, colour)], changes], border=colour
         )
@@ -168,26 +150,23 @@ class _Tile:
             self.box.add_class(f"wb-alert-{severity}")
 
 
-def _alerts_table(alerts: pd.DataFrame, lang: str) -> widgets.Widget:
+#: alert sentences listed in the cockpit; the rest are counted
+ALERTS_SHOWN = 30
+
+
+def _alerts_list(alerts: pd.DataFrame, dictionary: pd.DataFrame, lang: str) -> widgets.Widget:
+    """The month's alerts as sentences, the most serious first (the KPI report's ranking)."""
     if alerts.empty:
         return ui.message(ui.label("no_alerts", lang), "ok")
-    rows = []
-    order = alerts.assign(_o=alerts["severity"].map({"alarm": 0, "warning": 1})).sort_values(
-        ["_o", "kpi_code", "region_id", "segment", "plan_type"]
+    ranked = kpi_overview.alert_sentences(alerts, dictionary)
+    items = "".join(
+        f"<li style='color:{SEVERITY_COLOUR.get(a.severity, '#333')}'>"
+        f"{html.escape(getattr(a, f'sentence_{lang}'))}</li>"
+        for a in ranked.head(ALERTS_SHOWN).itertuples(index=False)
     )
-    for r in order.head(50).itertuples(index=False):
-        colour = SEVERITY_COLOUR.get(r.severity, "#333")
-        name = r.kpi_name_zh if lang == "zh" else r.kpi_name_en
-        rows.append(
-            f"<tr style='color:{colour}'><td><b>{r.severity}</b></td><td>{name}</td>"
-            f"<td>{r.region_id}</td><td>{r.segment}</td><td>{r.plan_type}</td>"
-            f"<td>{r.measured:.3g}</td><td>{r.threshold:.3g}</td></tr>"
-        )
-    more = f"<div>+{len(alerts) - 50} more</div>" if len(alerts) > 50 else ""
-    box = widgets.HTML(
-        "<table class='wb-grid'><tr><th></th><th>KPI</th><th>region</th><th>segment</th>"
-        "<th>plan</th><th>measured</th><th>threshold</th></tr>" + "".join(rows) + "</table>" + more
-    )
+    rest = len(ranked) - ALERTS_SHOWN
+    more = f"<div>{ui.label('more_alerts', lang).format(n=rest)}</div>" if rest > 0 else ""
+    box = widgets.HTML(f"<ol class='wb-alert-list'>{items}</ol>{more}")
     box.add_class("wb-alerts")
     return box
 
@@ -200,7 +179,9 @@ class _Cockpit:
         months = available_months(CUBE, settings)
         if not months:
             raise MartUnavailable(f"No data yet: {CUBE} has not been built.")
-        self.dictionary = kpi_dictionary(settings.resolve(settings.warehouse.kpi_dictionary))
+        self.dictionary = kpi_overview.dictionary_frame(
+            load_kpis(settings.resolve(settings.warehouse.kpi_dictionary))
+        )
         # the viewer's whole cube is small (cells x KPIs x months): read it once, so a filter
         # change is a pandas lookup, not a query
         self.cube = load_mart(
@@ -295,7 +276,7 @@ class _Cockpit:
                     f"No KPI data for {period} in {cell['region_id']} / {cell['segment']} / "
                     f"{cell['plan_type']}."
                 )
-            table = compare_cell(rows, period, self.dictionary)
+            table = kpi_overview.compare_periods(rows, period, self.dictionary)
             if period not in self.alerts_by_month:
                 self.alerts_by_month[period] = load_mart(
                     ALERTS, self.settings, self.viewer, months=[period]
@@ -313,7 +294,7 @@ class _Cockpit:
                 row = keyed.loc[code].copy().rename(code) if code in keyed.index else None
                 tile.update(row, worst.get(code), lang)
             self.alerts_header.value = f"<h3>{ui.label('alerts', lang)}</h3>"
-            self.alerts_box.children = [_alerts_table(shown_alerts, lang)]
+            self.alerts_box.children = [_alerts_list(shown_alerts, self.dictionary, lang)]
             ui.plot(
                 trend_figure(rows, self.trend_kpi.value, self.dictionary, lang), "trend", self.chart
             )

@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, quote
 
 import pandas as pd
 
+from workbench import formats
 from workbench.catalog.ads import ALL
 from workbench.dashboards.access import TOKEN_PARAM
 from workbench.dashboards.data import (
@@ -65,7 +66,6 @@ COMPANY_WIDE_NOTE = (
     "新产品数据无地市拆分，本页为全公司数据。"
 )
 MONTHS_MART = "ads_value_segments"
-TOP_FRACTION = 0.2
 TOP_ACCOUNTS = 20
 _ACCOUNT_COLUMNS = [
     "revenue_rank",
@@ -136,16 +136,12 @@ def region_choices(regions: list[str], viewer: Viewer) -> list[str]:
     return ([ALL] if viewer.regions is None else []) + visible
 
 
-def _number(value: float | None, digits: int = 2) -> str:
-    from workbench.dashboards import ui
-
-    return ui.format_number(value, "", digits)
+def _count(value: float | None) -> str:
+    return formats.format_value(value, "count")
 
 
 def _share(value: float | None) -> str:
-    from workbench.dashboards import ui
-
-    return ui.format_number(value, "share")
+    return formats.format_value(value, "share")
 
 
 # --------------------------------------------------------------------------- one tab each
@@ -162,7 +158,7 @@ def _value_segments(settings: Settings, period: str, region: str) -> list[Part]:
     stay = rates.loc["high", "high"] if "high" in rates.index else None
     return [
         Row(
-            Value("vs-lines", _number(tiers["n_lines"].sum()), "Lines 用户数"),
+            Value("vs-lines", _count(tiers["n_lines"].sum()), "Lines 用户数"),
             Value("vs-high-share", _share(high), "High tier 高价值占比"),
             Value("vs-high-stay", _share(stay), "High tier kept since last month 高价值留存"),
         ),
@@ -192,7 +188,7 @@ def _key_accounts(settings: Settings, period: str, region: str, viewer: Viewer) 
         else pd.DataFrame({"n_warnings": pd.Series(dtype="int64")})
     )
     concentration = read_mart_for("ads_revenue_concentration", settings, period)
-    share = key_accounts.top_share(concentration, period, TOP_FRACTION)
+    share = key_accounts.top_share(concentration, period, key_accounts.DEFAULTS["top_fraction"])
     scope = " (company-wide 全公司)" if viewer.regions is not None else ""
     shown = viz.format_table(
         table.head(TOP_ACCOUNTS) if len(table) else pd.DataFrame(columns=_ACCOUNT_COLUMNS),
@@ -209,10 +205,10 @@ def _key_accounts(settings: Settings, period: str, region: str, viewer: Viewer) 
     return [
         *note,
         Row(
-            Value("ka-accounts", _number(len(table)), "Key accounts 重点客户数"),
+            Value("ka-accounts", _count(len(table)), "Key accounts 重点客户数"),
             Value(
                 "ka-warnings",
-                _number(int((table["n_warnings"] > 0).sum())),
+                _count(int((table["n_warnings"] > 0).sum())),
                 "With warning signs 有预警",
                 ui.WARNING,
             ),
@@ -239,8 +235,8 @@ def _revenue(settings: Settings, period: str, region: str) -> list[Part]:
         Row(
             Value(
                 "rev-revenue",
-                _number(float(now.iloc[0]) if len(now) else None),
-                "Revenue (CNY) 收入(元)",
+                formats.format_value(float(now.iloc[0]) if len(now) else None, "CNY"),
+                "Revenue 收入",
             ),
             Value("rev-mape", _share(forecast.mape), "Forecast back-test MAPE 回测误差"),
         ),
@@ -289,10 +285,14 @@ def _service_quality(settings: Settings, period: str, region: str) -> list[Part]
     difference = float(cells["difference"].iloc[0]) if len(cells) else None
     return [
         Row(
-            Value("sq-per-10k", _number(per_10k), "Complaints per 10k 万户投诉"),
+            Value(
+                "sq-per-10k",
+                formats.format_value(per_10k, "complaints per 10k lines"),
+                "Complaints 投诉",
+            ),
             Value(
                 "sq-poor-gap",
-                _share(difference),
+                formats.format_points(difference),
                 f"Churn gap, poor - other cells 质差小区流失差 ({', '.join(window)})",
             ),
         ),
@@ -352,7 +352,7 @@ def _competition(settings: Settings, period: str, region: str) -> list[Part]:
             ),
             Value(
                 "comp-risers",
-                _number(len(risers)),
+                _count(len(risers)),
                 "Lines with a rising competitor share 异网占比上升用户",
                 ui.WARNING,
             ),
@@ -401,7 +401,7 @@ def _new_products(settings: Settings, period: str, viewer: Viewer) -> list[Part]
         Row(
             Value(
                 "np-holders",
-                _number(float(now["n_holders"])),
+                _count(float(now["n_holders"])),
                 f"Holders of {product['product_id']} 持有用户",
             ),
             Value("np-penetration", _share(float(now["penetration"])), "Penetration 渗透率"),

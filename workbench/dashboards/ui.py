@@ -51,6 +51,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "target": ("Target", "目标"),
     "alerts": ("Alerts", "预警"),
     "no_alerts": ("No alerts this month.", "本月无预警。"),
+    "more_alerts": (
+        "{n:,} more alerts: choose a region to narrow them.",
+        "另有 {n:,} 条，可选择地市查看。",
+    ),
     "trend": ("Trend", "趋势"),
     "reports": ("Subject reports", "专题报告"),
     "risk_threshold": ("Risk threshold", "风险阈值"),
@@ -102,11 +106,19 @@ def figure_value(
     return box
 
 
-def _value_html(text: str, caption: str, colour: str | None) -> str:
+def _value_html(text: str, caption: str, colour: str | None, size: int = 22) -> str:
     style = f"color:{colour};" if colour else ""
-    cap = f'<div style="font-size:12px;color:#555">{html.escape(caption)}</div>' if caption else ""
+    # a figure and its caption never break inside: "-0.08 pp" on two lines reads as two values
+    cap = (
+        f'<div style="font-size:12px;color:#555;white-space:nowrap">{html.escape(caption)}</div>'
+        if caption
+        else ""
+    )
     number = html.escape(text)
-    span = f'<span class="wb-number" style="font-size:22px;font-weight:600;{style}">'
+    span = (
+        f'<span class="wb-number" style="font-size:{size}px;font-weight:600;'
+        f'white-space:nowrap;{style}">'
+    )
     return f"{cap}{span}{number}</span>"
 
 
@@ -126,6 +138,7 @@ class Value:
     text: str
     caption: str = ""
     colour: str | None = None
+    size: int = 22  # font size in pixels; a tile's secondary figures are smaller
 
 
 def tile(name: str, width: str) -> widgets.HTML:
@@ -151,7 +164,7 @@ def set_tile(
         name = html.escape(f.name, quote=True)
         return (
             f'<div class="wb-value wb-value-{name}">'
-            f"{_value_html(f.text, f.caption, f.colour)}</div>"
+            f"{_value_html(f.text, f.caption, f.colour, f.size)}</div>"
         )
 
     lines = "".join(
@@ -452,27 +465,6 @@ class PartsView:
         for slot, part in zip(self._slots, parts, strict=True):
             _fill(slot, part)
         return self.box
-
-
-def format_number(value: float | None, unit: str = "", digits: int = 2) -> str:
-    """``1,234.57`` (``-`` when unknown); shares as percentages."""
-    import math
-
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if unit.startswith("share") or unit in {"ratio", "%"}:
-        return f"{value:.{max(digits - 1, 0)}%}"
-    if float(value).is_integer() and abs(value) >= 1:
-        return f"{value:,.0f}"
-    return f"{value:,.{digits}f}"
-
-
-def format_change(value: float | None) -> str:
-    import math
-
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:+.1%}"
 
 
 def app_frame(title_en: str, title_zh: str, body: widgets.Widget, viewer: Viewer) -> widgets.VBox:

@@ -11,10 +11,11 @@ A run of subject ``s`` for month ``p`` (and optionally region ``r``) writes, und
 Modules: :mod:`~workbench.reports.runner` (run and publish), :mod:`~workbench.reports.ledger`
 (the run ledger), :mod:`~workbench.reports.index` (``index.html``), :mod:`~workbench.reports.
 schedule` (``pipelines/schedules.yml`` and ``report due``), :mod:`~workbench.reports.notebook`
-(:func:`open_run`, :func:`show`, :func:`show_table`, which the notebooks call).
+(:func:`open_run`, :func:`show`, :func:`show_html`, :func:`show_table`, which the notebooks
+call).
 """
 
-from workbench.reports.notebook import RunContext, open_run, show, show_table
+from workbench.reports.notebook import RunContext, open_run, show, show_html, show_table
 from workbench.reports.paths import (
     ReportError,
     notebook_path,
@@ -53,6 +54,7 @@ __all__ = [
     "run_subject",
     "runs_dir",
     "show",
+    "show_html",
     "show_table",
     "write_html",
 ]

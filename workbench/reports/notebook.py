@@ -34,10 +34,18 @@ class RunContext:
         return self.params["period"]
 
     def spark(self):
-        """A Spark session from the project's settings (only notebooks that need one call it)."""
+        """A Spark session from the project's settings (only notebooks that need one call it).
+        The JVM's own output goes to ``spark.log`` beside the report, not into it."""
         from workbench.spark import get_spark
 
-        return get_spark(self.settings.spark)
+        return get_spark(self.settings.spark, jvm_log=self.output_dir / "spark.log")
+
+    def save_csv(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write a table as CSV (UTF-8 with a byte-order mark, so Excel shows the Chinese)
+        beside the report: the full list behind a digest, for whoever needs every row."""
+        path = self.output_dir / name
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+        return path
 
     def save_json(self, name: str, data: Any) -> Path:
         """Write ``data`` as JSON beside the report (metrics, tables for other tools)."""
@@ -78,6 +86,13 @@ def show(fig: go.Figure) -> None:
     display(
         {"application/vnd.plotly.v1+json": json.loads(fig.to_json()), "text/html": html}, raw=True
     )
+
+
+def show_html(markup: str) -> None:
+    """Display a piece of HTML the workbench built (e.g. :func:`workbench.viz.kpi_tiles`)."""
+    from IPython.display import HTML, display
+
+    display(HTML(markup))
 
 
 def show_table(frame: pd.DataFrame, caption: str | None = None) -> None:

@@ -11,13 +11,18 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from workbench.catalog.ads import ALL
+from workbench.catalog.kpis import Kpi, load_kpis
 from workbench.errors import InputDataError
 from workbench.filters import equals
+from workbench.formats import MISSING, Lang, format_change, format_gap, format_value
 from workbench.months import add_months, parse_month
 from workbench.params import defaults
 from workbench.subjects.common import read_small
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from workbench.config import Settings
 
 log = logging.getLogger(__name__)
@@ -25,22 +30,61 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class KpiOverview:
-    """``table``: one row per KPI; ``trend``: the cell's values by month; ``alerts``: the
-    month's alerts of every cell, alarms first."""
+    """``table``: one row per KPI (:func:`compare_periods`); ``trend``: the cell's values by
+    month; ``alerts``: the month's alerts of every cell, most serious first (:func:`rank_alerts`);
+    ``dictionary``: the KPI dictionary (:func:`dictionary_frame`)."""
 
     table: pd.DataFrame
     trend: pd.DataFrame
     alerts: pd.DataFrame
+    dictionary: pd.DataFrame
     period: str
     cell: dict[str, str]
 
 
-def compare_periods(cube: pd.DataFrame, period: str, kpis: pd.DataFrame) -> pd.DataFrame:
-    """Value this month, last month and last year per KPI, with changes and target status.
+def dictionary_frame(kpis: list[Kpi]) -> pd.DataFrame:
+    """The KPI dictionary as a frame, in dictionary order: code, names, unit, direction,
+    thresholds, basis and target (what the report and the cockpit show beside each value)."""
+    return pd.DataFrame(
+        [
+            {
+                "kpi_code": k.code,
+                "kpi_name_en": k.name_en,
+                "kpi_name_zh": k.name_zh,
+                "unit": k.unit,
+                "better": k.better,
+                "target": k.target,
+                "warning": k.warning,
+                "alarm": k.alarm,
+                "basis": k.basis,
+            }
+            for k in kpis
+        ],
+        columns=DICTIONARY_COLUMNS,
+    )
+
+
+DICTIONARY_COLUMNS = (
+    "kpi_code",
+    "kpi_name_en",
+    "kpi_name_zh",
+    "unit",
+    "better",
+    "target",
+    "warning",
+    "alarm",
+    "basis",
+)
+
+
+def compare_periods(cube: pd.DataFrame, period: str, dictionary: pd.DataFrame) -> pd.DataFrame:
+    """Per KPI of one cube cell, in dictionary order: the value of ``period``, last month and the
+    same month last year, the relative changes, the target, the gap to it (``vs_target``,
+    positive = better than target, whichever the direction) and whether it is met.
 
     Args:
-        cube: the cell's cube rows (``kpi_code, value, month``).
-        kpis: the dictionary (``kpi_code, better, target``).
+        cube: the cell's cube rows of every month (``kpi_code, value, month``).
+        dictionary: :func:`dictionary_frame` (at least ``kpi_code, better, target``).
     """
     wide = cube.pivot_table(index="kpi_code", columns="month", values="value", aggfunc="first")
     previous, last_year = add_months(period, -1), add_months(period, -12)
@@ -49,12 +93,104 @@ def compare_periods(cube: pd.DataFrame, period: str, kpis: pd.DataFrame) -> pd.D
         out[name] = wide[month] if month in wide.columns else float("nan")
     out["change_mom"] = out["value"] / out["value_prev"].where(out["value_prev"] != 0) - 1
     out["change_yoy"] = out["value"] / out["value_ly"].where(out["value_ly"] != 0) - 1
-    out = out.reset_index().merge(kpis, on="kpi_code", how="left")
+    order = {code: i for i, code in enumerate(dictionary["kpi_code"])}
+    out = out.reset_index().merge(dictionary, on="kpi_code", how="left")
     sign = out["better"].map({"higher": 1.0, "lower": -1.0})
-    on_target = ((sign * (out["value"] - out["target"])) >= 0).astype("boolean")
+    out["vs_target"] = sign * (out["value"] - out["target"])
     # without a target (or a value) the question has no answer, not "no"
-    out["is_on_target"] = on_target.mask(out["target"].isna() | out["value"].isna())
-    return out
+    out["is_on_target"] = (out["vs_target"] >= 0).astype("boolean").mask(out["vs_target"].isna())
+    out = out.sort_values("kpi_code", key=lambda s: s.map(order).fillna(len(order)))
+    return out.reset_index(drop=True)
+
+
+def display_table(table: pd.DataFrame, lang: Lang = "en") -> pd.DataFrame:
+    """:func:`compare_periods` as a manager reads it: each figure in its unit, changes of rates
+    in points, bilingual headers."""
+    rows = []
+    for r in table.itertuples(index=False):
+        mark = {True: " ✓", False: " ✗"}.get(None if pd.isna(r.is_on_target) else r.is_on_target)
+        rows.append(
+            {
+                "指标 KPI": f"{r.kpi_name_zh} {r.kpi_name_en}",
+                "本月 This month": format_value(r.value, r.unit, lang),
+                "上月 Last month": format_value(r.value_prev, r.unit, lang),
+                "环比 MoM": format_change(r.value, r.value_prev, r.unit, lang),
+                "去年同期 Last year": format_value(r.value_ly, r.unit, lang),
+                "同比 YoY": format_change(r.value, r.value_ly, r.unit, lang),
+                "目标 Target": format_value(r.target, r.unit, lang),
+                "目标差 vs target": (
+                    format_gap(r.value, r.target, r.unit, lang) + (mark or "")
+                    if pd.notna(r.target)
+                    else MISSING
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+SEVERITY = {"alarm": ("alarm", "告警"), "warning": ("warning", "预警")}
+ALL_NAMES = {"region_id": ("province", "全省")}
+
+
+def cell_name(alert: Mapping[str, object], lang: Lang = "en") -> str:
+    """The cube cell an alert is about: ``MZ · business · postpaid`` (rolled-up levels left
+    out; the province when every level is rolled up)."""
+    parts = [str(alert[d]) for d in ("region_id", "segment", "plan_type") if alert[d] != ALL]
+    if not parts or alert["region_id"] == ALL:
+        parts.insert(0, ALL_NAMES["region_id"][lang == "zh"])
+    return " · ".join(parts)
+
+
+def describe_alert(alert: Mapping[str, object], unit: str | None, lang: Lang = "en") -> str:
+    """One alert as a sentence naming where, what, how much and the limit, e.g. "MZ · business
+    · postpaid: Active subscribers -6.3% on last month (alarm below -5.0%)"."""
+    on_change = alert["basis"] == "mom_change"
+
+    def shown(x: object) -> str:
+        return f"{float(x):+.1%}" if on_change else format_value(float(x), unit, lang)
+
+    severity = SEVERITY.get(str(alert["severity"]), (alert["severity"],) * 2)
+    below = alert["direction"] == "below"
+    if lang == "zh":
+        what = f"{alert['kpi_name_zh']}{' 环比' if on_change else ''} {shown(alert['measured'])}"
+        limit = f"{'低于' if below else '高于'}{severity[1]}线 {shown(alert['threshold'])}"
+        return f"{cell_name(alert, lang)}：{what}（{limit}）"
+    what = f"{alert['kpi_name_en']} {shown(alert['measured'])}"
+    what += " on last month" if on_change else ""
+    limit = f"{severity[0]} {'below' if below else 'above'} {shown(alert['threshold'])}"
+    return f"{cell_name(alert, lang)}: {what} ({limit})"
+
+
+def rank_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Alarms before warnings, each by the size of the breach relative to its limit (a 40%
+    overshoot before a 2% one), then by place: the order a digest lists them in."""
+    if alerts.empty:
+        return alerts.assign(breach=pd.Series(dtype="float64"))
+    limit = alerts["threshold"].abs().where(alerts["threshold"] != 0, 1.0)
+    ranked = alerts.assign(
+        breach=(alerts["measured"] - alerts["threshold"]).abs() / limit,
+        _severity=alerts["severity"].map({"alarm": 0, "warning": 1}).fillna(2),
+    )
+    ranked = ranked.sort_values(
+        ["_severity", "breach", "kpi_code", "region_id", "segment", "plan_type"],
+        ascending=[True, False, True, True, True, True],
+    )
+    return ranked.drop(columns="_severity").reset_index(drop=True)
+
+
+def alert_sentences(alerts: pd.DataFrame, dictionary: pd.DataFrame) -> pd.DataFrame:
+    """The alerts in :func:`rank_alerts` order, each with its sentence in English and Chinese
+    (:func:`describe_alert`, in the unit the dictionary declares for the KPI)."""
+    units = dict(zip(dictionary["kpi_code"], dictionary["unit"], strict=True))
+    ranked = rank_alerts(alerts)
+    records = ranked.to_dict("records")
+    for lang in ("en", "zh"):
+        ranked[f"sentence_{lang}"] = pd.Series(
+            [describe_alert(a, units.get(a["kpi_code"]), lang) for a in records],
+            index=ranked.index,
+            dtype="object",
+        )
+    return ranked
 
 
 #: the declared defaults of the subject's parameters (:data:`workbench.params.SPECS`)
@@ -70,8 +206,6 @@ def run(
     plan_type: str = DEFAULTS["plan_type"],
 ) -> KpiOverview:
     """The overview of one cube cell (``ALL`` rolls a dimension up) for ``period``."""
-    from workbench.warehouse.kpi import load_kpis
-
     period = parse_month(period)
     cell = {"region_id": region_id, "segment": segment, "plan_type": plan_type}
     # the cube holds the rolled-up level as ALL: every dimension is filtered, ALL included
@@ -82,31 +216,12 @@ def run(
         raise InputDataError(
             f"ads_kpi_cube has no month {period} (it has {', '.join(sorted(set(cube['month'])))})"
         )
-    kpis = load_kpis(settings.resolve(settings.warehouse.kpi_dictionary))
-    dictionary = pd.DataFrame(
-        [
-            {
-                "kpi_code": k.code,
-                "better": k.better,
-                "target": k.target,
-                "warning": k.warning,
-                "alarm": k.alarm,
-                "basis": k.basis,
-            }
-            for k in kpis
-        ]
-    )
-    names = cube.drop_duplicates("kpi_code")[["kpi_code", "kpi_name_en", "kpi_name_zh", "unit"]]
-    table = compare_periods(cube, period, dictionary).merge(names, on="kpi_code", how="left")
-    order = {k.code: i for i, k in enumerate(kpis)}
-    table = table.sort_values("kpi_code", key=lambda s: s.map(order)).reset_index(drop=True)
+    dictionary = dictionary_frame(load_kpis(settings.resolve(settings.warehouse.kpi_dictionary)))
+    table = compare_periods(cube, period, dictionary)
     alerts = read_small("ads_kpi_alerts", settings, [equals("month", period)])
-    alerts = alerts.sort_values(
-        ["severity", "kpi_code", "region_id", "segment", "plan_type"],
-        key=lambda s: s.map({"alarm": 0, "warning": 1}).fillna(2) if s.name == "severity" else s,
-    ).reset_index(drop=True)
-    trend = cube[cube["month"] <= period][
-        ["kpi_code", "kpi_name_en", "kpi_name_zh", "month", "value"]
-    ]
+    alerts = rank_alerts(alerts)
+    trend = cube[cube["month"] <= period][["kpi_code", "month", "value"]].merge(
+        dictionary[["kpi_code", "kpi_name_en", "kpi_name_zh", "unit"]], on="kpi_code"
+    )
     log.info("KPI overview %s %s: %d KPI(s), %d alert(s)", period, cell, len(table), len(alerts))
-    return KpiOverview(table, trend.reset_index(drop=True), alerts, period, cell)
+    return KpiOverview(table, trend.reset_index(drop=True), alerts, dictionary, period, cell)

@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog import get_table
+from workbench.catalog.kpis import KPI_SOURCES, load_kpis
 from workbench.errors import require_columns
 from workbench.months import add_months, month_index
 from workbench.warehouse.columns import (
@@ -18,7 +19,7 @@ from workbench.warehouse.columns import (
     month_index_col,
     safe_ratio,
 )
-from workbench.warehouse.kpi import KPI_SOURCES, compute_kpi_alerts, compute_kpi_cube, load_kpis
+from workbench.warehouse.kpi import compute_kpi_alerts, compute_kpi_cube
 from workbench.warehouse.model import BuildContext, InputReader, Model
 
 COMPLAINT_LOOKBACK = 2  # n_complaints_3m covers M-2..M

@@ -1,4 +1,5 @@
-"""The KPI dictionary (``pipelines/kpis.yml``) and the marts computed from it.
+"""The marts computed from the KPI dictionary (``pipelines/kpis.yml``, read by
+:mod:`workbench.catalog.kpis`).
 
 Each indicator is a Spark SQL aggregate over one source table (``dws_subscriber_month`` unless
 ``source`` names another monthly DWS table). The cube evaluates every formula on every
@@ -12,134 +13,18 @@ size differs between a city and the province. Adding an indicator is one YAML en
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import yaml
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.ads import ALL
-from workbench.errors import WorkbenchError, require_columns
+from workbench.catalog.kpis import Kpi, KpiDictionaryError
+from workbench.errors import require_columns
 from workbench.warehouse.columns import conform_to, month_index_col
 
 CUBE_DIMENSIONS = ("region_id", "segment", "plan_type")
-DEFAULT_SOURCE = "dws_subscriber_month"
-KPI_SOURCES = ("dws_subscriber_month", "dws_channel_month", "dws_region_month", "dws_product_month")
 UNKNOWN = "UNKNOWN"  # a null dimension value at the detailed level
-
-_CODE = re.compile(r"^[a-z][a-z0-9_]*$")
-_REQUIRED = ("code", "name_en", "name_zh", "formula", "unit", "grain", "better")
-_OPTIONAL = ("warning", "alarm", "target", "source", "basis", "description")
-
-
-class KpiDictionaryError(WorkbenchError, ValueError):
-    """The KPI dictionary is wrong; the message names the file, the KPI code and the field."""
-
-
-@dataclass(frozen=True)
-class Kpi:
-    """One indicator of the dictionary."""
-
-    code: str
-    name_en: str
-    name_zh: str
-    formula: str
-    unit: str
-    grain: str
-    better: str  # higher | lower
-    warning: float | None = None
-    alarm: float | None = None
-    target: float | None = None
-    source: str = DEFAULT_SOURCE
-    basis: str = "level"  # level | mom_change
-    description: str = ""
-
-    @property
-    def has_thresholds(self) -> bool:
-        return self.warning is not None or self.alarm is not None
-
-
-def _number(entry: Mapping[str, Any], key: str, where: str) -> float | None:
-    value = entry.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise KpiDictionaryError(f"{where}.{key}: must be a number, got {value!r}")
-    return float(value)
-
-
-def parse_kpi(entry: Any, where: str) -> Kpi:
-    """Validate one dictionary entry (``where`` names it in errors)."""
-    if not isinstance(entry, Mapping):
-        raise KpiDictionaryError(f"{where}: must be a mapping of fields, got {entry!r}")
-    code = entry.get("code")
-    if isinstance(code, str):
-        where = f"{where.split('[')[0]} KPI {code!r}"
-    for key in _REQUIRED:
-        if not isinstance(entry.get(key), str) or not entry[key].strip():
-            raise KpiDictionaryError(f"{where}.{key}: required text field is missing or empty")
-    unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
-    if unknown:
-        raise KpiDictionaryError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    if not _CODE.match(code):
-        raise KpiDictionaryError(f"{where}.code: must be lower_snake_case")
-    if entry["better"] not in ("higher", "lower"):
-        raise KpiDictionaryError(f"{where}.better: must be 'higher' or 'lower'")
-    basis = entry.get("basis", "level")
-    if basis not in ("level", "mom_change"):
-        raise KpiDictionaryError(f"{where}.basis: must be 'level' or 'mom_change'")
-    source = entry.get("source", DEFAULT_SOURCE)
-    if source not in KPI_SOURCES:
-        raise KpiDictionaryError(f"{where}.source: must be one of {', '.join(KPI_SOURCES)}")
-    warning, alarm = _number(entry, "warning", where), _number(entry, "alarm", where)
-    target = _number(entry, "target", where)
-    if warning is not None and alarm is not None:
-        # the alarm is the worse threshold: further in the bad direction than the warning
-        wrong = alarm > warning if entry["better"] == "higher" else alarm < warning
-        if wrong:
-            raise KpiDictionaryError(
-                f"{where}.alarm: {alarm} is not worse than warning {warning} "
-                f"(better is {entry['better']})"
-            )
-    return Kpi(
-        code=code,
-        name_en=entry["name_en"].strip(),
-        name_zh=entry["name_zh"].strip(),
-        formula=entry["formula"].strip(),
-        unit=entry["unit"],
-        grain=entry["grain"],
-        better=entry["better"],
-        warning=warning,
-        alarm=alarm,
-        target=target,
-        source=source,
-        basis=basis,
-        description=str(entry.get("description", "")),
-    )
-
-
-def load_kpis(path: Path) -> list[Kpi]:
-    """Read and validate the dictionary; errors name the file, the KPI and the field."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise KpiDictionaryError(f"KPI dictionary not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise KpiDictionaryError(f"{path}: not valid YAML: {exc}") from None
-    entries = raw.get("kpis") if isinstance(raw, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise KpiDictionaryError(f"{path}: needs a non-empty list under 'kpis'")
-    kpis = [parse_kpi(entry, f"{path}: kpis[{i}]") for i, entry in enumerate(entries)]
-    seen: set[str] = set()
-    for kpi in kpis:
-        if kpi.code in seen:
-            raise KpiDictionaryError(f"{path}: KPI {kpi.code!r}.code: defined twice")
-        seen.add(kpi.code)
-    return kpis
 
 
 def _kpi_metadata(spark: SparkSession, kpis: list[Kpi]) -> DataFrame:
