@@ -7,8 +7,9 @@ declares it. Every report, app, alert and export formats through here, so a chur
 - shares (``share of ...``): percentages; their changes and gaps in percentage points;
 - money (``CNY``, ``CNY per ...``): "¥" with thousands separators, whole yuan from a thousand
   up; in Chinese views 万 and 亿;
-- anything else (``MB per line per month``, ``complaints per 10k lines``): the number and a
-  short unit ("1,234 MB/line" / "1,234 MB/户").
+- ``ratio`` (one figure over another): "1.80×"; ``change`` (a relative change): "+12.0%";
+- anything else (``MB per line per month``, ``complaints per 10k lines``, ``months``): the
+  number and a short unit ("1,234 MB/line" / "1,234 MB/户", "3 months" / "3 个月").
 
 Changes of a level are relative ("+3.2%"); of a share, a difference ("+0.4 pp"). Unknown
 values show as "-". Plain Python: the dashboards import it without pandas or Spark.
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Lang = Literal["en", "zh"]
-Kind = Literal["count", "share", "money", "measure"]
+Kind = Literal["count", "share", "money", "ratio", "change", "measure"]
 MISSING = "-"
 
 # "per ..." phrases of the dictionary's units, shortened for a tile (English, Chinese)
@@ -34,6 +35,8 @@ _PER: dict[str, tuple[str, str]] = {
 _MEASURE: dict[str, tuple[str, str]] = {
     "mb": ("MB", "MB"),
     "minutes": ("min", "分钟"),
+    "months": ("months", "个月"),
+    "days": ("days", "天"),
     "complaints": ("", ""),
 }
 
@@ -54,10 +57,12 @@ def unit_of(text: str | None) -> Unit:
     """Read a unit such as ``lines``, ``share of active lines``, ``CNY per line per month``."""
     words = (text or "").strip()
     lowered = words.lower()
-    if lowered.startswith("share") or lowered in ("%", "ratio", "rate"):
+    if lowered.startswith("share") or lowered in ("%", "rate"):
         return Unit("share")
     if lowered in ("lines", "subscribers", "count", "accounts"):
         return Unit("count")
+    if lowered in ("ratio", "change"):
+        return Unit(lowered)  # type: ignore[arg-type]
     measure, _, per = lowered.partition(" per ")
     per_en, per_zh = _PER.get(per, (f"/{per}", f"/{per}") if per else ("", ""))
     if measure == "cny":
@@ -103,6 +108,10 @@ def format_value(value: float | None, unit: str | None, lang: Lang = "en") -> st
     read = unit_of(unit)
     if read.kind == "share":
         return _share(value)
+    if read.kind == "ratio":
+        return f"{value:,.2f}×"
+    if read.kind == "change":
+        return f"{value:+.1%}"
     if read.kind == "count":
         return (lang == "zh" and _chinese_scale(value)) or f"{value:,.0f}"
     if read.kind == "money":

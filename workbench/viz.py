@@ -303,6 +303,10 @@ def axis_format(unit: str | None) -> dict[str, str]:
         return {"tickformat": ",.0f", "tickprefix": "¥", "ticksuffix": read.suffix_en}
     if read.kind == "count":
         return {"tickformat": ",.0f"}
+    if read.kind == "ratio":
+        return {"tickformat": ".2f", "ticksuffix": "×"}
+    if read.kind == "change":
+        return {"tickformat": "+.0%"}
     return {"tickformat": ",.0f", "ticksuffix": f" {read.suffix_en}"}
 
 

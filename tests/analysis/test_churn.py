@@ -150,6 +150,10 @@ def test_reason_codes_are_the_top_contributions(telco_model, telco):
         got = [scores.loc[i, f"reason_{k}_contribution"] for k in (1, 2, 3)]
         np.testing.assert_allclose(got, top)
         assert contrib[i, names.index(scores.loc[i, "reason_1"])] == top[0]
+        # each reason also reads as a sentence naming its factor (no labels: its column name)
+        feature = scores.loc[i, "reason_1"]
+        assert scores.loc[i, "reason_1_text"].startswith(feature)
+        assert f" / {feature}" in scores.loc[i, "reason_1_text"]
     assert scores["model_id"].nunique() == 1
     assert set(scores["risk_band"]) <= {"high", "medium", "low"}
     riskiest = scores.sort_values("churn_probability").iloc[-1]
@@ -255,3 +259,31 @@ def test_time_split_failures():
         time_split(df, train_end="2026-03", horizon=0, label_column="is_churned")
     with pytest.raises(ParameterError, match=r"train_end.*2026-13"):
         time_split(df, train_end="2026-13", label_column="is_churned")
+
+
+def test_a_reason_reads_as_the_factor_its_value_and_its_place_in_the_base():
+    """Planted base: 101 lines spending 0..100 yuan, so the model's percentiles are the values
+    themselves and a value's place is exact to a point; shares stop at 99%."""
+    from workbench.analysis.churn import QUANTILES, describe_reason
+    from workbench.catalog.schema import Label
+
+    spend = Label("monthly spend", "月消费", "CNY")
+    points = tuple(np.quantile(np.arange(101.0), QUANTILES))
+    assert describe_reason("revenue_cny", 0.0, points, spend) == (
+        "月消费 ¥0.00，低于 99% 用户 / monthly spend ¥0.00, lower than 99% of lines"
+    )
+    assert describe_reason("revenue_cny", 95.0, points, spend) == (
+        "月消费 ¥95.00，高于 95% 用户 / monthly spend ¥95.00, higher than 95% of lines"
+    )
+    family = Label("family plan", "家庭套餐", "flag")
+    assert describe_reason("has_family_plan", False, (0.0, 1.0), family) == (
+        "家庭套餐：否 / family plan: no"
+    )
+    assert (
+        describe_reason("plan_type", "prepaid", (), None)
+        == "plan_type：prepaid / plan_type: prepaid"
+    )
+    assert (
+        describe_reason("revenue_cny", None, points, spend)
+        == "月消费：未知 / monthly spend: unknown"
+    )

@@ -60,6 +60,13 @@ def _scores() -> pd.DataFrame:
             "churn_probability": [0.9, 0.4, 0.8, 0.6, 0.1],
             "revenue_cny": [100.0, 50.0, 80.0, None, 30.0],
             "reason_1": ["n_complaints", "tenure_months", "n_complaints", "offnet_share", None],
+            "reason_1_text": [
+                "投诉次数 2 / complaints 2",
+                "在网时长 / tenure",
+                "投诉",
+                "异网",
+                None,
+            ],
             "risk_decile": [1, 4, 1, 2, 9],
             "is_do_not_contact": [False, False, False, True, False],
             "msisdn": ["138****0001", "138****0002", "138****0003", "138****0004", "138****0005"],
@@ -82,6 +89,9 @@ def test_selection_revenue_saving_and_reasons():
         app.retention_saving(200.0, 1.5)
     reasons = app.top_reasons(everyone)
     assert reasons.iloc[0]["reason"] == "n_complaints" and reasons.iloc[0]["n_subscribers"] == 2
+    # as shown: the factor's catalog names, not its column name; the share in percent
+    shown = app.reasons_table(reasons).iloc[0]
+    assert list(shown) == ["投诉次数 complaints", "2", "66.7%"]
     dist = app.risk_distribution(scores).set_index("risk_decile")
     assert dist.loc[1, "n_subscribers"] == 2 and dist.loc[1, "mean_probability"] == pytest.approx(
         0.85
@@ -98,9 +108,10 @@ def test_do_not_contact_lines_are_flagged_in_the_at_risk_list():
     expected = {1: False, 2: True, 3: True, 4: True, 5: True}
     assert dict(zip(scores["subscriber_id"], scores["is_do_not_contact"], strict=True)) == expected
     table = app.at_risk_table(app.select_at_risk(scores, app.Selection(threshold=0.0)))
-    assert list(table.columns[:3]) == ["subscriber_id", "msisdn", ui.CONTACT_COLUMN]
+    subscriber = app.AT_RISK_HEADERS["subscriber_id"]
+    assert list(table.columns[:3]) == [subscriber, "号码 MSISDN", ui.CONTACT_COLUMN]
     assert "is_do_not_contact" not in table.columns
-    shown = dict(zip(table["subscriber_id"], table[ui.CONTACT_COLUMN], strict=True))
+    shown = dict(zip(table[subscriber], table[ui.CONTACT_COLUMN], strict=True))
     assert shown == {s: ui.DO_NOT_CONTACT if dnc else "" for s, dnc in expected.items()}
 
 
@@ -112,7 +123,9 @@ def test_the_at_risk_list_flags_every_do_not_contact_line_of_the_marts(
     assert any(expected.values())  # the tiny operator has such lines
     assert dict(zip(scores["subscriber_id"], scores["is_do_not_contact"], strict=True)) == expected
     table = app.at_risk_table(scores, rows=len(scores))
-    flagged = table.loc[table[ui.CONTACT_COLUMN] == ui.DO_NOT_CONTACT, "subscriber_id"]
+    flagged = table.loc[
+        table[ui.CONTACT_COLUMN] == ui.DO_NOT_CONTACT, app.AT_RISK_HEADERS["subscriber_id"]
+    ]
     assert set(flagged) == {s for s, dnc in expected.items() if dnc}
 
 
@@ -151,7 +164,10 @@ def test_retention_app_in_the_browser(dashboard_project, dashboard_period, page,
     truth = _expected(settings, period, threshold)
     assert int(value_text(page, "at-risk").replace(",", "")) == len(truth) > 0
     revenue = (truth["churn_probability"] * truth["revenue_cny"].fillna(0)).sum()
-    assert value_text(page, "revenue-at-risk") == f"{revenue:,.2f}"
+    # money in yuan: whole from a thousand up
+    assert value_text(page, "revenue-at-risk") == (
+        f"¥{revenue:,.0f}" if revenue >= 1000 else f"¥{revenue:,.2f}"
+    )
     # every line listed that must not be contacted says so
     ids = page.locator(".wb-table-at-risk td:nth-child(1)").all_inner_texts()
     flags = page.locator(".wb-table-at-risk td:nth-child(3)").all_inner_texts()

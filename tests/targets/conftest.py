@@ -71,7 +71,9 @@ def small_warehouse_made(spark, tmp_path_factory) -> Settings:
                 "churn_probability": round(1 - i / 100, 4),
                 "risk_decile": 1 + i // 5,
                 "risk_band": "high",
-                "reason_1": "complaints",
+                "reason_1": "n_complaints_3m",
+                "reason_1_text": "近3月投诉 3，高于 97% 用户 / complaints in 3 months 3, higher "
+                "than 97% of lines",
                 "month": PERIOD,
             }
             for i in ids

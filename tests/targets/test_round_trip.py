@@ -47,6 +47,7 @@ def _write_scores(spark, settings, month: str) -> None:
         .withColumn("risk_decile", F.least(F.lit(10), (F.floor(p * 10) + 1).cast("int")))
         .withColumn("risk_band", F.when(p > 0.5, "high").otherwise("low"))
         .withColumn("reason_1", F.lit("n_complaints_3m"))
+        .withColumn("reason_1_text", F.lit("近3月投诉 2，高于 95% 用户 / complaints in 3 months 2"))
         .withColumn("horizon_months", F.lit(3))
     )
     from workbench.catalog import get_table

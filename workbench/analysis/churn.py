@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,7 +29,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
 from workbench.analysis.metrics import binary_metrics, calibration_table, lift_table, pr_curve
+from workbench.catalog.schema import Label
 from workbench.errors import InputDataError, ParameterError, require_columns
+from workbench.formats import format_value
 from workbench.months import add_months, parse_month
 
 if TYPE_CHECKING:
@@ -196,6 +198,9 @@ class ChurnModel:
     decile_edges: tuple[float, ...]
     training_window: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    #: per feature, its training distribution at the 0th..100th percentile (empty for a
+    #: categorical one): where a scored value stands in the base, for the reason texts
+    feature_quantiles: tuple[tuple[float, ...], ...] = ()
 
     @property
     def feature_columns(self) -> tuple[str, ...]:
@@ -210,6 +215,7 @@ class ChurnModel:
             "spec": self.spec.to_dict(),
             "calibrator": asdict(self.calibrator),
             "decile_edges": list(self.decile_edges),
+            "feature_quantiles": [list(q) for q in self.feature_quantiles],
         }
 
     def to_payload(self) -> dict[str, Any]:
@@ -240,6 +246,7 @@ class ChurnModel:
             decile_edges=tuple(payload["decile_edges"]),
             training_window=payload.get("training_window"),
             metrics=payload.get("metrics") or {},
+            feature_quantiles=tuple(tuple(q) for q in payload.get("feature_quantiles") or ()),
         )
 
     # -- prediction on a feature matrix ---------------------------------------------------------
@@ -479,7 +486,15 @@ def train_churn_model(
     oof_proba = calibrator(oof_raw)
     edges = tuple(float(v) for v in np.quantile(oof_proba, np.arange(1, N_DECILES) / N_DECILES))
     booster = _fit_booster(data.X, y, data.spec, params)
-    model = ChurnModel(booster, data.spec, params, calibrator, edges, training_window)
+    model = ChurnModel(
+        booster,
+        data.spec,
+        params,
+        calibrator,
+        edges,
+        training_window,
+        feature_quantiles=_feature_quantiles(data.X, data.spec),
+    )
     oof = binary_metrics(y, oof_proba)
     log.info(
         "churn model %s trained on %d rows; out-of-fold AUC %.4f",
@@ -554,18 +569,74 @@ def drivers(model: ChurnModel, X: np.ndarray) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+#: the percentiles of each numeric feature a model keeps (0th..100th)
+QUANTILES = np.linspace(0.0, 1.0, 101)
+
+
+def _feature_quantiles(X: np.ndarray, spec: FeatureSpec) -> tuple[tuple[float, ...], ...]:
+    out = []
+    for j, name in enumerate(spec.features):
+        known = X[:, j][~np.isnan(X[:, j])]
+        numeric = name not in spec.categories and len(known)
+        out.append(tuple(float(v) for v in np.quantile(known, QUANTILES)) if numeric else ())
+    return tuple(out)
+
+
+def describe_reason(
+    name: str, value: Any, quantiles: Sequence[float], label: Label | None = None
+) -> str:
+    """A reason code as a telesales agent reads it, Chinese then English: the factor, its value
+    in its unit and where it stands among the lines the model learned from, e.g.
+    "月消费 ¥0.00，低于 70% 用户 / monthly spend ¥0.00, lower than 70% of lines".
+
+    Args:
+        quantiles: the feature's training percentiles (empty: a category, shown as its level).
+        label: the column's names and unit (default: its name, no unit).
+    """
+    en, zh, unit = (label.en, label.zh, label.unit) if label else (name, name, "")
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return f"{zh}：未知 / {en}: unknown"
+    if unit == "flag" or isinstance(value, bool | np.bool_):
+        yes = bool(value)
+        return f"{zh}：{'是' if yes else '否'} / {en}: {'yes' if yes else 'no'}"
+    if not len(quantiles):
+        return f"{zh}：{value} / {en}: {value}"
+    number, points = float(value), np.asarray(quantiles)
+    steps = len(points) - 1
+    # shares of the base strictly below and strictly above the value (ties count for neither)
+    below = min(max(np.searchsorted(points, number, side="left") / steps, 0.0), 1.0)
+    above = min(max(1 - (np.searchsorted(points, number, side="right") - 1) / steps, 0.0), 1.0)
+    lower = above >= below
+    # the percentiles place a value to about a point; "lower than 100% of lines" would claim
+    # more than they know (and the line itself is one of them)
+    share = min(above if lower else below, 0.99)
+    zh_text = (
+        f"{zh} {format_value(number, unit, 'zh')}，{'低于' if lower else '高于'} {share:.0%} 用户"
+    )
+    en_text = (
+        f"{en} {format_value(number, unit)}, {'lower' if lower else 'higher'} than "
+        f"{share:.0%} of lines"
+    )
+    return f"{zh_text} / {en_text}"
+
+
 def reason_columns(top_n: int) -> list[str]:
     cols = []
     for i in range(1, top_n + 1):
-        cols += [f"reason_{i}", f"reason_{i}_contribution"]
+        cols += [f"reason_{i}", f"reason_{i}_contribution", f"reason_{i}_text"]
     return cols
 
 
 def score_frame(
-    df: pd.DataFrame, model: ChurnModel, id_columns: Sequence[str] | None = None, top_n: int = 3
+    df: pd.DataFrame,
+    model: ChurnModel,
+    id_columns: Sequence[str] | None = None,
+    top_n: int = 3,
+    labels: Mapping[str, Label] | None = None,
 ) -> pd.DataFrame:
     """Score a pandas table: ids, model_id, churn_probability, risk_decile, risk_band and the
-    top-``top_n`` reason codes (features pushing this row's risk up most, with their log-odds).
+    top-``top_n`` reason codes (features pushing this row's risk up most, with their log-odds
+    and a sentence, :func:`describe_reason`, naming the factor by its ``labels`` entry).
     """
     if top_n < 0 or top_n > len(model.feature_columns):
         raise ParameterError(f"top_n must be in 0..{len(model.feature_columns)}, got {top_n}")
@@ -583,11 +654,22 @@ def score_frame(
         contrib = model.contributions(X)
         order = np.argsort(-contrib, axis=1, kind="stable")[:, :top_n]
         names = np.asarray(model.feature_columns, dtype=object)
+        quantiles = model.feature_quantiles or ((),) * len(names)
+        raw = {}  # each feature's values as given, fetched once a row's reason needs it
         for i in range(top_n):
-            out[f"reason_{i + 1}"] = names[order[:, i]]
+            picked = order[:, i]
+            out[f"reason_{i + 1}"] = names[picked]
             out[f"reason_{i + 1}_contribution"] = np.take_along_axis(
                 contrib, order[:, i : i + 1], axis=1
             )[:, 0]
+            texts = []
+            for row, j in enumerate(picked):
+                name = names[j]
+                if name not in raw:
+                    raw[name] = df[name].to_numpy(dtype=object)
+                label = (labels or {}).get(name)
+                texts.append(describe_reason(name, raw[name][row], quantiles[j], label))
+            out[f"reason_{i + 1}_text"] = texts
     return out
 
 
@@ -609,6 +691,7 @@ def score_spark(
     feature_columns: Sequence[str] | None = None,
     id_columns: Sequence[str] | None = None,
     top_n: int = 3,
+    labels: Mapping[str, Label] | None = None,
 ) -> SparkDataFrame:
     """Score a Spark DataFrame row by row inside the executors (``mapInPandas``).
 
@@ -642,15 +725,17 @@ def score_spark(
         fields += [
             T.StructField(f"reason_{i}", T.StringType(), True),
             T.StructField(f"reason_{i}_contribution", T.DoubleType(), True),
+            T.StructField(f"reason_{i}_text", T.StringType(), True),
         ]
     schema = T.StructType(fields)
+    labels = dict(labels or {})
     broadcast = df.sparkSession.sparkContext.broadcast(model.to_payload())
     selected = [*id_columns, *(c for c in features if c not in id_columns)]
 
     def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         scorer = _cached_model(broadcast.value)
         for batch in batches:
-            yield score_frame(batch, scorer, id_columns, top_n)
+            yield score_frame(batch, scorer, id_columns, top_n, labels)
 
     return df.select(*selected).mapInPandas(score_batches, schema)
 

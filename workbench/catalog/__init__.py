@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from workbench.catalog.contracts import Contract
-from workbench.catalog.schema import Column, to_arrow_schema, to_spark_schema
+from workbench.catalog.schema import Column, Label, to_arrow_schema, to_spark_schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,6 +56,11 @@ class Table:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def labels(self) -> dict[str, Label]:
+        """The columns that declare how they read to a manager, by name."""
+        return {c.name: c.label for c in self.columns if c.label is not None}
 
     @property
     def data_columns(self) -> list[Column]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from workbench.catalog import Table, register
 from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
 from workbench.catalog.raw import MONTH
-from workbench.catalog.schema import col
+from workbench.catalog.schema import Label, col
 
 ALL = "ALL"  # the dimension value of a rolled-up level in the KPI cube
 
@@ -76,32 +76,73 @@ ADS_CHURN_FEATURES = register(
         "(deactivation in M+1..M+k); train only on rows with is_label_complete.",
         columns=(
             col("subscriber_id", "bigint", nullable=False),
-            col("region_id", "string"),
-            col("plan_type", "string"),
-            col("segment", "string"),
-            col("channel_id", "string"),
-            col("device_generation", "string"),
-            col("is_enterprise", "boolean"),
-            col("is_do_not_contact", "boolean"),
-            col("tenure_months", "int"),
-            col("months_to_contract_end", "int"),
-            col("revenue_cny", "double"),
-            col("arrears_cny", "double"),
-            col("mou_min", "double"),
-            col("n_sms", "bigint"),
-            col("data_mb", "double"),
-            col("n_active_days", "int"),
-            col("offnet_share", "double"),
-            col("competitor_share", "double"),
-            col("n_complaints", "bigint"),
-            col("n_complaints_open", "bigint"),
-            col("n_complaints_3m", "bigint", "complaints opened in M-2..M"),
-            col("n_products", "bigint"),
-            col("has_family_plan", "boolean"),
-            col("home_cell_drop_rate", "double"),
-            col("bill_shock_ratio", "double"),
-            col("mou_change_ratio", "double"),
-            col("data_change_ratio", "double"),
+            col("region_id", "string", label=Label("region", "地市")),
+            col("plan_type", "string", label=Label("plan type", "付费类型")),
+            col("segment", "string", label=Label("segment", "客户分群")),
+            col("channel_id", "string", label=Label("sales channel", "入网渠道")),
+            col("device_generation", "string", label=Label("device", "终端制式")),
+            col("is_enterprise", "boolean", label=Label("enterprise line", "集团成员", "flag")),
+            col(
+                "is_do_not_contact",
+                "boolean",
+                label=Label("do-not-contact", "免打扰", "flag"),
+            ),
+            col("tenure_months", "int", label=Label("tenure", "在网时长", "months")),
+            col(
+                "months_to_contract_end",
+                "int",
+                label=Label("contract ends in", "合约剩余", "months"),
+            ),
+            col("revenue_cny", "double", label=Label("monthly spend", "月消费", "CNY")),
+            col("arrears_cny", "double", label=Label("arrears", "欠费", "CNY")),
+            col("mou_min", "double", label=Label("voice minutes", "通话时长", "minutes")),
+            col("n_sms", "bigint", label=Label("SMS sent", "短信条数", "count")),
+            col("data_mb", "double", label=Label("data used", "流量", "MB")),
+            col("n_active_days", "int", label=Label("active days", "活跃天数", "days")),
+            col(
+                "offnet_share",
+                "double",
+                label=Label("off-net call share", "异网通话占比", "share of minutes"),
+            ),
+            col(
+                "competitor_share",
+                "double",
+                label=Label("calls to competitors", "与竞争对手通话占比", "share of minutes"),
+            ),
+            col("n_complaints", "bigint", label=Label("complaints", "投诉次数", "count")),
+            col(
+                "n_complaints_open",
+                "bigint",
+                label=Label("open complaints", "未解决投诉", "count"),
+            ),
+            col(
+                "n_complaints_3m",
+                "bigint",
+                "complaints opened in M-2..M",
+                label=Label("complaints in 3 months", "近3月投诉", "count"),
+            ),
+            col("n_products", "bigint", label=Label("products held", "订购产品数", "count")),
+            col("has_family_plan", "boolean", label=Label("family plan", "家庭套餐", "flag")),
+            col(
+                "home_cell_drop_rate",
+                "double",
+                label=Label("home-cell drop rate", "常驻小区掉话率", "share of calls"),
+            ),
+            col(
+                "bill_shock_ratio",
+                "double",
+                label=Label("bill vs 3-month average", "账单/近3月均值", "ratio"),
+            ),
+            col(
+                "mou_change_ratio",
+                "double",
+                label=Label("change in minutes", "通话时长环比", "change"),
+            ),
+            col(
+                "data_change_ratio",
+                "double",
+                label=Label("change in data", "流量环比", "change"),
+            ),
             col("is_churned_next_month", "boolean"),
             col("is_churned_within_horizon", "boolean"),
             col("is_label_complete", "boolean"),

@@ -23,6 +23,14 @@ def _reasons() -> tuple:
     for i in range(1, N_REASONS + 1):
         cols.append(col(f"reason_{i}", "string", f"feature pushing the risk up most, rank {i}"))
         cols.append(col(f"reason_{i}_contribution", "double", "its tree SHAP value (log-odds)"))
+        cols.append(
+            col(
+                f"reason_{i}_text",
+                "string",
+                "the reason in Chinese / English: the factor, its value and where it stands among "
+                "the lines the model learned from",
+            )
+        )
     return tuple(cols)
 
 

@@ -13,16 +13,35 @@ ColumnType = Literal["string", "bigint", "int", "double", "boolean", "date", "ti
 
 
 @dataclass(frozen=True)
+class Label:
+    """How a column reads to a manager: a short name in English and in Chinese, and its unit in
+    the words of the KPI dictionary (``CNY``, ``share of ...``, ``months``; ``flag`` for yes/no),
+    which :mod:`workbench.formats` shows values in."""
+
+    en: str
+    zh: str
+    unit: str = ""
+
+
+@dataclass(frozen=True)
 class Column:
     name: str
     type: ColumnType
     description: str = ""
     nullable: bool = True
+    label: Label | None = None
 
 
-def col(name: str, type_: ColumnType, description: str = "", *, nullable: bool = True) -> Column:
+def col(
+    name: str,
+    type_: ColumnType,
+    description: str = "",
+    *,
+    nullable: bool = True,
+    label: Label | None = None,
+) -> Column:
     """Shorthand used by the catalog modules."""
-    return Column(name, type_, description, nullable)
+    return Column(name, type_, description, nullable, label)
 
 
 def spark_type(type_: ColumnType) -> DataType:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as widgets
 import pandas as pd
 
+from workbench import formats
 from workbench.catalog.ads import ALL
 from workbench.dashboards import ui
 from workbench.dashboards.data import (
@@ -56,10 +57,21 @@ SCORE_COLUMNS = [
     "risk_decile",
     "risk_band",
     "reason_1",
-    "reason_2",
-    "reason_3",
+    "reason_1_text",
 ]
 TABLE_ROWS = 50
+#: the at-risk list's columns as a manager reads them (after the contact flag is placed)
+AT_RISK_HEADERS = {
+    "subscriber_id": "用户 Subscriber",
+    "msisdn": "号码 MSISDN",
+    ui.CONTACT_COLUMN: ui.CONTACT_COLUMN,
+    "region_id": "地市 Region",
+    "segment": "分群 Segment",
+    "plan_type": "付费类型 Plan",
+    "churn_probability": "流失概率 Churn risk",
+    "reason_1_text": "主要原因 Main reason",
+    "revenue_cny": "月消费 Monthly spend",
+}
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,26 @@ def top_reasons(at_risk: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     return frame.sort_values(["n_subscribers", "reason"], ascending=[False, True]).head(n)
 
 
+def reasons_table(reasons: pd.DataFrame) -> pd.DataFrame:
+    """:func:`top_reasons` as the page shows it: each factor by its name in both languages (the
+    churn features' catalog labels), the lines as a count and their share in percent."""
+    from workbench.catalog import get_table
+
+    labels = get_table(FEATURES).labels
+
+    def named(feature: str) -> str:
+        label = labels.get(feature)
+        return f"{label.zh} {label.en}" if label else feature
+
+    return pd.DataFrame(
+        {
+            "主要原因 Main reason": [named(f) for f in reasons["reason"]],
+            "用户数 Lines": [formats.format_value(n, "count") for n in reasons["n_subscribers"]],
+            "占比 Share": [formats.format_value(x, "share") for x in reasons["share"]],
+        }
+    )
+
+
 def distribution_figure(distribution: pd.DataFrame, lang: str = "en") -> go.Figure:
     import plotly.graph_objects as go
 
@@ -189,11 +221,15 @@ def at_risk_table(at_risk: pd.DataFrame, rows: int = TABLE_ROWS) -> pd.DataFrame
             "segment",
             "plan_type",
             "churn_probability",
-            "reason_1",
+            "reason_1_text",
             "revenue_cny",
         ]
+    ].copy()
+    shown["churn_probability"] = [
+        formats.format_value(p, "share") for p in shown["churn_probability"]
     ]
-    return ui.flag_do_not_contact(shown.round({"churn_probability": 3}))
+    shown["revenue_cny"] = [formats.format_value(r, "CNY") for r in shown["revenue_cny"]]
+    return ui.flag_do_not_contact(shown).rename(columns=AT_RISK_HEADERS)
 
 
 def load_scores(settings: Settings, viewer: Viewer, period: str) -> pd.DataFrame:
@@ -303,7 +339,9 @@ class _Retention:
             ui.set_value(self.n_at_risk, f"{len(self.at_risk):,}", caption=ui.bilingual("at_risk"))
             self.revenue_value = revenue_at_risk(self.at_risk)
             ui.set_value(
-                self.revenue, f"{self.revenue_value:,.2f}", caption=ui.bilingual("revenue_at_risk")
+                self.revenue,
+                formats.format_value(self.revenue_value, "CNY"),
+                caption=ui.bilingual("revenue_at_risk"),
             )
             self.update_saving()
             if self.at_risk.empty:
@@ -316,7 +354,7 @@ class _Retention:
             ui.show(
                 self.details,
                 widgets.HTML(f"<h4>{ui.bilingual('top_reasons')}</h4>"),
-                ui.table_html(reasons, "reasons"),
+                ui.table_html(reasons_table(reasons), "reasons"),
                 widgets.HTML(
                     f"<h4>{ui.bilingual('at_risk')} (top {min(TABLE_ROWS, len(self.at_risk))}"
                     f" of {len(self.at_risk):,})</h4>"
@@ -328,7 +366,9 @@ class _Retention:
         if not self.viewer.allowed_now():
             return
         value = retention_saving(getattr(self, "revenue_value", 0.0), float(self.retained.value))
-        ui.set_value(self.saving, f"{value:,.2f}", caption=ui.bilingual("saving"))
+        ui.set_value(
+            self.saving, formats.format_value(value, "CNY"), caption=ui.bilingual("saving")
+        )
 
     def export(self, *_: object) -> None:
         if not self.viewer.allowed_now():  # no export: the page now says why

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from workbench.analysis import churn as engine
+from workbench.catalog import get_table
 from workbench.catalog.results import N_REASONS
 from workbench.errors import InputDataError, ParameterError
 from workbench.months import add_months, month_index, parse_month
@@ -223,13 +224,19 @@ def run(
 
     base = read_table(spark, settings, FEATURES_TABLE, [period])
     scores = engine.score_spark(
-        base, model, id_columns=[ID_COLUMN, *CONTEXT_COLUMNS], top_n=top_n_reasons
+        base,
+        model,
+        id_columns=[ID_COLUMN, *CONTEXT_COLUMNS],
+        top_n=top_n_reasons,
+        labels=get_table(FEATURES_TABLE).labels,
     )
     from pyspark.sql import functions as F
 
     for i in range(top_n_reasons + 1, N_REASONS + 1):
-        scores = scores.withColumn(f"reason_{i}", F.lit(None).cast("string")).withColumn(
-            f"reason_{i}_contribution", F.lit(None).cast("double")
+        scores = (
+            scores.withColumn(f"reason_{i}", F.lit(None).cast("string"))
+            .withColumn(f"reason_{i}_contribution", F.lit(None).cast("double"))
+            .withColumn(f"reason_{i}_text", F.lit(None).cast("string"))
         )
     scores = scores.withColumn("horizon_months", F.lit(horizon_months))
     n_scored = write_result(scores, "ads_churn_scores", settings, period)

@@ -30,10 +30,11 @@ CANDIDATE_COLUMNS = [
 
 
 def churn_candidates(scores: DataFrame) -> DataFrame:
-    """``ads_churn_scores`` rows as candidates: score = churn probability, reason = top driver."""
+    """``ads_churn_scores`` rows as candidates: score = churn probability, reason = the top
+    driver as a sentence the contact centre reads (``reason_1_text``)."""
     require_columns(
         scores.columns,
-        ["subscriber_id", "region_id", "segment", "churn_probability", "reason_1"],
+        ["subscriber_id", "region_id", "segment", "churn_probability", "reason_1_text"],
         "ads_churn_scores",
     )
     dnc = (
@@ -47,7 +48,7 @@ def churn_candidates(scores: DataFrame) -> DataFrame:
         "segment",
         F.lit(None).cast("string").alias("offer_product_id"),
         F.col("churn_probability").cast("double").alias("score"),
-        F.col("reason_1").alias("reason"),
+        F.col("reason_1_text").alias("reason"),
         F.lit(1).alias("source_rank"),
         dnc.alias("is_do_not_contact"),
     )
