@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from workbench.analysis.churn_params import ChurnParams
 from workbench.catalog.results import N_REASONS
 from workbench.errors import ParameterError
 from workbench.names import is_identifier
@@ -243,7 +244,7 @@ SPECS: dict[str, dict[str, Param]] = {
             "抽样与训练的随机种子",
             0,
             2_147_483_647,
-            default=42,
+            default=ChurnParams.seed,
         ),
     },
     "cross_sell": {

@@ -11,7 +11,6 @@ import pytest
 
 from tests.conftest import EXTERNAL_DATA
 from workbench.analysis.churn import (
-    ChurnParams,
     attach_metrics,
     cross_validate,
     drivers,
@@ -24,6 +23,7 @@ from workbench.analysis.churn import (
     time_split,
     train_churn_model,
 )
+from workbench.analysis.churn_params import ChurnParams
 from workbench.errors import InputDataError, ParameterError
 
 TELCO = EXTERNAL_DATA / "WA_Fn-UseC_-Telco-Customer-Churn.csv"
