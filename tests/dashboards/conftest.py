@@ -7,6 +7,7 @@ page is interactive (the app frame is on screen and Voila has finished rendering
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -179,10 +180,31 @@ def stop_server(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
-    _gone, alive = psutil.wait_procs(started, timeout=10)
+    alive = _still_running(started, timeout=10)
     for child in alive:
-        child.kill()
-    psutil.wait_procs(alive, timeout=5)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    _still_running(alive, timeout=5)
+
+
+def _still_running(processes: list, timeout: float) -> list:
+    """Those of ``processes`` still running after up to ``timeout`` seconds. Polled rather than
+    ``psutil.wait_procs``, which raised FileNotFoundError for a kernel that exited while it
+    opened its pid."""
+    import psutil
+
+    def running(process: psutil.Process) -> bool:
+        try:
+            return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + timeout
+    alive = [p for p in processes if running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in alive if running(p)]
+    return alive
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,20 @@ def test_voila_command_preheats_culls_and_binds_localhost():
     )
 
 
+def test_every_app_is_served_from_the_one_notebook_template():
+    """An app is a module with ``build(settings, viewer)`` and its name in ``APPS``; its notebook
+    is the template's (``voila.write_app_notebook`` writes it), with no markdown, which Voila
+    would show managers above the app's own title."""
+    from workbench.dashboards import APPS
+    from workbench.dashboards.voila import app_cells
+
+    assert sorted(p.stem for p in DASHBOARDS.glob("*.ipynb")) == sorted(APPS)
+    for name in APPS:
+        book = nbformat.read(str(DASHBOARDS / f"{name}.ipynb"), as_version=4)
+        assert [c.cell_type for c in book.cells] == ["code", "code"], name
+        assert [c.source for c in book.cells] == app_cells(name), name
+
+
 def test_cli_link_is_signed_and_unknown_users_are_refused(tmp_path, monkeypatch):
     monkeypatch.delenv(access.SECRET_ENV, raising=False)
     settings = make_project(tmp_path)

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from workbench.cli import common
+from workbench.dashboards import APPS
 from workbench.dashboards.voila import voila_command
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def link(
     ] = "http://127.0.0.1:8866",
     app: Annotated[
         str | None,
-        typer.Option("--app", help="kpi_cockpit | churn_retention | cross_sell | channel_whatif"),
+        typer.Option("--app", help=" | ".join(APPS)),
     ] = None,
 ) -> None:
     """Print USER's signed link (valid for dashboards.link_ttl_hours)."""
@@ -87,6 +88,19 @@ def link(
     with common.user_errors():
         settings = common.settings()
         typer.echo(signed_link(user, settings, base_url, app))
+
+
+@serve_app.command("notebooks")
+def notebooks() -> None:
+    """Write each app's notebook under notebooks/dashboards/ from the one template (after
+    adding an app to workbench.dashboards.APPS, or to mend one edited by hand)."""
+    from workbench.dashboards.voila import write_app_notebook
+
+    with common.user_errors():
+        folder = dashboards_dir(common.settings().root)
+        for name in APPS:
+            written = write_app_notebook(name, folder / f"{name}.ipynb")
+            typer.echo(f"{name}.ipynb: {'written' if written else 'already in agreement'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -28,6 +28,9 @@ from urllib.parse import parse_qs, quote
 
 import pandas as pd
 
+# The revenue tab's forecasting is the slowest first import of any tab: imported with the app,
+# so a preheated kernel has paid for it before anyone opens the page.
+import workbench.subjects.revenue  # noqa: F401
 from workbench import formats
 from workbench.catalog.ads import ALL
 from workbench.dashboards.access import TOKEN_PARAM
@@ -507,10 +510,12 @@ def _body(settings: Settings, viewer: Viewer, subject: str) -> widgets.Widget:
     return widgets.VBox([tabs, widgets.HBox([month, region]), content])
 
 
-def build(settings: Settings, viewer: Viewer, subject: str = DEFAULT_SUBJECT) -> widgets.Widget:
-    """The subjects page for ``viewer``, opened on ``subject``'s tab."""
+def build(settings: Settings, viewer: Viewer, subject: str | None = None) -> widgets.Widget:
+    """The subjects page for ``viewer``, opened on ``subject``'s tab (default: the one the
+    page's link names, :func:`requested_subject`)."""
     from workbench.dashboards import ui
 
+    subject = subject or requested_subject()
     if viewer.denied:  # the frame shows only the reason
         return ui.app_frame("Subject analyses", "专题分析", ui.message(viewer.denied), viewer)
     body = ui.guard(_body)(settings, viewer, subject)

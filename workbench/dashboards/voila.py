@@ -1,10 +1,68 @@
-"""The Voila command line that serves the apps: ``workbench serve`` runs it, and the benchmark
-runs it too for the floor of a page's time to interactive."""
+"""The Voila command line that serves the apps (``workbench serve`` runs it, and the benchmark
+runs it too for the floor of a page's time to interactive), and the notebook each app is served
+from, written from one template (:func:`app_cells`): an app is a module with a ``build(settings,
+viewer)``, its name in :data:`~workbench.dashboards.APPS` and this notebook."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+#: the code of every app's notebook; Voila shows no markdown or code, only what ``build`` makes
+APP_CELLS = (
+    """# heavy imports first: preheated kernels pay for them before anyone opens the page
+from IPython.display import display
+
+import duckdb  # noqa: F401
+import ipywidgets  # noqa: F401
+import plotly.graph_objects  # noqa: F401
+
+from workbench.dashboards.{app} import build
+from workbench.dashboards.access import open_session
+from workbench.dashboards.ui import app_page, warm_up
+
+warm_up()  # first-use costs of Plotly, DuckDB and pandas, paid here""",
+    """# waits for the page request, then reads its link and the configuration as they are now:
+# a preheated kernel ran the cell above before anyone asked
+session = open_session()
+viewer = session.viewer
+# built right after this cell, while the browser loads the page's scripts, and again when an
+# action finds the viewer's access changed (expired link, user removed, other regions)
+page = app_page(session, build)
+display(page.placeholder)""",
+)
+
+
+def app_cells(app: str) -> list[str]:
+    """The code cells of ``app``'s notebook (``notebooks/dashboards/<app>.ipynb``)."""
+    from workbench.dashboards import APPS
+
+    if app not in APPS:
+        raise ValueError(f"unknown app {app!r}; known: {', '.join(APPS)}")
+    return [cell.replace("{app}", app) for cell in APP_CELLS]
+
+
+def write_app_notebook(app: str, path: Path) -> bool:
+    """Write ``app``'s notebook from :func:`app_cells`; False when it already agrees."""
+    import nbformat
+
+    if path.is_file():
+        book = nbformat.read(str(path), as_version=4)
+        if [c.source for c in book.cells] == app_cells(app) and all(
+            c.cell_type == "code" for c in book.cells
+        ):
+            return False
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {
+        "display_name": "Python 3",
+        "language": "python",
+        "name": "python3",
+    }
+    book.cells = [nbformat.v4.new_code_cell(source) for source in app_cells(app)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(book, str(path))
+    return True
+
 
 #: JupyterLab extensions the apps do not use (see :func:`voila_command`)
 UNUSED_EXTENSIONS = ("jupyterlab-plotly", "jupyterlab_pygments")
