@@ -57,8 +57,17 @@ def lift_gains(lift: pd.DataFrame) -> go.Figure:
     )
     fig.add_hline(y=1.0, line_dash="dot", annotation_text="随机 Random")
     fig.update_layout(
-        yaxis2={"overlaying": "y", "side": "right", "range": [0, 1.05], "tickformat": ".0%"},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 1.05],
+            "tickformat": ".0%",
+            "title": "累计收益 Cumulative gain",
+        },
         xaxis={"dtick": 1},
+        # the legend below the chart: at its default place it covers the right axis's labels
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+        margin={"r": 80, "b": 100},
     )
     return fig
 
