@@ -6,6 +6,7 @@ import pytest
 from pyspark.testing import assertDataFrameEqual
 
 from tests.frames import d, frame, ts
+from workbench.catalog.kpis import MAX_PERSIST_MONTHS
 from workbench.errors import MissingColumnError
 from workbench.warehouse.ads import (
     ads_models,
@@ -299,4 +300,5 @@ def test_key_accounts_rank_enterprises_by_revenue(spark):
 def test_campaign_results_look_ahead_over_the_window():
     models = {m.table: m for m in ads_models(4)}
     assert models["ads_campaign_results"].lookahead_months == 4
-    assert models["ads_kpi_alerts"].lookback_months == 1
+    # the month-on-month change of the oldest month a persistence rule looks at
+    assert models["ads_kpi_alerts"].lookback_months == MAX_PERSIST_MONTHS

@@ -10,7 +10,13 @@ import pytest
 import yaml
 
 from tests.frames import frame
-from workbench.catalog.kpis import Kpi, KpiDictionaryError, load_kpis
+from workbench.catalog.kpis import (
+    AlertPolicy,
+    Kpi,
+    KpiDictionaryError,
+    load_alert_policy,
+    load_kpis,
+)
 from workbench.errors import MissingColumnError
 from workbench.warehouse.kpi import compute_kpi_alerts, compute_kpi_cube
 
@@ -188,6 +194,8 @@ GOOD = {
         ({"source": "ods_cdr__usage"}, "KPI 'x'.source"),
         ({"colour": "red"}, "unknown field"),
         ({"code": "Bad Code"}, "code: must be lower_snake_case"),
+        ({"persist_months": 4}, "KPI 'x'.persist_months: must be 1 to 3"),
+        ({"persist_months": "two"}, "KPI 'x'.persist_months: must be a whole number"),
     ],
 )
 def test_dictionary_errors_name_the_kpi_and_field(tmp_path, change, message):
@@ -256,3 +264,73 @@ def test_alerts_follow_the_thresholds(spark, base):
     assert not any(k[0] == "churn" and k[1] == "2026-02" for k in got)  # no churn in February
     with pytest.raises(MissingColumnError, match=r"ads_kpi_cube: missing column.*kpi_code"):
         compute_kpi_alerts(kpis, cube.drop("kpi_code"))
+
+
+def test_alerts_wait_for_a_persistent_breach_and_skip_small_cells(spark, tmp_path):
+    """Planted cells: A (1,000 lines) breaches the alarm in January and the warning in February
+    (persistence 2: a warning in February, the milder of the two; nothing in January, which has
+    no month before it); B (10 lines) breaches the alarm twice but is below ``min_lines``; C
+    misses February, so March's breach has not lasted two months."""
+    churn = Kpi(
+        **{**GOOD, "code": "churn", "better": "lower", "warning": 0.2, "alarm": 0.4},
+        persist_months=2,
+    )
+    lines = Kpi(**{**GOOD, "code": "lines"})
+    rows = []
+    for region, size, values in (
+        ("A", 1000.0, {"2026-01": 0.5, "2026-02": 0.3, "2026-03": 0.1}),
+        ("B", 10.0, {"2026-01": 0.5, "2026-02": 0.5}),
+        ("C", 1000.0, {"2026-01": 0.5, "2026-03": 0.5}),
+    ):
+        for month, value in values.items():
+            for code, v in (("churn", value), ("lines", size)):
+                rows.append(
+                    {
+                        "region_id": region,
+                        "segment": "ALL",
+                        "plan_type": "ALL",
+                        "kpi_code": code,
+                        "kpi_name_en": code,
+                        "kpi_name_zh": code,
+                        "unit": "lines",
+                        "value": v,
+                        "month": month,
+                    }
+                )
+    cube = frame(spark, "ads_kpi_cube", rows)
+    policy = AlertPolicy(min_lines=100, size_kpi="lines")
+    got = {
+        (r.region_id, r.month): (r.severity, r.threshold)
+        for r in compute_kpi_alerts([churn, lines], cube, policy).collect()
+    }
+    assert got == {("A", "2026-02"): ("warning", 0.2)}
+    # without the policy and the persistence every breach alerts, B's and C's included
+    at_once = {
+        (r.region_id, r.month)
+        for r in compute_kpi_alerts(
+            [Kpi(**{**GOOD, "code": "churn", "better": "lower", "warning": 0.2, "alarm": 0.4})],
+            cube,
+        ).collect()
+    }
+    assert at_once == {
+        ("A", "2026-01"),
+        ("A", "2026-02"),
+        ("B", "2026-01"),
+        ("B", "2026-02"),
+        ("C", "2026-01"),
+        ("C", "2026-03"),
+    }
+
+
+def test_the_alert_policy_is_read_from_the_dictionary(tmp_path):
+    path = write_dictionary(tmp_path, GOOD)
+    assert load_alert_policy(path) == AlertPolicy()
+    content = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**content, "alerting": {"min_lines": 50, "size_kpi": "x"}}))
+    assert load_alert_policy(path) == AlertPolicy(min_lines=50, size_kpi="x")
+    path.write_text(yaml.safe_dump({**content, "alerting": {"min_lines": 50, "size_kpi": "y"}}))
+    with pytest.raises(KpiDictionaryError, match=r"alerting\.size_kpi: 'y' is not a KPI"):
+        load_alert_policy(path)
+    path.write_text(yaml.safe_dump({**content, "alerting": {"min_lines": -1}}))
+    with pytest.raises(KpiDictionaryError, match=r"alerting\.min_lines"):
+        load_alert_policy(path)

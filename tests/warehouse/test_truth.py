@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from workbench.catalog.kpis import load_kpis
+from workbench.catalog.kpis import load_alert_policy, load_kpis
 from workbench.months import add_months
 from workbench.warehouse.storage import read_table
 
@@ -110,13 +110,27 @@ def test_kpi_cube_reconciles_with_dws(wide, cube, tiny_manifest):
 
 
 def test_alerts_are_the_dictionary_threshold_breaches(spark, cube, tiny_warehouse):
-    kpis = load_kpis(tiny_warehouse.resolve(tiny_warehouse.warehouse.kpi_dictionary))
+    dictionary = tiny_warehouse.resolve(tiny_warehouse.warehouse.kpi_dictionary)
+    kpis = load_kpis(dictionary)
+    policy = load_alert_policy(dictionary)
     alerts = read_table(spark, tiny_warehouse, "ads_kpi_alerts")
-    level = [k for k in kpis if k.has_thresholds and k.basis == "level"]
+    level = [k for k in kpis if k.has_thresholds and k.basis == "level" and k.persist_months == 1]
     assert level, "the dictionary should have level thresholds to test"
+    # cells large enough to alert: the size KPI's value in the same cell and month
+    cell = ["region_id", "segment", "plan_type", "month"]
+    large = (
+        cube.where(F.col("kpi_code") == policy.size_kpi)
+        .where(F.col("value") >= policy.min_lines)
+        .select(*cell)
+    )
     # recompute the level breaches independently, KPI by KPI, from the dictionary
+    found = 0
     for kpi in level:
-        cells = cube.where(F.col("kpi_code") == kpi.code).where(F.col("value").isNotNull())
+        cells = (
+            cube.where(F.col("kpi_code") == kpi.code)
+            .where(F.col("value").isNotNull())
+            .join(large, cell)
+        )
         worse = (
             (lambda t: F.col("value") < t)
             if kpi.better == "higher"
@@ -129,6 +143,11 @@ def test_alerts_are_the_dictionary_threshold_breaches(spark, cube, tiny_warehous
         mine = alerts.where(F.col("kpi_code") == kpi.code)
         assert mine.where("severity = 'alarm'").count() == expected_alarm, kpi.code
         assert mine.where("severity = 'warning'").count() == expected_warning, kpi.code
+        found += expected_alarm + expected_warning
+    assert found > 0, "the tiny operator breaches some level threshold in a large cell"
+    # no alert from a cell under the policy's size
+    small = alerts.join(large.withColumn("_large", F.lit(True)), cell, "left")
+    assert small.where(F.col("_large").isNull()).count() == 0
     # every alert carries the threshold it breached
     bad = alerts.where(
         "(direction = 'below' and measured >= threshold) "

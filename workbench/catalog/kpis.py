@@ -21,7 +21,9 @@ KPI_SOURCES = ("dws_subscriber_month", "dws_channel_month", "dws_region_month", 
 
 _CODE = re.compile(r"^[a-z][a-z0-9_]*$")
 _REQUIRED = ("code", "name_en", "name_zh", "formula", "unit", "grain", "better")
-_OPTIONAL = ("warning", "alarm", "target", "source", "basis", "description")
+_OPTIONAL = ("warning", "alarm", "target", "source", "basis", "persist_months", "description")
+#: the longest persistence a KPI may ask for (the alerts mart reads this many months back)
+MAX_PERSIST_MONTHS = 3
 
 
 class KpiDictionaryError(WorkbenchError, ValueError):
@@ -45,6 +47,8 @@ class Kpi:
     source: str = DEFAULT_SOURCE
     basis: str = "level"  # level | mom_change
     description: str = ""
+    #: months in a row the threshold must be breached before an alert is raised (1: at once)
+    persist_months: int = 1
 
     @property
     def has_thresholds(self) -> bool:
@@ -80,6 +84,11 @@ def parse_kpi(entry: Any, where: str) -> Kpi:
     basis = entry.get("basis", "level")
     if basis not in ("level", "mom_change"):
         raise KpiDictionaryError(f"{where}.basis: must be 'level' or 'mom_change'")
+    persist = entry.get("persist_months", 1)
+    if isinstance(persist, bool) or not isinstance(persist, int):
+        raise KpiDictionaryError(f"{where}.persist_months: must be a whole number of months")
+    if not 1 <= persist <= MAX_PERSIST_MONTHS:
+        raise KpiDictionaryError(f"{where}.persist_months: must be 1 to {MAX_PERSIST_MONTHS}")
     source = entry.get("source", DEFAULT_SOURCE)
     if source not in KPI_SOURCES:
         raise KpiDictionaryError(f"{where}.source: must be one of {', '.join(KPI_SOURCES)}")
@@ -107,6 +116,7 @@ def parse_kpi(entry: Any, where: str) -> Kpi:
         source=source,
         basis=basis,
         description=str(entry.get("description", "")),
+        persist_months=persist,
     )
 
 
@@ -128,3 +138,39 @@ def load_kpis(path: Path) -> list[Kpi]:
             raise KpiDictionaryError(f"{path}: KPI {kpi.code!r}.code: defined twice")
         seen.add(kpi.code)
     return kpis
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    """When a breach becomes an alert, for every KPI (the dictionary's ``alerting:`` section).
+
+    ``min_lines``: a cube cell smaller than this (its ``size_kpi`` in the month) raises no
+    alert: in a cell of a few dozen lines one churner moves the rate by points, and an alarm
+    that is chance teaches managers to ignore alarms.
+    """
+
+    min_lines: int = 0
+    size_kpi: str = "active_subscribers"
+
+
+def load_alert_policy(path: Path) -> AlertPolicy:
+    """The ``alerting:`` section of the dictionary (defaults: every cell alerts); errors name the
+    file and the field."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    section = raw.get("alerting") if isinstance(raw, dict) else None
+    if section is None:
+        return AlertPolicy()
+    where = f"{path}: alerting"
+    if not isinstance(section, Mapping):
+        raise KpiDictionaryError(f"{where}: must be a mapping of fields")
+    unknown = sorted(set(section) - {"min_lines", "size_kpi"})
+    if unknown:
+        raise KpiDictionaryError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    min_lines = section.get("min_lines", 0)
+    if isinstance(min_lines, bool) or not isinstance(min_lines, int) or min_lines < 0:
+        raise KpiDictionaryError(f"{where}.min_lines: must be a whole number of lines, 0 or more")
+    size_kpi = section.get("size_kpi", AlertPolicy.size_kpi)
+    codes = {k.code for k in load_kpis(path)}
+    if size_kpi not in codes:
+        raise KpiDictionaryError(f"{where}.size_kpi: {size_kpi!r} is not a KPI of the dictionary")
+    return AlertPolicy(min_lines=min_lines, size_kpi=size_kpi)

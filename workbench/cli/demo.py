@@ -32,31 +32,26 @@ def needs_generation(manifest: dict | None, profile: str, seed: int) -> bool:
 
 
 def alerts_table(settings: Settings, month: str, limit: int = 12):
-    """The latest month's KPI alerts at province level and by region, worst first."""
+    """The latest month's KPI alerts at province and region level, the most serious first (the
+    KPI report's ranking and sentences)."""
     from rich.table import Table
 
+    from workbench.catalog.kpis import load_kpis
     from workbench.marts import read_mart
+    from workbench.subjects import kpi_overview
 
     alerts = read_mart("ads_kpi_alerts", settings, months=[month])
     alerts = alerts[(alerts["segment"] == "ALL") & (alerts["plan_type"] == "ALL")]
+    dictionary = kpi_overview.dictionary_frame(
+        load_kpis(settings.resolve(settings.warehouse.kpi_dictionary))
+    )
+    ranked = kpi_overview.alert_sentences(alerts, dictionary)
     table = Table(title=f"KPI alerts {month}: {len(alerts)} at province and region level")
-    for name in ("severity", "region", "KPI", "指标", "value", "breach"):
-        table.add_column(name)
-    ranked = alerts.assign(rank=alerts["severity"].map({"alarm": 0, "warning": 1}))
-    for row in ranked.sort_values(["rank", "region_id", "kpi_code"]).head(limit).itertuples():
+    table.add_column("alert")
+    table.add_column("告警")
+    for row in ranked.head(limit).itertuples():
         colour = "red" if row.severity == "alarm" else "yellow"
-        if row.basis == "mom_change":
-            breach = f"{row.measured:+.1%} on last month (limit {row.threshold:+.0%})"
-        else:
-            breach = f"limit {row.threshold:,.4g}"
-        table.add_row(
-            f"[{colour}]{row.severity}[/]",
-            row.region_id,
-            row.kpi_name_en,
-            row.kpi_name_zh,
-            f"{row.value:,.4g}",
-            breach,
-        )
+        table.add_row(f"[{colour}]{row.sentence_en}[/]", f"[{colour}]{row.sentence_zh}[/]")
     return table
 
 

@@ -8,7 +8,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog import get_table
-from workbench.catalog.kpis import KPI_SOURCES, load_kpis
+from workbench.catalog.kpis import KPI_SOURCES, MAX_PERSIST_MONTHS, load_alert_policy, load_kpis
 from workbench.errors import require_columns
 from workbench.months import add_months, month_index
 from workbench.warehouse.columns import (
@@ -292,9 +292,15 @@ def _build_kpi_cube(read: InputReader, ctx: BuildContext) -> DataFrame:
     return compute_kpi_cube(kpis, sources)
 
 
+#: months of the cube before a built month the alerts read: the month-on-month change of the
+#: oldest month a persistence rule looks at
+ALERT_LOOKBACK = MAX_PERSIST_MONTHS
+
+
 def _build_kpi_alerts(read: InputReader, ctx: BuildContext) -> DataFrame:
-    cube = read("ads_kpi_cube", _earlier(ctx, 1))
-    alerts = compute_kpi_alerts(_kpis(ctx), cube)
+    cube = read("ads_kpi_cube", _earlier(ctx, ALERT_LOOKBACK))
+    dictionary = Path(ctx.params["kpi_dictionary"])
+    alerts = compute_kpi_alerts(_kpis(ctx), cube, load_alert_policy(dictionary))
     return alerts.where(F.col("month").isin(ctx.months))
 
 
@@ -360,7 +366,12 @@ def ads_models(horizon_months: int = 3) -> list[Model]:
     """The ADS models in build order. Campaign results look ahead over the churn window."""
     return [
         Model("ads_kpi_cube", KPI_SOURCES, _build_kpi_cube),
-        Model("ads_kpi_alerts", ("ads_kpi_cube",), _build_kpi_alerts, lookback_months=1),
+        Model(
+            "ads_kpi_alerts",
+            ("ads_kpi_cube",),
+            _build_kpi_alerts,
+            lookback_months=ALERT_LOOKBACK,
+        ),
         Model(
             "ads_churn_features",
             ("dws_subscriber_month",),

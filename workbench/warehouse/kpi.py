@@ -15,11 +15,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from workbench.catalog.ads import ALL
-from workbench.catalog.kpis import Kpi, KpiDictionaryError
+from workbench.catalog.kpis import MAX_PERSIST_MONTHS, AlertPolicy, Kpi, KpiDictionaryError
 from workbench.errors import require_columns
 from workbench.warehouse.columns import conform_to, month_index_col
 
@@ -108,18 +108,25 @@ def compute_kpi_cube(kpis: list[Kpi], sources: Mapping[str, DataFrame]) -> DataF
     )
 
 
-def compute_kpi_alerts(kpis: list[Kpi], cube: DataFrame) -> DataFrame:
+def compute_kpi_alerts(
+    kpis: list[Kpi], cube: DataFrame, policy: AlertPolicy | None = None
+) -> DataFrame:
     """Cells of ``cube`` whose KPI breached its warning or alarm threshold.
 
     For ``basis: mom_change`` KPIs the cube must also hold the previous month (the first month
-    of the cube therefore raises no change alert).
+    of the cube therefore raises no change alert). A KPI with ``persist_months: k`` alerts only
+    when its threshold was breached in each of the last k months (the severity is the mildest
+    of them), so the cube must hold those months too. Cells smaller than the policy's
+    ``min_lines`` raise nothing.
     """
+    policy = policy or AlertPolicy()
     require_columns(cube, ["kpi_code", "value", "month", *CUBE_DIMENSIONS], "ads_kpi_cube")
     rules = [k for k in kpis if k.has_thresholds]
     spark = cube.sparkSession
     thresholds = spark.createDataFrame(
-        [(k.code, k.better, k.basis, k.warning, k.alarm) for k in rules],
-        "kpi_code string, better string, basis string, warning double, alarm double",
+        [(k.code, k.better, k.basis, k.warning, k.alarm, k.persist_months) for k in rules],
+        "kpi_code string, better string, basis string, warning double, alarm double, "
+        "persist_months int",
     )
     cell = Window.partitionBy("kpi_code", *CUBE_DIMENSIONS).orderBy("_mi")
     measured = (
@@ -135,20 +142,38 @@ def compute_kpi_alerts(kpis: list[Kpi], cube: DataFrame) -> DataFrame:
     )
     higher = F.col("better") == "higher"
 
-    def breached(threshold: str):
+    def breached(threshold: str) -> Column:
         limit = F.col(threshold)
         return limit.isNotNull() & F.when(higher, F.col("measured") < limit).otherwise(
             F.col("measured") > limit
         )
 
-    return (
+    # 2 = alarm, 1 = warning, 0 = within both thresholds, per month
+    level = F.when(breached("alarm"), 2).when(breached("warning"), 1).otherwise(0)
+    held = None  # the mildest level of the last persist_months months, each one present
+    for k in range(1, MAX_PERSIST_MONTHS + 1):
+        window = cell.rangeBetween(-(k - 1), 0)
+        kept = F.when(F.count("_level").over(window) == k, F.min("_level").over(window))
+        held = (held if held is not None else F).when(F.col("persist_months") == k, kept)
+    alerts = (
         measured.where(F.col("measured").isNotNull())
+        .withColumn("_level", level)
+        .withColumn("_held", held)
         .withColumn(
             "severity",
-            F.when(breached("alarm"), F.lit("alarm")).when(breached("warning"), F.lit("warning")),
+            F.when(F.col("_held") == 2, F.lit("alarm")).when(F.col("_held") == 1, F.lit("warning")),
         )
         .where(F.col("severity").isNotNull())
-        .withColumn(
+    )
+    if policy.min_lines:
+        sizes = cube.where(F.col("kpi_code") == policy.size_kpi).select(
+            *CUBE_DIMENSIONS, "month", F.col("value").alias("_lines")
+        )
+        alerts = alerts.join(sizes, [*CUBE_DIMENSIONS, "month"], "left").where(
+            F.coalesce(F.col("_lines"), F.lit(0.0)) >= policy.min_lines
+        )
+    return (
+        alerts.withColumn(
             "threshold",
             F.when(F.col("severity") == "alarm", F.col("alarm")).otherwise(F.col("warning")),
         )
