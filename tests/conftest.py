@@ -128,3 +128,18 @@ def tiny_warehouse(spark, tiny_project, tiny_manifest, tiny_shared) -> Settings:
     shared = _shared_tiny(spark, tiny_shared, built=True)
     shutil.copytree(shared.warehouse_dir, tiny_project.warehouse_dir, dirs_exist_ok=True)
     return tiny_project
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    from playwright.sync_api import sync_playwright
+
+    from workbench.dashboards.timing import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test-packages` (Debian's chromium)")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
+        yield instance
+        instance.close()

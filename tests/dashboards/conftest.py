@@ -24,7 +24,6 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, exclusive, make_project
 from workbench.config import CONFIG_ENV, Settings
-from workbench.dashboards.timing import CHROMIUM, CHROMIUM_ARGS
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "screenshots"
 DOC_IMAGES = PROJECT_ROOT / "docs" / "images"
@@ -214,19 +213,6 @@ def dashboard_server(dashboard_project, tmp_path_factory) -> Iterator[Server]:
     server = start_server(dashboard_project, log_file)
     yield server
     stop_server(server.process)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test-packages` (Debian's chromium)")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import nbformat
 import papermill as pm
 import pytest
 
+from tests.pages import check_at_both_sizes
 from workbench.analysis.churn import load_model
 from workbench.errors import ParameterError
 from workbench.marts import read_mart
@@ -45,7 +46,7 @@ BAD = {
 
 
 @pytest.mark.parametrize("subject", SUBJECTS)
-def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manifest):
+def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manifest, browser):
     period = tiny_manifest["months"][-1]
     paths = run_subject(subject, period, FAST[subject], tiny_warehouse)
     assert paths.directory == tiny_warehouse.reports_dir / subject / period
@@ -56,6 +57,9 @@ def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manif
     # which go to spark.log beside the report, nor a library's
     assert not [o.text for o in outputs if o.output_type == "stream" and o.name == "stderr"]
     html = paths.html.read_text(encoding="utf-8")
+    # as a manager reads it, at a laptop's and a desktop's size: no overlapping text, no raw
+    # column names or floats, no stderr box
+    assert check_at_both_sizes(browser, paths.html.as_uri()) == {}
     assert "workbench.params.validate" not in html  # no code cells in the HTML
     assert "plotly" in html.lower()
     run = json.loads(paths.run_file.read_text())

@@ -220,7 +220,12 @@ def run(
     )
     evaluation = engine.evaluate(model, test)
     model = engine.attach_metrics(model, f"test_{test_month}", evaluation.metrics)
+    labels = get_table(FEATURES_TABLE).labels
     drivers = engine.drivers(model, test.X)
+    # each driver as a manager reads it: its catalog name in both languages
+    drivers["factor"] = [
+        f"{labels[f].zh} {labels[f].en}" if f in labels else f for f in drivers["feature"]
+    ]
 
     base = read_table(spark, settings, FEATURES_TABLE, [period])
     scores = engine.score_spark(
@@ -228,7 +233,7 @@ def run(
         model,
         id_columns=[ID_COLUMN, *CONTEXT_COLUMNS],
         top_n=top_n_reasons,
-        labels=get_table(FEATURES_TABLE).labels,
+        labels=labels,
     )
     from pyspark.sql import functions as F
 

@@ -122,8 +122,13 @@ def adopter_profile(settings: Settings, product_id: str, period: str) -> pd.Data
     return out
 
 
+#: the compared measures as a report names them
+METRIC_LABELS = {"arpu_cny": "每户月收入 ARPU (¥)", "data_mb": "户均流量 Data use (MB)"}
+
+
 def adopter_values(settings: Settings, product_id: str, period: str) -> pd.DataFrame:
-    """Holders' mean monthly revenue (ARPU) and data use in ``period`` against non-holders'."""
+    """Holders' mean monthly revenue (ARPU) and data use in ``period`` against non-holders'
+    (``metric`` a code, ``label`` its name in the report)."""
     frame = _adopters(settings, product_id, parse_month(period))
     sums = ["n_holders", "n_base", "revenue_holders_cny", "revenue_base_cny"]
     s = frame[[*sums, "data_mb_holders", "data_mb_base"]].sum()
@@ -138,6 +143,7 @@ def adopter_values(settings: Settings, product_id: str, period: str) -> pd.DataF
         rows.append(
             {
                 "metric": metric,
+                "label": METRIC_LABELS[metric],
                 "holders_mean": mean_h,
                 "non_holders_mean": mean_o,
                 "ratio": mean_h / mean_o if mean_o else np.nan,
