@@ -437,16 +437,26 @@ def category_heatmap(frame: pd.DataFrame, x: str, y: str, z: str, title: str) ->
 
 
 def stacked_bars(
-    frame: pd.DataFrame, x: str, stack: str, value: str, title: str, *, percent: bool = True
+    frame: pd.DataFrame,
+    x: str,
+    stack: str,
+    value: str,
+    title: str,
+    *,
+    percent: bool = True,
+    names: Mapping[str, str] | None = None,
 ) -> go.Figure:
-    """Bars of ``value`` per ``x`` stacked by ``stack`` (e.g. resolution bands per category)."""
+    """Bars of ``value`` per ``x`` stacked by ``stack`` (e.g. resolution bands per category);
+    ``names``: how the legend names each ``stack`` value (default: the value)."""
     import plotly.graph_objects as go
 
     require_columns(frame.columns, [x, stack, value], title)
     fig = _figure(title, "", "")
     for name, part in frame.groupby(stack, sort=False):
-        fig.add_trace(go.Bar(x=part[x].astype(str), y=part[value], name=str(name)))
-    fig.update_layout(barmode="stack")
+        label = (names or {}).get(str(name), str(name))
+        fig.add_trace(go.Bar(x=part[x].astype(str), y=part[value], name=label))
+    # months such as 2026-01 are categories, not dates plotly should space by day
+    fig.update_layout(barmode="stack", xaxis_type="category")
     if percent:
         fig.update_layout(yaxis_tickformat=".0%")
     return fig

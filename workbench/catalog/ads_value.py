@@ -14,6 +14,15 @@ LIFECYCLE_STAGES: tuple[str, ...] = ("new", "growing", "stable", "declining", "a
 MIGRATION_FROM: tuple[str, ...] = (*VALUE_TIERS, "new")
 MIGRATION_TO: tuple[str, ...] = (*VALUE_TIERS, "lost")
 REVENUE_CATEGORIES: tuple[str, ...] = ("plan_fee", "voice", "sms", "data", "vas", "recharge")
+#: each revenue category as reports and apps name it
+REVENUE_CATEGORY_LABELS: dict[str, str] = {
+    "plan_fee": "套餐费 Plan fees",
+    "voice": "语音 Voice",
+    "sms": "短信 SMS",
+    "data": "流量 Data",
+    "vas": "增值业务 Value-added services",
+    "recharge": "充值 Prepaid recharges",
+}
 UNKNOWN = "UNKNOWN"  # dimension value of lines whose region, plan or segment is missing
 
 _CELL = ("region_id", "segment", "plan_type")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from workbench import formats
 from workbench.catalog.results import ALL_SCOPE
 from workbench.errors import ParameterError, require_columns
 
@@ -417,9 +418,18 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             ]
             table = shown[["antecedent", "consequent", "support", "confidence", "lift"]].copy()
             table[["support", "confidence"]] = table[["support", "confidence"]].map(
-                lambda v: f"{v:.1%}"
+                lambda v: formats.format_value(v, "share")
             )
-            table["lift"] = table["lift"].map(lambda v: f"{v:.2f}")
+            table["lift"] = table["lift"].map(lambda v: formats.format_value(v, "ratio"))
+            table = table.rename(
+                columns={
+                    "antecedent": "holds 已持有",
+                    "consequent": "offer 推荐",
+                    "support": "support 支持度",
+                    "confidence": "confidence 置信度",
+                    "lift": "lift 提升度",
+                }
+            )
             rules_box.children = [ui.table_html(table, "rules")]
             ui.plot(strongest_figure(shown), "strongest", chart)
 

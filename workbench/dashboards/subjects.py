@@ -33,6 +33,7 @@ import pandas as pd
 import workbench.subjects.revenue  # noqa: F401
 from workbench import formats
 from workbench.catalog.ads import ALL
+from workbench.catalog.ads_value import REVENUE_CATEGORY_LABELS
 from workbench.dashboards.access import TOKEN_PARAM
 from workbench.dashboards.data import (
     EmptySelection,
@@ -253,6 +254,7 @@ def _revenue(settings: Settings, period: str, region: str) -> list[Part]:
                 "revenue_cny",
                 "收入结构 Revenue by category",
                 percent=False,
+                names=REVENUE_CATEGORY_LABELS,
             ),
         ),
         Chart(
