@@ -84,3 +84,16 @@ def check_at_both_sizes(browser, url: str) -> dict[str, list[str]]:
         if problems:
             found[f"{width}x{height}"] = problems
     return found
+
+
+def open_page_at_both_sizes(page) -> dict[str, list[str]]:
+    """:func:`page_problems` of an open page (an app as the test left it) at each of
+    :data:`VIEWPORTS`, by size; only the sizes with problems."""
+    found = {}
+    for width, height in VIEWPORTS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(500)  # the widgets' layout follows the new width
+        problems = page_problems(page)
+        if problems:
+            found[f"{width}x{height}"] = problems
+    return found

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.pages import open_page_at_both_sizes
 from workbench.dashboards import channel_whatif as app
 from workbench.errors import InputDataError, ParameterError
 
@@ -204,4 +205,6 @@ def test_whatif_in_the_browser(dashboard_server, dashboard_period, tiny_manifest
     page.set_viewport_size({"width": 1400, "height": 2000})
     page.locator(".wb-chart-survival .js-plotly-plot").wait_for()
     screenshot(page, "channel_whatif")
+    # as managers read it, at a laptop's and a desktop's size
+    assert open_page_at_both_sizes(page) == {}
     assert "Traceback" not in page.inner_text("body")

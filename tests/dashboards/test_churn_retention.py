@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.dashboards.conftest import choose, screenshot, value_text
+from tests.pages import open_page_at_both_sizes
 from workbench.dashboards import churn_retention as app
 from workbench.dashboards import ui
 from workbench.dashboards.access import AccessDenied, Viewer, denied_viewer
@@ -193,6 +194,8 @@ def test_retention_app_in_the_browser(dashboard_project, dashboard_period, page,
         " return c.length > 0 && c.every(e => e.innerText.trim() == 'mass'); }"
     )
     screenshot(page, "churn_retention")
+    # as managers read it, at a laptop's and a desktop's size
+    assert open_page_at_both_sizes(page) == {}
 
 
 def test_a_region_manager_sees_and_exports_only_their_region(

@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 
+from tests.pages import open_page_at_both_sizes
 from workbench.dashboards import cross_sell as app
 from workbench.errors import InputDataError, ParameterError
 
@@ -176,6 +177,8 @@ def test_explorer_in_the_browser(dashboard_server, dashboard_period, page, open_
     page.locator(".wb-chart-strongest .js-plotly-plot").wait_for()
     page.set_viewport_size({"width": 1400, "height": 1300})
     screenshot(page, "cross_sell")
+    # as managers read it, at a laptop's and a desktop's size
+    assert open_page_at_both_sizes(page) == {}
 
     # nothing passes: a plain message, not a traceback
     set_slider(page, "min-lift", 10.0)

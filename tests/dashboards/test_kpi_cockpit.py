@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import make_project
 from tests.dashboards.conftest import choose, screenshot, value_text
+from tests.pages import open_page_at_both_sizes
 from workbench.catalog.ads import ALL
 from workbench.catalog.kpis import load_kpis
 from workbench.dashboards import kpi_cockpit as app
@@ -162,6 +163,8 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
         arg=str(int(expected)),
     )
     screenshot(page, "kpi_cockpit")
+    # as managers read it, at a laptop's and a desktop's size
+    assert open_page_at_both_sizes(page) == {}
 
     # a cell with no data: a plain message, not a traceback
     choose(page, "segment", "high_value")

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import make_project
 from tests.dashboards.conftest import choose, screenshot, value_text
+from tests.pages import open_page_at_both_sizes
 from workbench.dashboards import kpi_cockpit
 from workbench.dashboards import subjects as app
 from workbench.dashboards.access import (
@@ -264,6 +265,8 @@ def test_subjects_in_the_browser(dashboard_project, page, open_app):
     choose(page, "month", period)
     _wait_value(page, "rev-revenue", gz["rev-revenue"])
     screenshot(page, "subjects")
+    # as managers read it, at a laptop's and a desktop's size
+    assert open_page_at_both_sizes(page) == {}
     # filter 3: the region on the competition tab
     _tab(page, "competition")
     _wait_value(page, "comp-risers", gz["comp-risers"])

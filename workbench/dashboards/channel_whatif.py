@@ -57,6 +57,44 @@ RESULT_COLUMNS = [
 ]
 
 
+#: the valuation table's columns as managers read them
+RESULT_HEADERS = {
+    "channel_id": "渠道 Channel",
+    "channel_name_en": "Name",
+    "channel_name_zh": "名称",
+    "n_gross_adds": "新增 Gross adds",
+    "commission_per_add_cny": "佣金 Commission/add",
+    "cac_cny": "获客成本 CAC",
+    "arpu_cny": "ARPU",
+    "survival_at_horizon": "期末留存 Survival",
+    "ltv_cny": "客户价值 LTV",
+    "payback_month": "回本月 Payback",
+    "roi": "ROI",
+}
+
+
+def results_table(results: pd.DataFrame) -> pd.DataFrame:
+    """:func:`recompute`'s valuation as the page lists it: money in yuan, shares in percent,
+    bilingual headers."""
+
+    def money(column: str) -> list[str]:
+        return [formats.format_value(v, "CNY") for v in results[column]]
+
+    shown = results.assign(
+        n_gross_adds=[formats.format_value(v, "count") for v in results["n_gross_adds"]],
+        commission_per_add_cny=money("commission_per_add_cny"),
+        cac_cny=money("cac_cny"),
+        arpu_cny=money("arpu_cny"),
+        ltv_cny=money("ltv_cny"),
+        survival_at_horizon=[
+            formats.format_value(v, "share") for v in results["survival_at_horizon"]
+        ],
+        payback_month=results["payback_month"].map(_payback_text),
+        roi=results["roi"].map(_roi_text),
+    )
+    return shown[list(RESULT_HEADERS)].rename(columns=RESULT_HEADERS)
+
+
 @dataclass(frozen=True)
 class WhatIfBase:
     """The valuation at the subject's parameters plus the channel names, as of ``period``."""
@@ -353,8 +391,12 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
                 box, head = values[row.channel_id]
                 colour = ui.ALARM if pd.notna(row.roi) and row.roi < 0 else None
                 roi = ui.Value(f"roi-{row.channel_id}", _roi_text(row.roi), "ROI", colour)
+                # the secondary figure, smaller: "not paid back" must fit the tile unbroken
                 payback = ui.Value(
-                    f"payback-{row.channel_id}", _payback_text(row.payback_month), "Payback 回本月"
+                    f"payback-{row.channel_id}",
+                    _payback_text(row.payback_month),
+                    "Payback 回本月",
+                    size=16,
                 )
                 ui.set_tile(box, head, [[roi], [payback]], border="#ddd")
             ranked = results.dropna(subset=["roi"])
@@ -369,12 +411,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
                     caption="Worst ROI 最差渠道",
                     colour=ui.ALARM,
                 )
-            table = results.assign(
-                roi=results["roi"].map(_roi_text),
-                payback_month=results["payback_month"].map(_payback_text),
-                survival_at_horizon=results["survival_at_horizon"].map(lambda v: f"{v:.1%}"),
-            ).round({"commission_per_add_cny": 1, "cac_cny": 1, "arpu_cny": 1, "ltv_cny": 1})
-            table_box.children = [ui.table_html(table, "channels")]
+            table_box.children = [ui.table_html(results_table(results), "channels")]
             ui.plot(roi_figure(results), "roi", roi_chart)
             ui.plot(survival_figure(base, int(horizon.value)), "survival", survival_chart)
 

@@ -289,15 +289,14 @@ _held_for_browser: list[Callable[[], None]] | None = None
 
 
 def later(callback: Callable[[], None]) -> None:
-    """Run ``callback`` after what the current handler sends (at once outside an event loop);
+    """Run ``callback`` after what the current handler sends (at once outside a kernel);
     while a page is being built for a browser not yet connected, once that browser has loaded
     the page (:func:`deferred`)."""
     if _held_for_browser is not None:
         _held_for_browser.append(callback)
         return
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    loop = _kernel_loop()
+    if loop is None:
         callback()
         return
     loop.call_soon(callback)
@@ -581,6 +580,21 @@ def _build_page(build: Callable[[], widgets.Widget]) -> widgets.Widget:
         return message(plain_error(exc), "error")
 
 
+def _kernel_loop() -> asyncio.AbstractEventLoop | None:
+    """The running event loop of the Jupyter kernel this code runs in; None in a plain script or
+    a test, even one driving a browser through Playwright, whose own running loop would never
+    run a callback of the page's."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
     """Show an app's page now, run ``build`` right after the notebook cell returns and draw its
     charts once the browser has the page on screen.
@@ -590,13 +604,12 @@ def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
     mart reads and widget creation in front of that; building just after it lets them overlap,
     and the widget states are ready when the page's scripts connect to the kernel. The charts
     come last: Plotly's renderer is the page's largest script, and drawing them with the first
-    screen held the figures and filters back until it had loaded. Outside a running event loop
-    (a plain script) ``build`` runs at once, charts included.
+    screen held the figures and filters back until it had loaded. Outside a Jupyter kernel (a
+    plain script, a test) ``build`` runs at once, charts included.
     """
     placeholder = widgets.VBox()
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
+    loop = _kernel_loop()
+    if loop is None:
         placeholder.children = [build()]
         return DeferredPage(placeholder, _build=build)
     done: asyncio.Future[widgets.Widget] = loop.create_future()
