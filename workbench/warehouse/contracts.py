@@ -78,6 +78,8 @@ class Dialect:
     name: str
     identifier: Callable[[str], str]
     string: Callable[[str], str]
+    #: distinct combinations of already quoted columns, rows with a null in any left out
+    distinct: Callable[[list[str]], str]
 
     def literal(self, value: object) -> str:
         if isinstance(value, bool):
@@ -92,11 +94,18 @@ SPARK = Dialect(
     identifier=lambda name: "`" + name.replace("`", "``") + "`",
     # Spark reads a backslash in a string literal as an escape
     string=lambda text: "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'",
+    # several arguments: a row with a null in any of them is not counted
+    distinct=lambda cols: f"count(DISTINCT {', '.join(cols)})",
 )
 DUCKDB = Dialect(
     "duckdb",
     identifier=lambda name: '"' + name.replace('"', '""') + '"',
     string=lambda text: "'" + text.replace("'", "''") + "'",
+    # one argument only: a row of the columns, null (so not counted) when any of them is
+    distinct=lambda cols: (
+        f"count(DISTINCT CASE WHEN {' AND '.join(f'{c} IS NOT NULL' for c in cols)} "
+        f"THEN row({', '.join(cols)}) END)"
+    ),
 )
 
 
@@ -124,8 +133,7 @@ def violations_sql(contract: Contract, table: Table, dialect: Dialect = SPARK) -
         cols = [dialect.identifier(c) for c in unique_columns(contract, table)]
         complete = " AND ".join(f"{c} IS NOT NULL" for c in cols)
         # rows with every key present minus distinct keys = surplus copies
-        distinct = cols[0] if len(cols) == 1 else f"({', '.join(cols)})"
-        return f"sum(CASE WHEN {complete} THEN 1 ELSE 0 END) - count(DISTINCT {distinct})"
+        return f"sum(CASE WHEN {complete} THEN 1 ELSE 0 END) - {dialect.distinct(cols)}"
     return f"sum(CASE WHEN {breaking_rows_sql(contract, dialect)} THEN 1 ELSE 0 END)"
 
 
