@@ -13,6 +13,7 @@ import pandas as pd
 
 from workbench.analysis.forecast import Forecast, forecast_monthly
 from workbench.catalog.ads import ALL
+from workbench.catalog.ads_value import REVENUE_CATEGORY_LABELS
 from workbench.errors import ParameterError
 from workbench.months import add_months, parse_month
 from workbench.params import defaults
@@ -29,10 +30,10 @@ DIMENSIONS = ("category", "region_id", "plan_id", "plan_type", "segment")
 
 @dataclass(frozen=True)
 class Revenue:
-    """``trend``: revenue, live lines and ARPU by month; ``by_category``/``by_region``/
-    ``by_plan``: this month against last month and last year; ``totals``: the headline
-    figures; ``forecast``: the forecast with its back-test; ``messages``: plain notes on what
-    could not be computed (no last year, short history)."""
+    """``trend``: revenue, live lines and ARPU by month; ``by_category`` (with each category's
+    ``category_name``), ``by_region``, ``by_plan``: this month against last month and last
+    year; ``totals``: the headline figures; ``forecast``: the forecast with its back-test;
+    ``messages``: plain notes on what could not be computed (no last year, short history)."""
 
     trend: pd.DataFrame
     by_category: pd.DataFrame
@@ -135,6 +136,7 @@ def run(
     series = pd.Series(trend["revenue_cny"].to_numpy(), index=trend["month"])
     forecast = forecast_monthly(series, horizon=horizon_months, confidence=confidence)
     by_category = compare_structure(structure, period, "category")
+    by_category["category_name"] = by_category["category"].map(REVENUE_CATEGORY_LABELS)
     by_region = compare_structure(structure, period, "region_id")
     by_plan = compare_structure(structure, period, "plan_id")
     total = by_category[["revenue_cny", "revenue_prev_cny", "revenue_ly_cny"]].sum(min_count=1)
