@@ -119,11 +119,8 @@ class _Tile:
         colour = SEVERITY_COLOUR.get(severity or "")
         unit = str(row.get("unit") or "")
         name = f"kpi-{self.code}"
-        value, target = row["value"], row.get("target")
-        gap = "-"
-        if pd.notna(target):
-            mark = " ✓" if row["is_on_target"] else " ✗"
-            gap = formats.format_gap(value, target, unit, lang) + mark
+        value = row["value"]
+        gap = kpi_overview.target_gap(row, lang)
         caption = str(row.get(f"kpi_name_{lang}") or self.code)
         changes = [
             ui.Value(

@@ -42,6 +42,19 @@ class KpiOverview:
     cell: dict[str, str]
 
 
+DICTIONARY_COLUMNS = (
+    "kpi_code",
+    "kpi_name_en",
+    "kpi_name_zh",
+    "unit",
+    "better",
+    "target",
+    "warning",
+    "alarm",
+    "basis",
+)
+
+
 def dictionary_frame(kpis: list[Kpi]) -> pd.DataFrame:
     """The KPI dictionary as a frame, in dictionary order: code, names, unit, direction,
     thresholds, basis and target (what the report and the cockpit show beside each value)."""
@@ -62,19 +75,6 @@ def dictionary_frame(kpis: list[Kpi]) -> pd.DataFrame:
         ],
         columns=DICTIONARY_COLUMNS,
     )
-
-
-DICTIONARY_COLUMNS = (
-    "kpi_code",
-    "kpi_name_en",
-    "kpi_name_zh",
-    "unit",
-    "better",
-    "target",
-    "warning",
-    "alarm",
-    "basis",
-)
 
 
 def compare_periods(cube: pd.DataFrame, period: str, dictionary: pd.DataFrame) -> pd.DataFrame:
@@ -103,12 +103,21 @@ def compare_periods(cube: pd.DataFrame, period: str, dictionary: pd.DataFrame) -
     return out.reset_index(drop=True)
 
 
+def target_gap(row: Mapping[str, object], lang: Lang = "en") -> str:
+    """A :func:`compare_periods` row's gap to its target in the KPI's unit, marked ✓ when the
+    target is met and ✗ when not; ``-`` without a target."""
+    if pd.isna(row["target"]):
+        return MISSING
+    met = row["is_on_target"]
+    mark = "" if pd.isna(met) else " ✓" if met else " ✗"
+    return format_gap(row["value"], row["target"], row["unit"], lang) + mark
+
+
 def display_table(table: pd.DataFrame, lang: Lang = "en") -> pd.DataFrame:
     """:func:`compare_periods` as a manager reads it: each figure in its unit, changes of rates
     in points, bilingual headers."""
     rows = []
     for r in table.itertuples(index=False):
-        mark = {True: " ✓", False: " ✗"}.get(None if pd.isna(r.is_on_target) else r.is_on_target)
         rows.append(
             {
                 "指标 KPI": f"{r.kpi_name_zh} {r.kpi_name_en}",
@@ -118,18 +127,14 @@ def display_table(table: pd.DataFrame, lang: Lang = "en") -> pd.DataFrame:
                 "去年同期 Last year": format_value(r.value_ly, r.unit, lang),
                 "同比 YoY": format_change(r.value, r.value_ly, r.unit, lang),
                 "目标 Target": format_value(r.target, r.unit, lang),
-                "目标差 vs target": (
-                    format_gap(r.value, r.target, r.unit, lang) + (mark or "")
-                    if pd.notna(r.target)
-                    else MISSING
-                ),
+                "目标差 vs target": target_gap(r._asdict(), lang),
             }
         )
     return pd.DataFrame(rows)
 
 
 SEVERITY = {"alarm": ("alarm", "告警"), "warning": ("warning", "预警")}
-ALL_NAMES = {"region_id": ("province", "全省")}
+PROVINCE = {"en": "province", "zh": "全省"}  # the cell with every region rolled up
 
 
 def cell_name(alert: Mapping[str, object], lang: Lang = "en") -> str:
@@ -137,7 +142,7 @@ def cell_name(alert: Mapping[str, object], lang: Lang = "en") -> str:
     out; the province when every level is rolled up)."""
     parts = [str(alert[d]) for d in ("region_id", "segment", "plan_type") if alert[d] != ALL]
     if not parts or alert["region_id"] == ALL:
-        parts.insert(0, ALL_NAMES["region_id"][lang == "zh"])
+        parts.insert(0, PROVINCE[lang])
     return " · ".join(parts)
 
 
