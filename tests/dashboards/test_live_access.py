@@ -17,6 +17,7 @@ import ipywidgets as widgets
 import psutil
 import pytest
 import yaml
+from playwright.sync_api import expect
 
 from tests.conftest import PROJECT_ROOT
 from tests.dashboards.conftest import (
@@ -318,7 +319,8 @@ def test_in_a_browser_narrowed_regions_apply_on_the_next_action_and_in_preheated
     token = access.issue_token("south", access.settings_now(live_config))
     running = frozenset(k.pid for k in _kernels(live_server))
     _open(page, live_server, token)
-    assert page.locator(".wb-region select option").all_inner_texts() == ["ALL", "GZ", "SZ"]
+    # the frame is visible before its widgets are drawn: expect() waits for them
+    expect(page.locator(".wb-region select option")).to_have_text(["ALL", "GZ", "SZ"])
     # the next page's kernel runs the notebook up to the request under the old configuration
     wait_preheated(live_server, besides=running)
 
@@ -329,11 +331,11 @@ def test_in_a_browser_narrowed_regions_apply_on_the_next_action_and_in_preheated
         "() => [...document.querySelectorAll('.wb-region select option')]"
         ".map(o => o.innerText).join() == 'GZ'"
     )
-    assert page.locator(".wb-scope").inner_text() == "GZ"
+    expect(page.locator(".wb-scope")).to_have_text("GZ")
     regions = page.locator(".wb-table-at-risk td:nth-child(4)").all_inner_texts()
     assert regions and set(regions) == {"GZ"}
 
     second = page.context.new_page()
     _open(second, live_server, token)  # the preheated kernel, its settings read on request
-    assert second.locator(".wb-region select option").all_inner_texts() == ["GZ"]
-    assert second.locator(".wb-scope").inner_text() == "GZ"
+    expect(second.locator(".wb-region select option")).to_have_text(["GZ"])
+    expect(second.locator(".wb-scope")).to_have_text("GZ")
