@@ -209,10 +209,10 @@ SPECS: dict[str, dict[str, Param]] = {
         **COMMON,
         "horizon_months": Param(
             int,
-            "label window: churn in months M+1..M+k",
-            "预测窗口：M+1..M+k 月内离网",
+            "label window: 1 (churn next month) or the warehouse's churn_horizon_months",
+            "预测窗口：1（下月离网）或数仓的 churn_horizon_months",
             1,
-            6,
+            12,
             default=1,
         ),
         "train_months": Param(

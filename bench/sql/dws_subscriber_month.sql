@@ -156,7 +156,7 @@ SELECT subscriber_id, customer_id, customer_type, customer_type = 'enterprise' A
        coalesce(activation_date <= m_end, true)
            AND (deactivation_date IS NULL OR deactivation_date > m_end) AS is_active,
        activation_date BETWEEN m_start AND m_end AS is_gross_add,
-       coalesce(deactivation_date BETWEEN m_start AND m_end, false) AS is_churned,
+       coalesce(deactivation_date BETWEEN m_start AND m_end, false) AS is_churned_this_month,
        revenue_cny, plan_fee_cny, voice_cny, sms_cny, data_cny, vas_cny, recharge_cny,
        n_recharges, arrears_cny, n_calls, mou_min, onnet_min, offnet_min, competitor_a_min,
        competitor_b_min,

@@ -18,7 +18,7 @@ from workbench.subjects import SUBJECTS
 
 # Small settings so the whole module stays within a few minutes on two cores.
 FAST = {
-    "churn": {"num_boost_round": 60, "train_months": 2, "horizon_months": 2},
+    "churn": {"num_boost_round": 60, "train_months": 2, "horizon_months": 1},
     "cross_sell": {"by_groups": False, "max_len": 2},
     "channel_roi": {},
     "campaign_roi": {},

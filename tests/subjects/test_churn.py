@@ -1,11 +1,10 @@
-"""Churn subject: the horizon label, the time split, and the truth of the tiny operator."""
+"""Churn subject: the warehouse's label, the time split, and the truth of the tiny operator."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from pyspark.sql import types as T
 
 from workbench.analysis.churn import load_model
 from workbench.errors import InputDataError, ParameterError
@@ -35,42 +34,16 @@ PLANTED_FEATURES = {
     "family_plan": {"has_family_plan"},
     "enterprise_line": {"is_enterprise"},
 }
-SCHEMA = T.StructType(
-    [
-        T.StructField("subscriber_id", T.LongType()),
-        T.StructField("is_churned_next_month", T.BooleanType()),
-        T.StructField("month", T.StringType()),
-    ]
-)
 
 
-def test_horizon_label_looks_ahead_k_months(spark):
-    rows = [
-        (1, False, "2026-01"),
-        (1, False, "2026-02"),
-        (1, True, "2026-03"),  # deactivated in 2026-04
-        (2, False, "2026-01"),
-        (2, False, "2026-02"),
-        (2, False, "2026-03"),
-        (2, None, "2026-04"),
-    ]
-    df = spark.createDataFrame(rows, SCHEMA)
-    out = df.transform(churn.with_horizon_label(2, "2026-04")).toPandas()
-    got = {(r.subscriber_id, r.month): (r.is_churned, r.is_label_known) for r in out.itertuples()}
-    assert got == {
-        (1, "2026-01"): (False, True),
-        (1, "2026-02"): (True, True),
-        (1, "2026-03"): (True, False),
-        (2, "2026-01"): (False, True),
-        (2, "2026-02"): (False, True),
-        (2, "2026-03"): (False, False),
-        (2, "2026-04"): (False, False),
-    }
-
-
-def test_horizon_must_be_positive():
-    with pytest.raises(ParameterError, match="horizon_months"):
-        churn.with_horizon_label(0, "2026-04")
+def test_the_label_is_a_warehouse_column_and_other_windows_are_refused():
+    assert churn.warehouse_label(1, 3) == "is_churned_next_month"
+    assert churn.warehouse_label(3, 3) == "is_churned_within_horizon"
+    assert churn.warehouse_label(1, 1) == "is_churned_next_month"
+    with pytest.raises(ParameterError, match=r"horizon_months=2: .*churn_horizon_months"):
+        churn.warehouse_label(2, 3)
+    with pytest.raises(ParameterError, match="whole number"):
+        churn.warehouse_label(True, 3)
 
 
 def test_plan_months_leaves_no_overlap():
@@ -106,6 +79,18 @@ def test_model_finds_the_planted_drivers_and_beats_the_base_rate(churn_run, tiny
     lift = result.evaluation.lift
     assert float(lift["lift"].iloc[0]) >= 2.0, lift
     assert result.evaluation.metrics["auc"] > 0.65
+
+
+def test_the_model_is_tested_on_the_warehouse_label(churn_run, tiny_warehouse):
+    """The test month's base rate is the warehouse's share of lines flagged "churned next
+    month" in that month, exactly: tiny's test month (about 2,000 rows) is below the sample size,
+    so every row is tested, and a label rebuilt differently would change the count."""
+    result, _ = churn_run
+    assert result.label == "is_churned_next_month"
+    features = read_mart("ads_churn_features", tiny_warehouse, months=[result.test_month])
+    assert result.n_test == len(features)
+    expected = features["is_churned_next_month"].mean()
+    assert result.evaluation.metrics["base_rate"] == pytest.approx(expected, rel=1e-12)
 
 
 def test_scores_cover_the_active_base_and_trace_to_the_bundle(churn_run, tiny_warehouse):

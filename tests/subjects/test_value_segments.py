@@ -25,7 +25,8 @@ def test_tiers_stages_and_matrix_cover_the_base(tiny_warehouse, tiny_manifest, d
     period = tiny_manifest["months"][-1]
     result = value_segments.run(tiny_warehouse, period)
     n_lines, n_churned = dws.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE is_churned) FROM dws WHERE month = '{period}'"
+        "SELECT count(*), count(*) FILTER (WHERE is_churned_this_month) FROM dws "
+        f"WHERE month = '{period}'"
     ).fetchone()
     assert result.tiers["n_lines"].sum() == n_lines
     assert result.tiers["line_share"].sum() == pytest.approx(1.0)

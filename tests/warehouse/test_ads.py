@@ -29,7 +29,7 @@ def line(sub, month, **values):
         "channel_id": "CH1",
         "activation_month": "2026-01",
         "is_active": True,
-        "is_churned": False,
+        "is_churned_this_month": False,
         "is_enterprise": False,
         "revenue_cny": 10.0,
         "n_complaints": 0,
@@ -47,7 +47,7 @@ def test_churn_features_keep_live_lines_and_count_recent_complaints(spark):
             line(1, "2026-01", n_complaints=1),
             line(1, "2026-02", n_complaints=2),
             line(1, "2026-04", n_complaints=1),  # March missing: window is by month, not rows
-            line(2, "2026-02", is_active=False, is_churned=True),
+            line(2, "2026-02", is_active=False, is_churned_this_month=True),
         ],
     )
     out = to_churn_features(wide).select("subscriber_id", "month", "n_complaints_3m")
@@ -115,9 +115,9 @@ def test_channel_cohorts_size_survivors_and_cost(spark):
         [
             line(1, "2026-01", revenue_cny=5.0),
             line(2, "2026-01", revenue_cny=5.0),
-            line(3, "2026-01", is_active=False, is_churned=True, revenue_cny=0.0),
+            line(3, "2026-01", is_active=False, is_churned_this_month=True, revenue_cny=0.0),
             line(1, "2026-02", revenue_cny=8.0),
-            line(2, "2026-02", is_active=False, is_churned=True, revenue_cny=1.0),
+            line(2, "2026-02", is_active=False, is_churned_this_month=True, revenue_cny=1.0),
         ],
     )
     costs = frame(

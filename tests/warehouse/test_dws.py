@@ -172,7 +172,7 @@ def test_subscriber_month_status_flags_and_label(spark, wide):
         "is_opening",
         "is_active",
         "is_gross_add",
-        "is_churned",
+        "is_churned_this_month",
         "is_churned_next_month",
         "is_churned_within_horizon",
         "is_label_complete",

@@ -53,7 +53,7 @@ def line(sub, month, region="GZ", plan="prepaid", **values):
         "is_opening": True,
         "is_active": True,
         "is_gross_add": False,
-        "is_churned": False,
+        "is_churned_this_month": False,
         "revenue_cny": 10.0,
         "mou_min": 100.0,
         "data_mb": 0.0,
@@ -72,7 +72,7 @@ def base(spark):
     rows = [
         line(1, "2026-01"),
         line(2, "2026-01", region="SZ", plan="postpaid", revenue_cny=50.0),
-        line(3, "2026-01", is_active=False, is_churned=True),
+        line(3, "2026-01", is_active=False, is_churned_this_month=True),
         line(4, "2026-01", region=None, is_opening=False, is_gross_add=True, n_complaints=2),
         line(1, "2026-02", revenue_cny=20.0),
         line(2, "2026-02", region="SZ", plan="postpaid", revenue_cny=10.0),
@@ -226,7 +226,9 @@ def test_alerts_follow_the_thresholds(spark, base):
             **{
                 **GOOD,
                 "code": "churn",
-                "formula": "try_divide(sum(if(is_churned, 1, 0)), sum(if(is_opening, 1, 0)))",
+                "formula": (
+                    "try_divide(sum(if(is_churned_this_month, 1, 0)), sum(if(is_opening, 1, 0)))"
+                ),
                 "better": "lower",
                 "warning": 0.2,
                 "alarm": 0.4,

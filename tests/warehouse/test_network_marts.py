@@ -30,7 +30,7 @@ def line(sub, month, **kw):
         "segment": "mass",
         "plan_type": "prepaid",
         "is_active": True,
-        "is_churned": False,
+        "is_churned_this_month": False,
         "is_gross_add": False,
         "is_opening": True,
         "mou_min": 100.0,
@@ -64,7 +64,7 @@ def test_competition_bands_count_live_lines_and_next_month_churn(spark):
             is_churned_next_month=True,
         ),
         line(3, "2026-01", competitor_share=0.65, competitor_b_min=50.0, offnet_min=65.0),
-        line(4, "2026-01", is_active=False, is_churned=True, competitor_share=0.9),
+        line(4, "2026-01", is_active=False, is_churned_this_month=True, competitor_share=0.9),
     ]
     out = summarise_competition("2026-02")(frame(spark, "dws_subscriber_month", rows))
     got = {r["share_band"]: r for r in out.collect()}

@@ -27,7 +27,7 @@ def cube(spark, tiny_warehouse):
 def _counts(wide, *group):
     flag = lambda c: F.sum(F.col(c).cast("int")).alias(c)  # noqa: E731
     rows = wide.groupBy("month", *group).agg(
-        flag("is_churned"), flag("is_opening"), flag("is_active"), flag("is_gross_add")
+        flag("is_churned_this_month"), flag("is_opening"), flag("is_active"), flag("is_gross_add")
     )
     return {tuple(r[c] for c in ("month", *group)): r for r in rows.collect()}
 
@@ -38,12 +38,12 @@ def test_dws_churn_matches_the_manifest(wide, tiny_manifest):
     assert sorted(m for (m,) in counts) == sorted(truth)
     for month, expected in truth.items():
         got = counts[(month,)]
-        assert got["is_churned"] == expected["churned"], month
+        assert got["is_churned_this_month"] == expected["churned"], month
         assert got["is_gross_add"] == expected["gross_adds"], month
         assert got["is_active"] == expected["live_end"], month
         assert got["is_opening"] == expected["live_end_previous_month"], month
         if expected["churn_rate"] is not None:
-            assert got["is_churned"] / got["is_opening"] == pytest.approx(
+            assert got["is_churned_this_month"] / got["is_opening"] == pytest.approx(
                 expected["churn_rate"], abs=1e-6
             )
 
@@ -53,14 +53,14 @@ def test_dws_churn_by_plan_type_matches_the_manifest(wide, tiny_manifest):
     for month, expected in tiny_manifest["truth"].items():
         for plan_type, truth in expected["by_plan_type"].items():
             got = counts.get((month, plan_type))
-            churned = got["is_churned"] if got else 0
+            churned = got["is_churned_this_month"] if got else 0
             assert churned == truth["churned"], (month, plan_type)
             assert (got["is_active"] if got else 0) == truth["live_end"], (month, plan_type)
 
 
 def test_churn_label_agrees_with_later_months(wide, tiny_warehouse):
     k = tiny_warehouse.warehouse.churn_horizon_months
-    churn_month = wide.where("is_churned").select(
+    churn_month = wide.where("is_churned_this_month").select(
         "subscriber_id", F.col("month").alias("churn_month")
     )
     months = sorted(r.month for r in wide.select("month").distinct().collect())

@@ -27,7 +27,7 @@ def line(sub, month, **values):
         "plan_type": "postpaid",
         "tenure_months": 40,
         "is_active": True,
-        "is_churned": False,
+        "is_churned_this_month": False,
         "n_complaints_open": 0,
         "bill_shock_ratio": 1.0,
         "competitor_share": 0.1,
@@ -46,7 +46,7 @@ def test_tiers_stages_and_migration_on_inline_rows(spark):
         line(2, "2026-02", revenue_cny=20.0, tenure_months=0, region_id=None),
         # 3: medium, left in Feb
         line(3, "2026-01", revenue_cny=90.0),
-        line(3, "2026-02", revenue_cny=90.0, is_churned=True, is_active=False),
+        line(3, "2026-02", revenue_cny=90.0, is_churned_this_month=True, is_active=False),
         # 4: growing; 5: declining; 6: open complaint beats growing
         line(4, "2026-02", bill_shock_ratio=1.5),
         line(5, "2026-02", bill_shock_ratio=0.7),
@@ -105,7 +105,7 @@ def test_value_segments_and_migration_match_an_independent_recount(
 ):
     last, prev = tiny_manifest["months"][-1], tiny_manifest["months"][-2]
     con.execute(
-        """CREATE TEMP TABLE tiers AS SELECT subscriber_id, month, is_churned, CASE
+        """CREATE TEMP TABLE tiers AS SELECT subscriber_id, month, is_churned_this_month, CASE
              WHEN a >= 300 THEN 'high' WHEN a >= 80 THEN 'medium' ELSE 'low' END AS tier
            FROM (SELECT *, avg(coalesce(revenue_cny, 0)) OVER (PARTITION BY subscriber_id
                  ORDER BY (year(strptime(month, '%Y-%m')) * 12 + month(strptime(month, '%Y-%m')))
@@ -119,14 +119,16 @@ def test_value_segments_and_migration_match_an_independent_recount(
     segments = read_mart("ads_value_segments", tiny_warehouse, months=[last])
     assert segments.groupby("value_tier")["n_lines"].sum().to_dict() == expected
     n_churned = con.execute(
-        f"SELECT count(*) FROM dws_subscriber_month WHERE month = '{last}' AND is_churned"
+        "SELECT count(*) FROM dws_subscriber_month "
+        f"WHERE month = '{last}' AND is_churned_this_month"
     ).fetchone()[0]
     lost = segments.loc[segments["lifecycle_stage"] == "lost", "n_lines"].sum()
     assert lost == n_churned > 0
 
     matrix = con.execute(
-        f"""SELECT coalesce(b.tier, 'new') AS f, CASE WHEN a.is_churned THEN 'lost' ELSE a.tier END
-            AS t, count(*) FROM tiers a LEFT JOIN tiers b ON a.subscriber_id = b.subscriber_id
+        f"""SELECT coalesce(b.tier, 'new') AS f,
+            CASE WHEN a.is_churned_this_month THEN 'lost' ELSE a.tier END AS t, count(*)
+            FROM tiers a LEFT JOIN tiers b ON a.subscriber_id = b.subscriber_id
             AND b.month = '{prev}' WHERE a.month = '{last}' GROUP BY 1, 2"""
     ).fetchall()
     migration = read_mart("ads_value_migration", tiny_warehouse, months=[last])

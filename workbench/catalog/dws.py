@@ -49,7 +49,7 @@ DWS_SUBSCRIBER_MONTH = register(
             col("is_opening", "boolean", "live at the start of the month (activated earlier)"),
             col("is_active", "boolean", "live at the end of the month (not deactivated)"),
             col("is_gross_add", "boolean", "activated this month"),
-            col("is_churned", "boolean", "deactivated this month"),
+            col("is_churned_this_month", "boolean", "deactivated this month"),
             col("revenue_cny", "double", "bill total (postpaid) or recharges (prepaid)"),
             col("plan_fee_cny", "double"),
             col("voice_cny", "double"),
@@ -89,14 +89,22 @@ DWS_SUBSCRIBER_MONTH = register(
         keys=("subscriber_id", "month"),
         contracts=(
             Unique(("subscriber_id", "month")),
-            NotNull(("subscriber_id", "is_active", "is_churned", "is_gross_add", "is_opening")),
+            NotNull(
+                (
+                    "subscriber_id",
+                    "is_active",
+                    "is_churned_this_month",
+                    "is_gross_add",
+                    "is_opening",
+                )
+            ),
             AcceptedValues("plan_type", PLAN_TYPES),
             Expression("revenue_non_negative", "revenue_cny >= 0"),
             Expression("usage_non_negative", "mou_min >= 0 and data_mb >= 0 and n_sms >= 0"),
             Expression(
                 "shares", "competitor_share between 0 and 1 and onnet_share between 0 and 1"
             ),
-            Expression("churned_not_active", "not (is_churned and is_active)"),
+            Expression("churned_not_active", "not (is_churned_this_month and is_active)"),
             Expression("tenure_non_negative", "tenure_months >= 0"),
         ),
     )

@@ -1,11 +1,11 @@
 """Churn subject: time-split training on ``ads_churn_features``, evaluation, drivers, and scores
 for the whole active base written to ``ads_churn_scores`` (inside Spark).
 
-Time split for a run of period ``P`` with label window ``k`` (``horizon_months``):
+The label is the warehouse's, never rebuilt here (:func:`warehouse_label`): with a label window
+of ``k = 1`` month the model learns ``is_churned_next_month`` (deactivated in ``M+1``); with the
+warehouse's horizon (``warehouse.churn_horizon_months``) it learns ``is_churned_within_horizon``
+(deactivated in ``M+1..M+k``). Time split for a run of period ``P``:
 
-* a row of month ``M`` has features up to ``M``; its label is "deactivated in ``M+1..M+k``",
-  rebuilt here from the monthly ``is_churned_next_month`` flags (a line churned in ``M+j`` has
-  ``is_churned_next_month`` set in ``M+j-1`` and no later row), complete only when ``M+k <= P``;
 * the test month is ``P - k`` (the newest month whose label is complete), the training months
   the ``train_months`` months up to ``P - 2k``, so no training label window overlaps the test
   one (:func:`workbench.analysis.churn.time_split`);
@@ -27,7 +27,7 @@ from workbench.analysis import churn as engine
 from workbench.catalog import get_table
 from workbench.catalog.results import N_REASONS
 from workbench.errors import InputDataError, ParameterError
-from workbench.months import add_months, month_index, parse_month
+from workbench.months import add_months, parse_month
 from workbench.params import defaults
 from workbench.subjects.common import write_result
 from workbench.warehouse.storage import read_table, table_months
@@ -41,12 +41,14 @@ log = logging.getLogger(__name__)
 
 FEATURES_TABLE = "ads_churn_features"
 ID_COLUMN = "subscriber_id"
-LABEL_COLUMN = "is_churned"
+#: the warehouse's churn labels (dws_subscriber_month, carried to ads_churn_features)
+NEXT_MONTH_LABEL = "is_churned_next_month"
+HORIZON_LABEL = "is_churned_within_horizon"
 #: columns of ads_churn_features that are not model inputs (ids, labels, lineage)
 NOT_FEATURES = (
     "subscriber_id",
-    "is_churned_next_month",
-    "is_churned_within_horizon",
+    NEXT_MONTH_LABEL,
+    HORIZON_LABEL,
     "is_label_complete",
     "is_do_not_contact",
     "month",
@@ -64,6 +66,7 @@ class ChurnResult:
     evaluation: engine.Evaluation
     drivers: pd.DataFrame
     period: str
+    label: str
     train_months: list[str]
     test_month: str
     n_train: int
@@ -73,48 +76,25 @@ class ChurnResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def with_horizon_label(horizon_months: int, last_month: str):
-    """Transform: add ``is_churned`` (deactivated in M+1..M+k) and ``is_label_known``.
+def warehouse_label(horizon_months: int, warehouse_horizon: int) -> str:
+    """The warehouse column that labels churn within ``horizon_months``.
 
-    Args:
-        horizon_months: ``k``, at least 1.
-        last_month: newest month with data; labels reaching past it are not known.
+    The warehouse builds two churn labels: next month, and within its configured horizon
+    (``warehouse.churn_horizon_months``); a window the warehouse does not label is refused
+    rather than rebuilt here, so the subject and the marts never define churn differently.
     """
-    from pyspark.sql import functions as F
-
-    from workbench.warehouse.columns import month_index_col
-
     if isinstance(horizon_months, bool) or not isinstance(horizon_months, int):
         raise ParameterError(f"horizon_months must be a whole number, got {horizon_months!r}")
-    if horizon_months < 1:
-        raise ParameterError(f"horizon_months must be >= 1, got {horizon_months}")
-    last_index = month_index(last_month)
-
-    def transform(features: DataFrame) -> DataFrame:
-        base = features.withColumn("_m", month_index_col("month"))
-        flags = base.where(F.col("is_churned_next_month")).select(
-            F.col(ID_COLUMN).alias("_id"), F.col("_m").alias("_flag_m")
-        )
-        # churned within k of M  <=>  some row of M..M+k-1 is flagged "churned next month"
-        hits = (
-            base.select(ID_COLUMN, "_m")
-            .join(
-                flags,
-                (F.col(ID_COLUMN) == F.col("_id"))
-                & F.col("_flag_m").between(F.col("_m"), F.col("_m") + horizon_months - 1),
-            )
-            .select(ID_COLUMN, "_m")
-            .distinct()
-            .withColumn("_hit", F.lit(True))
-        )
-        return (
-            base.join(hits, [ID_COLUMN, "_m"], "left")
-            .withColumn(LABEL_COLUMN, F.coalesce(F.col("_hit"), F.lit(False)))
-            .withColumn("is_label_known", F.col("_m") + horizon_months <= F.lit(last_index))
-            .drop("_m", "_hit")
-        )
-
-    return transform
+    if horizon_months == 1:
+        return NEXT_MONTH_LABEL
+    if horizon_months == warehouse_horizon:
+        return HORIZON_LABEL
+    raise ParameterError(
+        f"horizon_months={horizon_months}: the warehouse labels churn within 1 month "
+        f"({NEXT_MONTH_LABEL}) and within {warehouse_horizon} months ({HORIZON_LABEL}, "
+        "warehouse.churn_horizon_months); choose one of them, or rebuild the warehouse with "
+        "another warehouse.churn_horizon_months"
+    )
 
 
 def plan_months(period: str, horizon_months: int, train_months: int) -> tuple[list[str], str]:
@@ -177,6 +157,7 @@ def run(
         raise InputDataError(
             f"{FEATURES_TABLE} has no month {period} (it has {', '.join(available) or 'none'})"
         )
+    label = warehouse_label(horizon_months, settings.warehouse.churn_horizon_months)
     train, test_month = plan_months(period, horizon_months, train_months)
     train = [m for m in train if m in available]
     if not train or test_month not in available:
@@ -185,20 +166,15 @@ def run(
             f"{test_month} and up to {add_months(period, -2 * horizon_months)}; "
             f"{FEATURES_TABLE} has {', '.join(available)}"
         )
-    # Labels of month M look at the flags of M..M+k-1: read every month up to the period.
-    features = read_table(
-        spark, settings, FEATURES_TABLE, [m for m in available if train[0] <= m <= period]
-    )
-    labelled = features.transform(with_horizon_label(horizon_months, period)).where(
-        "is_label_known"
-    )
+    # every month read is at least k before the period, so its label lies within loaded months
+    features = read_table(spark, settings, FEATURES_TABLE, [*train, test_month])
     columns = _feature_columns(features)
-    keep = [ID_COLUMN, "month", *columns, LABEL_COLUMN]
+    keep = [ID_COLUMN, "month", *columns, label]
     train_pd = _sample_to_pandas(
-        labelled.where(labelled.month.isin(train)).select(*keep), sample_size, seed
+        features.where(features.month.isin(train)).select(*keep), sample_size, seed
     )
     test_pd = _sample_to_pandas(
-        labelled.where(labelled.month == test_month).select(*keep), sample_size, seed
+        features.where(features.month == test_month).select(*keep), sample_size, seed
     )
     if train_pd.empty or test_pd.empty:
         raise InputDataError(f"churn for {period}: no labelled rows to train or test on")
@@ -208,15 +184,15 @@ def run(
     prepared = engine.prepare_features(
         train_pd.drop(columns=[ID_COLUMN, "month"]),
         "row_id",
-        LABEL_COLUMN,
+        label,
         positive_label=True,
         categorical=[c for c in CATEGORICAL if c in columns],
     )
     params = engine.ChurnParams(num_boost_round=num_boost_round, seed=seed)
-    window = f"{train[0]}..{train[-1]} (label +{horizon_months})"
+    window = f"{train[0]}..{train[-1]} ({label}, +{horizon_months} month(s))"
     model = engine.train_churn_model(prepared, params, training_window=window)
     test = engine.prepare_features(
-        test_pd.drop(columns=[ID_COLUMN, "month"]), "row_id", LABEL_COLUMN, spec=prepared.spec
+        test_pd.drop(columns=[ID_COLUMN, "month"]), "row_id", label, spec=prepared.spec
     )
     evaluation = engine.evaluate(model, test)
     model = engine.attach_metrics(model, f"test_{test_month}", evaluation.metrics)
@@ -273,6 +249,7 @@ def run(
         evaluation=evaluation,
         drivers=drivers,
         period=period,
+        label=label,
         train_months=train,
         test_month=test_month,
         n_train=len(train_pd),

@@ -72,7 +72,14 @@ def to_channel_cohorts(history: DataFrame, channel_costs: DataFrame, first_month
     def _cohorts(subscriber_month: DataFrame) -> DataFrame:
         require_columns(
             subscriber_month,
-            ["channel_id", "activation_month", "month", "is_active", "is_churned", "revenue_cny"],
+            [
+                "channel_id",
+                "activation_month",
+                "month",
+                "is_active",
+                "is_churned_this_month",
+                "revenue_cny",
+            ],
             "dws_subscriber_month",
         )
         require_columns(
@@ -95,7 +102,7 @@ def to_channel_cohorts(history: DataFrame, channel_costs: DataFrame, first_month
             .groupBy("channel_id", "activation_month", "month")
             .agg(
                 F.sum(F.col("is_active").cast("bigint")).alias("n_survivors"),
-                F.sum(F.col("is_churned").cast("bigint")).alias("n_churned"),
+                F.sum(F.col("is_churned_this_month").cast("bigint")).alias("n_churned"),
                 exact_sum("revenue_cny").alias("revenue_cny"),
             )
         )
@@ -228,7 +235,7 @@ def to_key_accounts(subscriber_month: DataFrame, months: list[str]) -> DataFrame
             "region_id",
             "revenue_cny",
             "is_active",
-            "is_churned",
+            "is_churned_this_month",
             "n_complaints",
             "month",
         ],
@@ -248,7 +255,7 @@ def to_key_accounts(subscriber_month: DataFrame, months: list[str]) -> DataFrame
         F.sum(F.col("is_active").cast("bigint")).alias("n_active_lines"),
         exact_sum("revenue_cny").alias("revenue_cny"),
         F.sum("n_complaints").alias("n_complaints"),
-        F.sum(F.col("is_churned").cast("bigint")).alias("n_churned_lines"),
+        F.sum(F.col("is_churned_this_month").cast("bigint")).alias("n_churned_lines"),
     )
     trend = Window.partitionBy("customer_id").orderBy("_mi")
     ranking = Window.partitionBy("month").orderBy(F.col("revenue_cny").desc(), "customer_id")

@@ -57,7 +57,7 @@ def with_value_tiers(
                 "month",
                 "revenue_cny",
                 "tenure_months",
-                "is_churned",
+                "is_churned_this_month",
                 "n_complaints_open",
                 "bill_shock_ratio",
                 "competitor_share",
@@ -87,7 +87,7 @@ def with_value_tiers(
             )
             .withColumn(
                 "lifecycle_stage",
-                F.when(F.col("is_churned"), "lost")
+                F.when(F.col("is_churned_this_month"), "lost")
                 .when(tenure < NEW_TENURE_MONTHS, "new")
                 .when(
                     (F.coalesce(F.col("n_complaints_open"), F.lit(0)) > 0)
@@ -127,7 +127,9 @@ def to_value_segments(tiered: DataFrame) -> DataFrame:
 def to_value_migration(tiered: DataFrame) -> DataFrame:
     """Lines by tier in M-1 and in M: 'new' without a row in M-1, 'lost' when they left in M.
     Region and segment are those of month M."""
-    require_columns(tiered, ["subscriber_id", "value_tier", "is_churned", "_mi"], "value tiers")
+    require_columns(
+        tiered, ["subscriber_id", "value_tier", "is_churned_this_month", "_mi"], "value tiers"
+    )
     before = tiered.select(
         "subscriber_id",
         (F.col("_mi") + 1).alias("_mi"),
@@ -140,7 +142,9 @@ def to_value_migration(tiered: DataFrame) -> DataFrame:
         "month",
         _dimension("region_id"),
         _dimension("segment"),
-        F.when(F.col("is_churned"), "lost").otherwise(F.col("value_tier")).alias("to_tier"),
+        F.when(F.col("is_churned_this_month"), "lost")
+        .otherwise(F.col("value_tier"))
+        .alias("to_tier"),
         "revenue_cny",
     )
     return (
@@ -202,7 +206,7 @@ def to_key_account_health(subscriber_month: DataFrame) -> DataFrame:
             "region_id",
             "is_active",
             "is_gross_add",
-            "is_churned",
+            "is_churned_this_month",
             "revenue_cny",
             "fee_revenue_cny",
             "n_complaints",
@@ -234,7 +238,7 @@ def to_key_account_health(subscriber_month: DataFrame) -> DataFrame:
             F.count("*").alias("n_lines"),
             _count("is_active").alias("n_active_lines"),
             _count("is_gross_add").alias("n_gross_adds"),
-            _count("is_churned").alias("n_churned_lines"),
+            _count("is_churned_this_month").alias("n_churned_lines"),
             exact_sum("revenue_cny").alias("revenue_cny"),
             exact_sum("fee_revenue_cny").alias("fee_revenue_cny"),
             F.sum("n_complaints").alias("n_complaints"),

@@ -199,7 +199,8 @@ def to_subscriber_month(
         .withColumn("is_opening", F.col("activation_date") < start)
         .withColumn("is_gross_add", F.col("activation_date").between(start, end))
         .withColumn(
-            "is_churned", F.coalesce(F.col("deactivation_date").between(start, end), F.lit(False))
+            "is_churned_this_month",
+            F.coalesce(F.col("deactivation_date").between(start, end), F.lit(False)),
         )
         .withColumn(
             "is_active",
@@ -290,7 +291,7 @@ def summarise_status(by: str, *extra: Column) -> Transform:
             .agg(
                 F.sum(F.col("is_gross_add").cast("bigint")).alias("n_gross_adds"),
                 F.sum(F.col("is_active").cast("bigint")).alias("n_active"),
-                F.sum(F.col("is_churned").cast("bigint")).alias("n_churned"),
+                F.sum(F.col("is_churned_this_month").cast("bigint")).alias("n_churned"),
                 exact_sum("revenue_cny").alias("revenue_cny"),
                 *extra,
             )
@@ -305,7 +306,14 @@ def to_channel_month(channel_costs: DataFrame, channels: DataFrame) -> Transform
     def _channel_month(subscriber_month: DataFrame) -> DataFrame:
         require_columns(
             subscriber_month,
-            ["channel_id", "month", "is_gross_add", "is_active", "is_churned", "revenue_cny"],
+            [
+                "channel_id",
+                "month",
+                "is_gross_add",
+                "is_active",
+                "is_churned_this_month",
+                "revenue_cny",
+            ],
             "dws_subscriber_month",
         )
         require_columns(
@@ -384,7 +392,7 @@ def to_region_month(cell_quality: DataFrame) -> Transform:
                 "month",
                 "is_active",
                 "is_gross_add",
-                "is_churned",
+                "is_churned_this_month",
                 "revenue_cny",
                 "mou_min",
                 "data_mb",
