@@ -46,6 +46,8 @@ class SparkSettings(_Strict):
     shuffle_partitions: int | str = "auto"
     # extra JVM flags for the driver and executors, e.g. "-XX:TieredStopAtLevel=1" (see spark.py)
     java_options: str = ""
+    # the driver JVM maps Spark's classes from an archive made at setup (workbench/jvm_archive.py)
+    class_data_sharing: bool = True
     conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @field_validator("master")

@@ -43,13 +43,17 @@ def default_shuffle_partitions(settings: SparkSettings) -> int:
 
 def session_conf(settings: SparkSettings) -> dict[str, str]:
     """Every ``spark.*`` setting the session is built with (explicit ``conf`` entries win)."""
+    from workbench.jvm_archive import driver_options
+
     log4j = resources.files("workbench") / "conf" / "log4j2.properties"
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j} {settings.java_options}".strip()
+    # the archive holds the classes of this machine's driver class path, not an executor's
+    archive = driver_options() if settings.class_data_sharing else ""
     conf: dict[str, str] = {
         "spark.driver.memory": settings.driver_memory,
         "spark.sql.shuffle.partitions": str(default_shuffle_partitions(settings)),
         "spark.ui.showConsoleProgress": "false",
-        "spark.driver.extraJavaOptions": java_opts,
+        "spark.driver.extraJavaOptions": f"{java_opts} {archive}".strip(),
         "spark.executor.extraJavaOptions": java_opts,
         # Times are the operator's local wall-clock times; keep Spark from shifting them.
         "spark.sql.session.timeZone": "UTC",

@@ -496,7 +496,12 @@ def cross_validate(
 
 # -- drivers and reason codes -----------------------------------------------------------------
 def drivers(model: ChurnModel, X: np.ndarray) -> pd.DataFrame:
-    """Overall drivers: mean |SHAP| per feature (log-odds), largest first, with its share."""
+    """Overall drivers: mean |SHAP| per feature (log-odds), largest first, with its share and
+    its ``direction``: the rank correlation between the feature's value and its contribution
+    (near +1: the higher, the likelier to churn; near -1: protective). Ordered values only:
+    numbers and two-level categories (yes/no flags, levels sorted so that "True" is the higher);
+    NaN for a category of more levels, whose levels have no order, or a feature that never
+    varies or never moves the score."""
     contrib = model.contributions(X)
     mean_abs = np.abs(contrib).mean(axis=0)
     table = pd.DataFrame(
@@ -504,12 +509,27 @@ def drivers(model: ChurnModel, X: np.ndarray) -> pd.DataFrame:
             "feature": list(model.feature_columns),
             "mean_abs_contribution": mean_abs,
             "mean_contribution": contrib.mean(axis=0),
+            "direction": [
+                _direction(X[:, j], contrib[:, j], model.spec.categories.get(name))
+                for j, name in enumerate(model.feature_columns)
+            ],
         }
     )
     total = mean_abs.sum()
     table["share"] = table["mean_abs_contribution"] / total if total > 0 else 0.0
     table = table.sort_values(["mean_abs_contribution", "feature"], ascending=[False, True])
     return table.reset_index(drop=True)
+
+
+def _direction(values: np.ndarray, contributions: np.ndarray, levels: tuple | None) -> float:
+    """Spearman correlation of a feature's values with its contributions (see :func:`drivers`)."""
+    if levels is not None and len(levels) != 2:
+        return float("nan")
+    known = ~np.isnan(values)
+    x, c = values[known], contributions[known]
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(c) == 0:
+        return float("nan")
+    return float(pd.Series(x).rank().corr(pd.Series(c).rank()))
 
 
 #: the percentiles of each numeric feature a model keeps (0th..100th)

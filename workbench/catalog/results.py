@@ -78,6 +78,11 @@ ADS_CHURN_DRIVERS = register(
             col("mean_abs_contribution", "double"),
             col("mean_contribution", "double"),
             col("share", "double", "of the summed mean |contribution|"),
+            col(
+                "direction",
+                "double",
+                "rank correlation of value and contribution: +1 raises churn, -1 protects",
+            ),
             col("model_id", "string", nullable=False),
             MONTH,
         ),
@@ -86,6 +91,7 @@ ADS_CHURN_DRIVERS = register(
             Unique(("feature",)),
             NotNull(("feature", "driver_rank", "model_id")),
             Expression("share", "share between 0 and 1"),
+            Expression("direction", "direction is null or direction between -1 and 1"),
         ),
     )
 )

@@ -97,6 +97,17 @@ def warehouse_label(horizon_months: int, warehouse_horizon: int) -> str:
     )
 
 
+#: how strongly value and contribution must agree for a driver to read as one-directional
+CLEAR_DIRECTION = 0.3
+
+
+def describe_direction(direction: float) -> str:
+    """A driver's direction as a manager reads it (see :func:`workbench.analysis.churn.drivers`)."""
+    if direction is None or pd.isna(direction) or abs(direction) < CLEAR_DIRECTION:
+        return "不定 mixed"
+    return "越高越易流失 higher raises churn" if direction > 0 else "越高越少流失 higher protects"
+
+
 def plan_months(period: str, horizon_months: int, train_months: int) -> tuple[list[str], str]:
     """Training months and the test month of a run (see the module docstring)."""
     period = parse_month(period)
@@ -202,6 +213,7 @@ def run(
     drivers["factor"] = [
         f"{labels[f].zh} {labels[f].en}" if f in labels else f for f in drivers["feature"]
     ]
+    drivers["effect"] = [describe_direction(d) for d in drivers["direction"]]
 
     base = read_table(spark, settings, FEATURES_TABLE, [period])
     scores = engine.score_spark(
@@ -229,9 +241,15 @@ def run(
             "mean_abs_contribution",
             "mean_contribution",
             "share",
+            "direction",
             "model_id",
         ]
     ]
+    # an unordered category has no direction: null in the mart, not NaN (which Spark orders
+    # above every number)
+    driver_rows["direction"] = driver_rows["direction"].astype(object).where(
+        driver_rows["direction"].notna(), None
+    )
     write_result(spark.createDataFrame(driver_rows), "ads_churn_drivers", settings, period)
 
     bundle = None
