@@ -138,4 +138,5 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:  # the JVM of this process writes the archive at exit
         _workload(Path(sys.argv[2]))
     else:  # `make` runs it at every setup: made once, then it only finds the file
-        print(make_archive() or "no JVM class archive (see the warning above)")
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        log.info("JVM class archive: %s", make_archive() or "none (see the warning above)")

@@ -143,8 +143,16 @@ ADS_CHURN_FEATURES = register(
                 "double",
                 label=Label("change in data", "流量环比", "change"),
             ),
-            col("is_churned_next_month", "boolean"),
-            col("is_churned_within_horizon", "boolean"),
+            col(
+                "is_churned_next_month",
+                "boolean",
+                label=Label("churn next month", "下月离网", "flag"),
+            ),
+            col(
+                "is_churned_within_horizon",
+                "boolean",
+                label=Label("churn within the warehouse's horizon", "数仓窗口期内离网", "flag"),
+            ),
             col("is_label_complete", "boolean"),
             MONTH,
         ),

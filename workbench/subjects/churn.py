@@ -66,7 +66,9 @@ class ChurnResult:
     evaluation: engine.Evaluation
     drivers: pd.DataFrame
     period: str
+    #: the warehouse column the model learned, and how a manager reads it
     label: str
+    label_text: str
     train_months: list[str]
     test_month: str
     n_train: int
@@ -247,8 +249,8 @@ def run(
     ]
     # an unordered category has no direction: null in the mart, not NaN (which Spark orders
     # above every number)
-    driver_rows["direction"] = driver_rows["direction"].astype(object).where(
-        driver_rows["direction"].notna(), None
+    driver_rows["direction"] = (
+        driver_rows["direction"].astype(object).where(driver_rows["direction"].notna(), None)
     )
     write_result(spark.createDataFrame(driver_rows), "ads_churn_drivers", settings, period)
 
@@ -268,6 +270,10 @@ def run(
         drivers=drivers,
         period=period,
         label=label,
+        label_text=(
+            f"{labels[label].zh} {labels[label].en} (M+1..M+{horizon_months}; "
+            f"数仓窗口 warehouse horizon {settings.warehouse.churn_horizon_months})"
+        ),
         train_months=train,
         test_month=test_month,
         n_train=len(train_pd),
