@@ -17,7 +17,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for level in (
         "errors months names jsonl log filters formats",
         "config",
-        "catalog spark",
+        "catalog spark jvm_archive",
         "warehouse",
         "generate analysis marts",
         "params viz subjects",

@@ -357,6 +357,7 @@ SPECS: dict[str, dict[str, Param]] = {
         "confidence": CONFIDENCE,
     },
     "value_segments": {**COMMON, "region_id": REGION, "segment": SEGMENT},
+    "truth": {**COMMON},
     "key_accounts": {
         **COMMON,
         "region_id": REGION,

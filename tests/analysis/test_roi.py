@@ -472,7 +472,12 @@ def test_flag_early_life_warnings_flags_only_the_outlier():
 
 
 @pytest.mark.slow
-def test_tiny_operator_fake_channel_has_the_worst_roi(spark, tiny_warehouse, tiny_manifest):
+def test_tiny_operator_cheapest_channel_has_the_lowest_acquisition_cost(
+    spark, tiny_warehouse, tiny_manifest
+):
+    """Truth: the generator plants the lowest cost per gross add in one channel. It plants no
+    ROI ranking (ROI also rests on each channel's survival and ARPU, which it does not fix), so
+    none is asserted; the fake-activation agent's own signature is checked by the truth table."""
     from workbench.warehouse.storage import read_table
 
     # both marts are small (channels x months); bringing them to pandas is the design
@@ -488,5 +493,4 @@ def test_tiny_operator_fake_channel_has_the_worst_roi(spark, tiny_warehouse, tin
     )
     summary = roi.summary.set_index("channel_id")
     planted = tiny_manifest["planted"]["channels"]
-    assert summary["roi"].idxmin() == planted["bad_channel_id"]
     assert summary["cac_cny"].idxmin() == planted["cheapest_channel_id"]

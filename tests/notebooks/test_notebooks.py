@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import nbformat
+import pandas as pd
 import papermill as pm
 import pytest
 
@@ -29,6 +30,7 @@ FAST = {
     "service_quality": {},
     "competition": {"top_n": 20},
     "new_products": {},
+    "truth": {},
 }
 BAD = {
     "churn": ("horizon_months", 0),
@@ -42,6 +44,7 @@ BAD = {
     "service_quality": ("poor_drop_rate", 0.9),
     "competition": ("segment", "mass; rm"),
     "new_products": ("product_id", "__import__"),
+    "truth": ("period", "2026-13"),
 }
 
 
@@ -64,6 +67,9 @@ def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manif
     assert "plotly" in html.lower()
     run = json.loads(paths.run_file.read_text())
     assert run["parameters"]["period"] == period
+    if subject == "truth":  # run after churn and cross_sell: it reads the marts they wrote
+        table = pd.read_csv(paths.directory / "truth.csv")
+        assert "PASS" in set(table["status"]) and "missing" not in set(table["recovered"])
     if subject == "churn":
         model = load_model(paths.directory / "model")
         scores = read_mart("ads_churn_scores", tiny_warehouse, months=[period])

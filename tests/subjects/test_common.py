@@ -21,6 +21,7 @@ def drivers_frame(model_id: str = "m1", share: float = 0.75) -> pd.DataFrame:
             "mean_abs_contribution": [0.3, 0.1],
             "mean_contribution": [0.01, -0.02],
             "share": [share, 0.25],
+            "direction": [0.8, -0.6],
             "model_id": [model_id, model_id],
         }
     )

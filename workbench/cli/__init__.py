@@ -32,9 +32,10 @@ def _register() -> None:
     from workbench.cli import serve
 
     serve.register(app)
-    from workbench.cli import bench
+    from workbench.cli import bench, truth
 
     bench.register(app)
+    truth.register(app)
 
 
 def main() -> None:

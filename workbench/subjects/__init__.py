@@ -17,4 +17,6 @@ SUBJECTS: tuple[str, ...] = (
     "value_segments",
     "key_accounts",
     "revenue",
+    # last: it reads the drivers and rules the churn and cross-sell reports wrote
+    "truth",
 )

@@ -1,0 +1,501 @@
+"""Planted against recovered: every effect the synthetic operator plants, checked against what the
+workbench's own analyses find in the warehouse built from it.
+
+The generator writes what it planted to ``data/raw/_manifest.json`` (parameters, and truths
+counted on the lines it simulated). Each check here reads the warehouse or a subject's result
+the way a report does, and states the tolerance that the sample allows and why, so a row can
+fail: one table for a manager to trust the analyses before running them on an operator's real
+data (``workbench truth``, ``notebooks/truth.ipynb``). The checks run the subjects' own code, so
+those that write result marts (campaign and channel ROI, ...) write them as their reports do.
+
+The churn drivers and the basket rules are read from the marts the churn and cross-sell subjects
+wrote for the period (``ads_churn_drivers``, ``ads_basket_rules``): run those reports first (the
+demo and the scheduled runs do); a missing mart is a failed row naming the report to run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from workbench.errors import InputDataError
+from workbench.marts import read_mart
+from workbench.months import parse_month
+
+if TYPE_CHECKING:
+    from workbench.config import Settings
+
+
+@dataclass(frozen=True)
+class Check:
+    """One planted effect: its value, what the analysis found, what the sample allows."""
+
+    area: str
+    effect: str
+    planted: str
+    recovered: str
+    tolerance: str
+    passed: bool | None  # None: too weak to show in this sample (see churn_drivers)
+
+
+#: the columns of a truth table, with the names a manager reads
+COLUMNS = {
+    "area": "领域 Area",
+    "effect": "植入效应 Planted effect",
+    "planted": "植入值 Planted",
+    "recovered": "分析所得 Recovered",
+    "tolerance": "容差 Tolerance",
+    "status": "结果 Result",
+}
+
+#: Each planted churn driver, the feature of ads_churn_features that measures it and how that
+#: feature moves when the driver grows (+1: with it; -1: against it, e.g. a usage drop is a
+#: negative change in minutes). Left out: prepaid (a category of more than two levels has no
+#: direction), a contract ending within 60 days (a window, not a slope: churn rises in the last
+#: two months before the end and not further away, so no monotone reading of the months left
+#: shows it) and bill shock (a jump above a threshold of a ratio near 1 for most lines).
+DRIVER_FEATURES: dict[str, tuple[str, int]] = {
+    "competitor_share": ("competitor_share", +1),
+    "usage_drop_last_month": ("mou_change_ratio", -1),
+    "per_complaint_last_month": ("n_complaints", +1),
+    "per_unresolved_complaint_last_month": ("n_complaints_open", +1),
+    "short_tenure_under_6_months": ("tenure_months", -1),
+    "home_cell_drop_rate_pct": ("home_cell_drop_rate", +1),
+    "per_product_held": ("n_products", +1),
+    "family_plan": ("has_family_plan", +1),
+    "enterprise_line": ("is_enterprise", +1),
+}
+#: a driver the model gives less than this share of its attention has too few churners behind it
+#: in this sample to show a direction; its row says so instead of passing or failing
+MIN_DRIVER_SHARE = 0.02
+#: value and contribution must agree at least this much (Spearman) for a direction to count
+MIN_DIRECTION = 0.3
+#: A model learns driver directions from its churners: with about 50 a month (tiny: some 150 in
+#: three training months) a tree ensemble fits noise, and a weak driver's reading can flip (seen
+#: on tiny: the home cell's drop rate at -0.35); the demo operator's 700 a month give every
+#: listed driver its planted sign. Below this many churners in the period, the rows say so.
+MIN_MONTHLY_CHURNERS = 300
+
+
+def load_manifest(settings: Settings) -> dict[str, Any]:
+    """The generator's manifest of the project's raw data."""
+    path = settings.raw_dir / "_manifest.json"
+    if not path.is_file():
+        raise InputDataError(
+            f"{path} not found: the truth checks need the synthetic operator's manifest "
+            "(`workbench generate`); an operator's own extracts have no planted truth"
+        )
+    return json.loads(path.read_text())
+
+
+def _points(value: float) -> str:
+    """A rate or a difference of rates in percent with two decimals (what a reader compares)."""
+    return f"{value:+.2%}" if value < 0 else f"{value:.2%}"
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def warehouse_counts(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """The monthly status flags of ``dws_subscriber_month`` count exactly the lines the generator
+    activated, deactivated and kept (the warehouse loses or invents no line)."""
+    months = [m for m in manifest["months"] if m <= period]
+    wide = read_mart(
+        "dws_subscriber_month", settings, months=months
+    )  # one row per line and month: tiny to demo sizes read in seconds
+    got = wide.groupby("month").agg(
+        churned=("is_churned_this_month", "sum"),
+        gross_adds=("is_gross_add", "sum"),
+        live_end=("is_active", "sum"),
+    )
+    checks = []
+    for measure, label in (
+        ("churned", "离网数 lines deactivated per month"),
+        ("gross_adds", "新增数 gross adds per month"),
+        ("live_end", "月末在网 lines live at month end"),
+    ):
+        planted = [int(manifest["truth"][m][measure]) for m in months]
+        recovered = [int(got[measure].get(m, 0)) for m in months]
+        checks.append(
+            Check(
+                "数仓 Warehouse",
+                label,
+                ", ".join(map(str, planted)),
+                ", ".join(map(str, recovered)),
+                "exact: the same simulated lines, counted",
+                planted == recovered,
+            )
+        )
+    return checks
+
+
+def key_accounts(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """The planted key accounts are the ones ranked, with their share of fee revenue."""
+    from workbench.subjects import key_accounts as subject
+
+    planted = manifest["planted"]["key_accounts"]
+    result = subject.run(settings, period)
+    found = sorted(int(c) for c in result.accounts["customer_id"])
+    share = float(result.key_account_share["fee_revenue_share"])
+    return [
+        Check(
+            "集团客户 Key accounts",
+            "集团客户 the key accounts",
+            ", ".join(map(str, planted["customer_ids"])),
+            ", ".join(map(str, found)),
+            "exact",
+            found == planted["customer_ids"],
+        ),
+        Check(
+            "集团客户 Key accounts",
+            "集团收入占比 their share of fee revenue",
+            f"{planted['revenue_share_last_month']:.2%}",
+            f"{share:.2%}",
+            "±0.000001 (the manifest's rounding)",
+            abs(share - planted["revenue_share_last_month"]) <= 1e-6,
+        ),
+    ]
+
+
+def new_product(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """The newest product, its launch month and its holders month by month."""
+    from workbench.subjects import new_products as subject
+
+    planted = manifest["planted"]["new_product"]
+    result = subject.run(settings, period)
+    curve = result.adoption.set_index("month")["n_holders"]
+    months = [m for m in planted["holders_by_month"] if m <= period]
+    wanted = [int(planted["holders_by_month"][m]) for m in months]
+    got = [int(curve.get(m, 0)) for m in months]
+    return [
+        Check(
+            "新产品 New products",
+            "新产品及上市月 newest product and its launch",
+            f"{planted['product_id']} {planted['launch_month']}",
+            f"{result.product_id} {result.launch_month}",
+            "exact",
+            (result.product_id, result.launch_month)
+            == (planted["product_id"], planted["launch_month"]),
+        ),
+        Check(
+            "新产品 New products",
+            "每月持有数 holders per month",
+            ", ".join(map(str, wanted)),
+            ", ".join(map(str, got)),
+            "exact",
+            wanted == got,
+        ),
+    ]
+
+
+def campaign(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """The retention campaign's groups and its true uplift on churn (treated against control)."""
+    from workbench.subjects import campaign_roi as subject
+
+    truth = manifest["campaign_truth"]
+    summary = subject.run(settings, period, campaign_id=truth["campaign_id"]).summary
+    row = summary.set_index("campaign_id").loc[truth["campaign_id"]]
+    groups = (int(row["n_treated"]), int(row["n_control"]))
+    checks = [
+        Check(
+            "营销活动 Campaigns",
+            "目标组/对照组 treated and control lines",
+            f"{truth['n_treatment']} / {truth['n_control']}",
+            f"{groups[0]} / {groups[1]}",
+            "exact",
+            groups == (truth["n_treatment"], truth["n_control"]),
+        )
+    ]
+    if not bool(row["is_window_complete"]):
+        return [
+            *checks,
+            Check(
+                "营销活动 Campaigns",
+                "流失降幅 uplift on churn",
+                _points(truth["true_uplift"]),
+                "window still open",
+                f"needs the months {', '.join(truth['window']['months'])}",
+                False,
+            ),
+        ]
+    low, high = float(row["churn_uplift_low"]), float(row["churn_uplift_high"])
+    return [
+        *checks,
+        Check(
+            "营销活动 Campaigns",
+            "流失降幅 uplift on churn (control - treated)",
+            _points(truth["true_uplift"]),
+            _points(float(row["churn_uplift"])),
+            f"95% interval [{_points(low)}, {_points(high)}] contains the planted uplift",
+            low <= truth["true_uplift"] <= high,
+        ),
+    ]
+
+
+def channels(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """Gross adds by channel, and the bad channel's fake activations: lines deactivated 1 to 10
+    days after the commission's clawback period, the generator's signature of a fake line."""
+    from workbench.filters import among, is_true
+    from workbench.subjects import channel_roi as subject
+
+    planted = manifest["planted"]["channels"]
+    by_channel = planted["gross_adds_by_channel"]
+    early = subject.run(settings, period).early_life.set_index("channel_id")
+    adds_planted = {c: int(v["gross_adds"]) for c, v in sorted(by_channel.items())}
+    adds_found = {c: int(early["n_gross_adds"].get(c, 0)) for c in adds_planted}
+
+    bad = planted["bad_channel_id"]
+    months = [m for m in manifest["months"] if m <= period]
+    fakes = sum(int(manifest["truth"][m]["fake_activation_churned"]) for m in months)
+    lines = read_mart(
+        "dwd_dim_subscriber", settings, filters=[is_true("is_current"), among("channel_id", [bad])]
+    )
+    costs = read_mart("dwd_fct_channel_cost", settings, filters=[among("channel_id", [bad])])
+    clawback = int(costs["clawback_days"].max())
+    ended = lines[lines["deactivation_date"].notna()]
+    ended = ended[
+        ended["deactivation_date"] <= pd.Timestamp(f"{period}-01") + pd.offsets.MonthEnd()
+    ]
+    days = pd.to_datetime(ended["deactivation_date"]) - pd.to_datetime(ended["activation_date"])
+    found = int(days.dt.days.between(clawback + 1, clawback + 10).sum())
+    # a real line of the channel may churn in the same ten days by chance: at the generator's
+    # 3 to 5% a month, about 1.5% of the real lines; allowed twice that, and at least 2
+    real = by_channel[bad]["gross_adds"] - by_channel[bad]["fake_adds"]
+    allowance = max(2, math.ceil(0.03 * real))
+    return [
+        Check(
+            "渠道 Channels",
+            "各渠道新增 gross adds by channel",
+            f"{sum(adds_planted.values()):,} in {len(adds_planted)} channels",
+            f"{sum(adds_found.values()):,}, "
+            + ("each equal" if adds_found == adds_planted else "differing"),
+            "exact, channel by channel",
+            adds_found == adds_planted,
+        ),
+        Check(
+            "渠道 Channels",
+            f"虚假激活 fake activations of {bad} ended just after the clawback",
+            f"{fakes} lines",
+            f"{found} lines",
+            f"from the planted count to {allowance} more (real lines ending in the same days)",
+            fakes <= found <= fakes + allowance,
+        ),
+    ]
+
+
+def service_quality(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """The planted poor cells are the ones found, and their lines churn more."""
+    from workbench.subjects import service_quality as subject
+
+    planted = set(manifest["planted"]["churn_hazard"]["poor_cells"])
+    quality = subject.run(settings, period, churn_months=12)
+    found = set(quality.poor_cells["cell_id"])
+    poor = quality.poor_cell_churn.set_index("cell_group").loc["poor"]
+    low = float(poor["difference_low"])
+    return [
+        Check(
+            "网络质量 Service quality",
+            "质差小区 poor cells",
+            f"{len(planted)} cells",
+            f"{len(found & planted)} of them, {len(found - planted)} others",
+            "exact set",
+            found == planted,
+        ),
+        Check(
+            "网络质量 Service quality",
+            "质差小区流失更高 lines on poor cells churn more",
+            "higher (+0.25 log-odds per point of drop rate)",
+            f"{float(poor['difference']):+.2%} (95% interval from {low:+.2%})",
+            "the interval's lower end above zero",
+            low > 0,
+        ),
+    ]
+
+
+def competition(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """Churn rises with the competitor share; a month's share is a noisy reading of the line's
+    planted share, so the slope found is attenuated: above zero and not above the planted one."""
+    from workbench.subjects import competition as subject
+
+    planted = float(manifest["planted"]["churn_hazard"]["coefficients"]["competitor_share"])
+    effect = subject.run(settings, period, churn_months=12).share_effect.iloc[0]
+    found, low = float(effect["coefficient"]), float(effect["coefficient_low"])
+    return [
+        Check(
+            "竞争 Competition",
+            "竞品占比的流失斜率 churn slope on the competitor share (log-odds)",
+            f"{planted:.2f}",
+            f"{found:.2f} (95% interval from {low:.2f})",
+            "above zero (interval) and at most the planted slope (attenuation)",
+            low > 0 and found <= planted,
+        ),
+    ]
+
+
+def churn_drivers(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """The planted drivers' signs in the churn model the churn report trained for the period."""
+    drivers = read_mart("ads_churn_drivers", settings, months=[period])
+    if drivers.empty:
+        return [_missing("流失 Churn", "ads_churn_drivers", "churn", period)]
+    churners = int(manifest["truth"][period]["churned"])
+    return driver_signs(
+        drivers, manifest["planted"]["churn_hazard"]["coefficients"], monthly_churners=churners
+    )
+
+
+def driver_signs(
+    drivers: pd.DataFrame, coefficients: dict[str, float], monthly_churners: int | None = None
+) -> list[Check]:
+    """Each planted driver's sign against the direction of its feature's contributions in
+    ``drivers`` (``ads_churn_drivers`` rows): protective drivers must lower the score.
+
+    Args:
+        monthly_churners: the operator's churners in the period; below
+            :data:`MIN_MONTHLY_CHURNERS` every row is "n/a" (None: not checked).
+    """
+    by_feature = drivers.set_index("feature")
+    few = monthly_churners is not None and monthly_churners < MIN_MONTHLY_CHURNERS
+    checks = []
+    for driver, (feature, orientation) in DRIVER_FEATURES.items():
+        coefficient = float(coefficients[driver])
+        expected = math.copysign(1, coefficient) * orientation
+        share = float(by_feature["share"].get(feature, 0.0))
+        direction = by_feature["direction"].get(feature)
+        planted = f"{'raises' if expected > 0 else 'lowers'} churn as {feature} grows"
+        passed: bool | None
+        if feature not in by_feature.index:  # the model was given no measure of the driver
+            recovered, passed = f"{feature} is not among the model's features", False
+        elif few:
+            recovered = (
+                f"{monthly_churners} churners a month: too few to read signs "
+                f"(needs {MIN_MONTHLY_CHURNERS}; the demo profile has them)"
+            )
+            passed = None
+        elif share < MIN_DRIVER_SHARE or direction is None or pd.isna(direction):
+            recovered, passed = f"share {share:.1%}: too weak in this sample", None
+        else:
+            recovered = f"direction {direction:+.2f}, share {share:.1%}"
+            passed = bool(direction * expected >= MIN_DIRECTION)
+        checks.append(
+            Check(
+                "流失 Churn",
+                f"驱动因素方向 {driver} ({coefficient:+.2f} log-odds)",
+                planted,
+                recovered,
+                f"same sign, rank correlation of value and contribution at least {MIN_DIRECTION}"
+                f" (drivers with at least {MIN_DRIVER_SHARE:.0%} of the model's attention)",
+                passed,
+            )
+        )
+    return checks
+
+
+def cross_sell(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
+    """The planted pairs in the rules the cross-sell report mined for the period."""
+    truth = manifest["planted"]["product_affinities"]
+    if manifest["months"][truth["holdings_month_index"]] != period:
+        return []  # the manifest counts the pairs of its last month only
+    rules = read_mart("ads_basket_rules", settings, months=[period])
+    if rules.empty:
+        return [_missing("交叉销售 Cross-sell", "ads_basket_rules", "cross_sell", period)]
+    return pair_lifts(rules, truth)
+
+
+def pair_lifts(rules: pd.DataFrame, truth: dict[str, Any]) -> list[Check]:
+    """Every planted pair's lift in ``rules`` (``ads_basket_rules`` rows) exactly as the manifest
+    counted it on the same baskets (the live lines of the last month); affine pairs above 2."""
+    overall = rules[rules["scope"] == "overall"].set_index(["antecedent", "consequent"])["lift"]
+    checks = []
+    for kind, pairs in (
+        ("affine", truth["affine_pairs"]),
+        ("independent", truth["independent_pairs"]),
+    ):
+        for pair in pairs:
+            key = (pair["antecedent"], pair["consequent"])
+            lift = overall.get(key)
+            exact = lift is not None and abs(float(lift) - pair["lift"]) <= 1e-5
+            if kind == "affine":
+                passed, rule = exact and float(lift) > 2, "and above 2"
+            else:
+                # below the run's support or confidence, an independent pair has no rule
+                passed, rule = lift is None or exact, "or no rule (below the thresholds)"
+            checks.append(
+                Check(
+                    "交叉销售 Cross-sell",
+                    f"{'关联' if kind == 'affine' else '独立'} {key[0]} → {key[1]} lift",
+                    f"{pair['lift']:.3f}",
+                    "no rule" if lift is None else f"{float(lift):.3f}",
+                    f"±0.00001 (the manifest's rounding) {rule}",
+                    passed,
+                )
+            )
+    return checks
+
+
+def _missing(area: str, mart: str, report: str, period: str) -> Check:
+    return Check(
+        area,
+        f"{mart} of {period}",
+        "written by the report",
+        "missing",
+        f"run `workbench report run {report} --period {period}` first",
+        False,
+    )
+
+
+#: every check, in the order of the table
+CHECKS: tuple[Callable[[Settings, dict[str, Any], str], list[Check]], ...] = (
+    warehouse_counts,
+    key_accounts,
+    new_product,
+    campaign,
+    channels,
+    service_quality,
+    competition,
+    churn_drivers,
+    cross_sell,
+)
+
+
+def run(settings: Settings, period: str | None = None) -> pd.DataFrame:
+    """Every truth row for ``period`` (default: the manifest's last month), as a table with a
+    ``status`` of PASS, FAIL or n/a (an effect too weak to show in this sample)."""
+    manifest = load_manifest(settings)
+    period = parse_month(period or manifest["months"][-1])
+    if period not in manifest["months"]:
+        raise InputDataError(
+            f"period {period} is not a month of the synthetic operator "
+            f"({manifest['months'][0]}..{manifest['months'][-1]})"
+        )
+    rows = [asdict(check) for run in CHECKS for check in run(settings, manifest, period)]
+    table = pd.DataFrame(rows, columns=[f for f in Check.__dataclass_fields__])
+    table["status"] = table["passed"].map({True: "PASS", False: "FAIL"}).fillna("n/a")
+    return table.drop(columns="passed")
+
+
+def failed(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a truth table that failed."""
+    return table[table["status"] == "FAIL"]
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The truth table with the column names a manager reads."""
+    return table.rename(columns=COLUMNS)[list(COLUMNS.values())]
+
+
+def verdict(table: pd.DataFrame) -> str:
+    """One sentence on the whole table, Chinese then English."""
+    n, bad = len(table), len(failed(table))
+    weak = int((table["status"] == "n/a").sum())
+    if bad == 0:
+        zh, en = f"{n} 项全部通过", f"all {n} rows hold"
+    else:
+        zh, en = f"{n} 项中 {bad} 项未通过", f"{bad} of {n} rows failed"
+    if weak:
+        zh, en = f"{zh}（{weak} 项样本过小）", f"{en} ({weak} too weak to show in this sample)"
+    return f"{zh} / {en}"
