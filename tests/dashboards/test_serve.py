@@ -4,6 +4,7 @@ kernel, and a link edited by hand shows "access denied"."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import nbformat
@@ -126,7 +127,7 @@ def test_dashboard_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_
 
 def _kernel_jvms(server: psutil.Process) -> list[psutil.Process]:
     """Java processes under the server other than those of an export child (exports run
-    ``python -m workbench.dashboards.<module>`` beside the kernel, by design)."""
+    ``python -m workbench.dashboards.data`` beside the kernel, by design)."""
     found = []
     for proc in server.children(recursive=True):
         try:
@@ -135,7 +136,7 @@ def _kernel_jvms(server: psutil.Process) -> list[psutil.Process]:
             chain = [" ".join(p.cmdline()) for p in proc.parents()]
         except psutil.NoSuchProcess:
             continue
-        if not any("-m workbench.dashboards." in c for c in chain):
+        if not any("-m workbench.dashboards.data" in c for c in chain):
             found.append(proc)
     return found
 
@@ -165,6 +166,45 @@ def test_no_java_process_while_apps_load_and_denied_links(dashboard_server, page
     text = page.locator(".wb-app").inner_text()
     assert "access denied" in text and page.locator(".wb-value").count() == 0
     screenshot(page, "access_denied")
+
+
+def _kernel_of(server: psutil.Process, kernel_id: str) -> list[psutil.Process]:
+    """The kernel process of ``kernel_id`` under the server (its connection file is named by
+    the id), if it still runs."""
+    found = []
+    for proc in server.children(recursive=True):
+        try:
+            if any(f"kernel-{kernel_id}" in part for part in proc.cmdline()):
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def test_a_closed_page_ends_its_kernel_not_the_idle_cull(dashboard_server, page, open_app):
+    """Voila's page sends a shutdown beacon when it unloads, which the server accepts only with
+    the _xsrf cookie; the page's response sets it, so the kernel ends within seconds of the tab
+    closing (the cull would take 15 minutes), and a page left open keeps its kernel."""
+    server = psutil.Process(dashboard_server.process.pid)
+    open_app(page, "kpi_cockpit", "ceo")
+    assert "_xsrf" in {c["name"] for c in page.context.cookies()}
+    kernel_id = page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    )
+    assert _kernel_of(server, kernel_id), kernel_id
+    other = page.context.new_page()
+    open_app(other, "churn_retention", "ceo")
+    other_id = other.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    )
+
+    page.close(run_before_unload=True)
+    deadline = time.monotonic() + 60
+    while _kernel_of(server, kernel_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _kernel_of(server, kernel_id), "the closed page's kernel still runs after 60 s"
+    assert _kernel_of(server, other_id), "the open page's kernel was shut down"
+    assert f"403 POST /voila/api/shutdown/{kernel_id}" not in dashboard_server.log_file.read_text()
 
 
 def test_pages_load_the_plotly_js_of_the_package_not_its_lab_extension(

@@ -98,7 +98,7 @@ def voila_command(
     command = [
         sys.executable,
         "-m",
-        "voila",
+        "workbench.dashboards.voila_server",  # Voila, its pages setting the _xsrf cookie
         str(notebooks),
         "--no-browser",
         f"--Voila.ip={host}",
