@@ -64,7 +64,7 @@ def test_notebook_runs_and_writes_its_report(subject, tiny_warehouse, tiny_manif
     # column names or floats, no stderr box
     assert check_at_both_sizes(browser, paths.html.as_uri()) == {}
     assert "workbench.params.validate" not in html  # no code cells in the HTML
-    assert "plotly" in html.lower()
+    assert "plotly" in html.lower() or subject == "truth"  # the truth report is one table
     run = json.loads(paths.run_file.read_text())
     assert run["parameters"]["period"] == period
     if subject == "truth":  # run after churn and cross_sell: it reads the marts they wrote
