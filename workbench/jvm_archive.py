@@ -103,8 +103,10 @@ def _workload(archive: Path) -> None:
         )
         summary.write.mode("overwrite").parquet(f"{folder}/s")
         back = spark.createDataFrame(spark.read.parquet(f"{folder}/s").toPandas())
-        back.mapInPandas(lambda parts: (p.assign(keys=p["keys"] * 2) for p in parts), back.schema)
-        back.count()
+        doubled = back.mapInPandas(
+            lambda parts: (p.assign(keys=p["keys"] * 2) for p in parts), back.schema
+        )
+        doubled.count()
         spark.createDataFrame(pd.DataFrame({"a": [1, 2]})).collect()
     spark.stop()
 
@@ -117,16 +119,20 @@ def make_archive(timeout_seconds: int = 600) -> Path | None:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
-    done = subprocess.run(
-        [sys.executable, "-m", "workbench.jvm_archive", "--child", str(partial)],
-        capture_output=True,
-        text=True,
-        timeout=timeout_seconds,
-        check=False,
-    )
-    if done.returncode != 0 or not partial.is_file():
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "workbench.jvm_archive", "--child", str(partial)],
+            capture_output=True,
+            text=True,
+            timeout=timeout_seconds,
+            check=False,
+        )
+        failure = "" if done.returncode == 0 else f"exit {done.returncode}: {done.stderr[-2000:]}"
+    except subprocess.TimeoutExpired:
+        failure = f"no answer within {timeout_seconds} s"
+    if failure or not partial.is_file():
         partial.unlink(missing_ok=True)
-        log.warning("no JVM class archive made (exit %s): %s", done.returncode, done.stderr[-2000:])
+        log.warning("no JVM class archive made (%s)", failure or "the JVM wrote none")
         return None
     for old in path.parent.glob("spark-driver-*.jsa"):  # made for an earlier JDK or PySpark
         old.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from workbench.analysis import churn as engine
+from workbench.analysis.churn_params import CLEAR_DIRECTION
 from workbench.catalog import get_table
 from workbench.catalog.results import N_REASONS
 from workbench.errors import InputDataError, ParameterError
@@ -97,10 +98,6 @@ def warehouse_label(horizon_months: int, warehouse_horizon: int) -> str:
         "warehouse.churn_horizon_months); choose one of them, or rebuild the warehouse with "
         "another warehouse.churn_horizon_months"
     )
-
-
-#: how strongly value and contribution must agree for a driver to read as one-directional
-CLEAR_DIRECTION = 0.3
 
 
 def describe_direction(direction: float) -> str:
