@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import PROJECT_ROOT, make_project
 from tests.dashboards.conftest import screenshot, wait_interactive
+from tests.pages import open_page_at_both_sizes
 from workbench.cli import _register, app
 from workbench.dashboards import access
 from workbench.dashboards.voila import voila_command
@@ -205,6 +206,38 @@ def test_a_closed_page_ends_its_kernel_not_the_idle_cull(dashboard_server, page,
     assert not _kernel_of(server, kernel_id), "the closed page's kernel still runs after 60 s"
     assert _kernel_of(server, other_id), "the open page's kernel was shut down"
     assert f"403 POST /voila/api/shutdown/{kernel_id}" not in dashboard_server.log_file.read_text()
+
+
+def test_the_root_url_is_a_portal_for_the_signed_in_user_and_no_file_list(dashboard_server, page):
+    """The root URL with a signed link: the user, their regions and a card per app, each linking
+    with the user's own token; without a valid token, how to get one (HTTP 403). Voila's file
+    list is shown to no one, at the root or under /voila/tree."""
+    from workbench.dashboards import APP_INFO
+
+    settings = dashboard_server.settings
+    link = access.signed_link("gz_manager", settings, dashboard_server.base_url)
+    page.goto(link)
+    assert page.locator(".wb-user").inner_text() == "gz_manager"
+    assert page.locator(".wb-scope").inner_text() == "GZ"
+    cards = page.locator(".wb-card")
+    assert cards.count() == len(APP_INFO)
+    token = link.split(f"{access.TOKEN_PARAM}=")[1]
+    for name, info in APP_INFO.items():
+        card = page.locator(f".wb-card-{name}")
+        assert info.title_en in card.inner_text() and info.title_zh in card.inner_text()
+        assert card.get_attribute("href").endswith(f"{name}.ipynb?{access.TOKEN_PARAM}={token}")
+    assert open_page_at_both_sizes(page) == {}
+    screenshot(page, "portal")
+
+    page.locator(".wb-card-kpi_cockpit").click()  # the card opens the app as the same user
+    wait_interactive(page)
+    assert page.locator(".wb-scope").inner_text() == "GZ"
+
+    for path in ("/", "/voila/tree", "/?wb=forged.token"):
+        response = page.goto(dashboard_server.base_url + path)
+        assert response.status == 403, path
+        text = page.inner_text("body")
+        assert "workbench serve link" in text and ".ipynb" not in text, path
 
 
 def test_pages_load_the_plotly_js_of_the_package_not_its_lab_extension(

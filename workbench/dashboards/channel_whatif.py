@@ -19,6 +19,7 @@ import pandas as pd
 
 from workbench import formats
 from workbench.analysis import roi as engine
+from workbench.dashboards import APP_INFO
 from workbench.errors import InputDataError, ParameterError
 from workbench.params import defaults as declared_defaults
 
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from workbench.dashboards.access import Viewer
 
 log = logging.getLogger(__name__)
+
+#: the app's title in English and Chinese (declared with the others in workbench.dashboards)
+TITLE = APP_INFO["channel_whatif"][:2]
 
 #: the channel ROI subject's declared defaults; the mart does not record ``min_at_risk``, and
 #: the sliders start from the rest until the month's valuation is read
@@ -267,7 +271,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
     from workbench.dashboards import ui
     from workbench.dashboards.data import available_months
 
-    title = ("Channel ROI what-if", "渠道投资回报模拟")
+    title = TITLE
     out = ui.named(widgets.Output(), "content")
     if viewer.denied:
         return ui.app_frame(*title, out, viewer)

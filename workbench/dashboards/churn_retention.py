@@ -24,7 +24,7 @@ import pandas as pd
 
 from workbench import formats
 from workbench.catalog.ads import ALL
-from workbench.dashboards import ui
+from workbench.dashboards import APP_INFO, ui
 from workbench.dashboards.data import (
     EmptySelection,
     MartUnavailable,
@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from workbench.dashboards.access import Viewer
 
 log = logging.getLogger(__name__)
+
+#: the app's title in English and Chinese (declared with the others in workbench.dashboards)
+TITLE = APP_INFO["churn_retention"][:2]
 
 SCORES = "ads_churn_scores"
 FEATURES = "ads_churn_features"
@@ -422,5 +425,5 @@ def _body(settings: Settings, viewer: Viewer) -> widgets.Widget:
 def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
     """The churn-retention page for ``viewer``."""
     if viewer.denied:  # the frame shows only the reason
-        return ui.app_frame("Churn retention", "流失挽留", widgets.VBox(), viewer)
-    return ui.app_frame("Churn retention", "流失挽留", _body(settings, viewer), viewer)
+        return ui.app_frame(*TITLE, widgets.VBox(), viewer)
+    return ui.app_frame(*TITLE, _body(settings, viewer), viewer)

@@ -23,6 +23,7 @@ import pandas as pd
 
 from workbench import formats
 from workbench.catalog.results import ALL_SCOPE
+from workbench.dashboards import APP_INFO
 from workbench.errors import ParameterError, require_columns
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ if TYPE_CHECKING:
     from workbench.filters import Condition
 
 log = logging.getLogger(__name__)
+
+#: the app's title in English and Chinese (declared with the others in workbench.dashboards)
+TITLE = APP_INFO["cross_sell"][:2]
 
 RULE_COLUMNS = [
     "scope",
@@ -283,7 +287,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
 
     out = ui.named(widgets.Output(), "content")
     if viewer.denied:
-        return ui.app_frame("Cross-sell explorer", "交叉销售分析", out, viewer)
+        return ui.app_frame(*TITLE, out, viewer)
     months = available_months("ads_basket_rules", settings)
     if not months:
         body = ui.message(
@@ -295,7 +299,7 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
             ),
             "warning",
         )
-        return ui.app_frame("Cross-sell explorer", "交叉销售分析", body, viewer)
+        return ui.app_frame(*TITLE, body, viewer)
 
     style = {"description_width": "150px"}
     layout = widgets.Layout(width="420px")
@@ -518,4 +522,4 @@ def build(settings: Settings, viewer: Viewer) -> widgets.Widget:
         ]
     )
     body = widgets.VBox([widgets.HBox([left, right]), tables])
-    return ui.app_frame("Cross-sell explorer", "交叉销售分析", body, viewer)
+    return ui.app_frame(*TITLE, body, viewer)

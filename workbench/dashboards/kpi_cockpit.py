@@ -18,7 +18,7 @@ import pandas as pd
 from workbench import formats
 from workbench.catalog.ads import ALL
 from workbench.catalog.kpis import load_kpis
-from workbench.dashboards import ui
+from workbench.dashboards import APP_INFO, ui
 from workbench.dashboards.data import (
     EmptySelection,
     MartUnavailable,
@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from workbench.dashboards.access import Viewer
 
 log = logging.getLogger(__name__)
+
+#: the app's title in English and Chinese (declared with the others in workbench.dashboards)
+TITLE = APP_INFO["kpi_cockpit"][:2]
 
 CUBE = "ads_kpi_cube"
 ALERTS = "ads_kpi_alerts"
@@ -319,6 +322,6 @@ def build(settings: Settings, viewer: Viewer, query: str | None = None) -> widge
     from workbench.dashboards.subjects import page_query
 
     if viewer.denied:
-        return ui.app_frame("KPI cockpit", "经营指标驾驶舱", widgets.VBox(), viewer)
+        return ui.app_frame(*TITLE, widgets.VBox(), viewer)
     body = _body(settings, viewer, page_query() if query is None else query)
-    return ui.app_frame("KPI cockpit", "经营指标驾驶舱", body, viewer)
+    return ui.app_frame(*TITLE, body, viewer)

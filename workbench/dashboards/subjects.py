@@ -34,6 +34,7 @@ import workbench.subjects.revenue  # noqa: F401
 from workbench import formats
 from workbench.catalog.ads import ALL
 from workbench.catalog.ads_value import REVENUE_CATEGORY_LABELS
+from workbench.dashboards import APP_INFO
 from workbench.dashboards.access import TOKEN_PARAM
 from workbench.dashboards.data import (
     EmptySelection,
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
     from workbench.dashboards.access import Viewer
 
 log = logging.getLogger(__name__)
+
+#: the app's title in English and Chinese (declared with the others in workbench.dashboards)
+TITLE = APP_INFO["subjects"][:2]
 
 SUBJECT_PARAM = "subject"
 #: subject -> (English, Chinese) tab label, in tab order
@@ -519,9 +523,9 @@ def build(settings: Settings, viewer: Viewer, subject: str | None = None) -> wid
 
     subject = subject or requested_subject()
     if viewer.denied:  # the frame shows only the reason
-        return ui.app_frame("Subject analyses", "专题分析", ui.message(viewer.denied), viewer)
+        return ui.app_frame(*TITLE, ui.message(viewer.denied), viewer)
     body = ui.guard(_body)(settings, viewer, subject)
-    return ui.app_frame("Subject analyses", "专题分析", body, viewer)
+    return ui.app_frame(*TITLE, body, viewer)
 
 
 __all__ = [

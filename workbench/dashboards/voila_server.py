@@ -1,4 +1,7 @@
-"""Voila as ``workbench serve`` runs it: Voila's own application, with one correction.
+"""Voila as ``workbench serve`` runs it: Voila's own application, with two changes.
+
+The root URL is the workbench's portal (:mod:`workbench.dashboards.portal`) instead of Voila's
+file list, which no one is shown.
 
 Why: a Voila page shuts its kernel down when the tab closes or navigates away, with a
 ``beforeunload`` beacon to ``/voila/api/shutdown/<kernel>`` that carries the ``_xsrf`` cookie the
@@ -32,11 +35,47 @@ def set_xsrf_cookie_on_pages() -> None:
     TornadoVoilaHandler.get = get
 
 
+def portal_handler() -> type:
+    """The tornado handler of the portal page (the settings read as the file is now, so a user
+    added or removed applies at the next visit, as in the apps)."""
+    import os
+    from pathlib import Path
+
+    import tornado.web
+
+    from workbench.config import CONFIG_ENV
+    from workbench.dashboards.access import TOKEN_PARAM, settings_now
+    from workbench.dashboards.portal import portal_page
+
+    class PortalHandler(tornado.web.RequestHandler):
+        def get(self, *_: Any, **__: Any) -> None:
+            settings = settings_now(Path(os.environ[CONFIG_ENV]))
+            status, page = portal_page(
+                self.get_argument(TOKEN_PARAM, None), settings, self.settings.get("base_url", "/")
+            )
+            self.set_status(status)
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.set_header("Cache-Control", "no-store")
+            self.finish(page)
+
+    return PortalHandler
+
+
 def main() -> None:
-    from voila.app import main as voila_main
+    from voila.app import Voila
+    from voila.tornado.treehandler import TornadoVoilaTreeHandler
+
+    class WorkbenchVoila(Voila):
+        def init_handlers(self) -> list:
+            portal = portal_handler()
+            # Voila's file list at the root and under /voila/tree becomes the portal
+            return [
+                (h[0], portal) if len(h) > 1 and h[1] is TornadoVoilaTreeHandler else h
+                for h in super().init_handlers()
+            ]
 
     set_xsrf_cookie_on_pages()
-    voila_main()
+    WorkbenchVoila.launch_instance()
 
 
 if __name__ == "__main__":
