@@ -180,6 +180,10 @@ class DashboardUser(_Strict):
         return value
 
 
+#: a dashboard kernel's resident memory once its app is built (measured: about 310 MB)
+KERNEL_MB = 320
+
+
 class DashboardSettings(_Strict):
     """Voila apps (``workbench serve``): who may open them, and the server's kernels."""
 
@@ -188,6 +192,17 @@ class DashboardSettings(_Strict):
     secret_file: Path = Path("data/.dashboard_secret")
     pool_size: int = Field(1, ge=0, le=16)
     cull_idle_seconds: int = Field(900, ge=0)
+    # most kernels the server holds, the preheated pool included; none: from the memory
+    max_kernels: int | None = Field(None, ge=1)
+
+    def kernel_limit(self, memory_bytes: int | None = None) -> int:
+        """``max_kernels``, or as many kernels as 60% of the machine's memory holds at
+        :data:`KERNEL_MB` each (the rest for the server, DuckDB reads and exports)."""
+        if self.max_kernels is not None:
+            return self.max_kernels
+        if memory_bytes is None:
+            memory_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        return max(1, int(0.6 * memory_bytes / (KERNEL_MB * 2**20)))
 
 
 class ProfileSettings(_Strict):

@@ -155,7 +155,7 @@ def start_server(settings: Settings, log_file: Path, *extra: str) -> Server:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(base_url + "/", process, log_file, timeout=60)
+        _wait_http(base_url + "/healthz", process, log_file, timeout=60)
     except BaseException:
         stop_server(process)
         raise

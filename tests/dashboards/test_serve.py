@@ -4,17 +4,21 @@ kernel, and a link edited by hand shows "access denied"."""
 from __future__ import annotations
 
 import json
+import shutil
 import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
 import psutil
+import yaml
 from typer.testing import CliRunner
 
 from tests.conftest import PROJECT_ROOT, make_project
-from tests.dashboards.conftest import screenshot, wait_interactive
+from tests.dashboards.conftest import screenshot, start_server, stop_server, wait_interactive
 from tests.pages import open_page_at_both_sizes
 from workbench.cli import _register, app
+from workbench.config import load_settings
 from workbench.dashboards import access
 from workbench.dashboards.voila import voila_command
 
@@ -90,6 +94,20 @@ def test_serve_stops_on_an_empty_secret_naming_the_file(tmp_path, monkeypatch):
     # the console wraps long lines (at a space, or inside a path longer than a line)
     assert str(secret) in "".join(result.output.split())
     assert "at least 32" in " ".join(result.output.split())
+
+
+def test_serve_refuses_a_kernel_limit_the_preheated_pool_would_fill(tmp_path):
+    make_project(tmp_path)
+    config = tmp_path / "pipelines" / "config.yml"
+    tree = yaml.safe_load(config.read_text())
+    tree["dashboards"].update(max_kernels=5, pool_size=1)  # five apps: five preheated kernels
+    config.write_text(yaml.safe_dump(tree, sort_keys=False))
+    _register()
+    result = CliRunner().invoke(app, ["--config", str(config), "serve"])
+    assert result.exit_code == 2
+    shown = " ".join(result.output.split())
+    assert "dashboards.max_kernels: 5 leaves no kernel for a page" in shown
+    assert "(1 per app)" in shown
 
 
 def _run_notebook(path: Path, workdir: Path) -> nbformat.NotebookNode:
@@ -238,6 +256,54 @@ def test_the_root_url_is_a_portal_for_the_signed_in_user_and_no_file_list(dashbo
         assert response.status == 403, path
         text = page.inner_text("body")
         assert "workbench serve link" in text and ".ipynb" not in text, path
+
+
+def _health(server) -> dict:
+    with urllib.request.urlopen(server.base_url + "/healthz", timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_a_visit_over_the_kernel_limit_is_told_to_come_back_and_the_server_stays_up(
+    dashboard_project, browser, tmp_path
+):
+    """One kernel allowed and no preheated pool: the first page holds it; a second visit gets
+    the bilingual busy page with HTTP 503, the server still answers its health check, and once
+    the first page closes (its kernel ends) the next visit is served."""
+    root = tmp_path / "capped"
+    shutil.copytree(dashboard_project.root / "pipelines", root / "pipelines")
+    config = root / "pipelines" / "config.yml"
+    tree = yaml.safe_load(config.read_text())
+    tree["paths"].update(
+        raw=str(dashboard_project.raw_dir), warehouse=str(dashboard_project.warehouse_dir)
+    )
+    tree["dashboards"].update(max_kernels=1, pool_size=0)
+    config.write_text(yaml.safe_dump(tree, sort_keys=False))
+    server = start_server(load_settings(config, environ={}), tmp_path / "serve.log")
+    contexts = [browser.new_context(), browser.new_context()]
+    try:
+        first, second = (context.new_page() for context in contexts)
+        url = access.signed_link("ceo", server.settings, server.base_url, "kpi_cockpit")
+        first.goto(url, wait_until="commit")
+        wait_interactive(first)
+        assert _health(server)["kernels"] == 1
+
+        response = second.goto(url)
+        assert response.status == 503 and response.headers["retry-after"] == "60"
+        text = second.inner_text("body")
+        assert "系统繁忙" in text and "try again in a minute" in text
+        assert _health(server) == {"status": "ok", "kernels": 1}
+
+        first.close(run_before_unload=True)
+        deadline = time.monotonic() + 60
+        while _health(server)["kernels"] and time.monotonic() < deadline:
+            time.sleep(0.5)
+        second.goto(url, wait_until="commit")
+        wait_interactive(second)
+        assert second.locator(".wb-value").count() > 0
+    finally:
+        for context in contexts:
+            context.close()
+        stop_server(server.process)
 
 
 def test_pages_load_the_plotly_js_of_the_package_not_its_lab_extension(

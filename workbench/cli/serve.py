@@ -48,7 +48,7 @@ def serve(
     """Start Voila on HOST:PORT serving the dashboard apps (Ctrl-C stops it)."""
     if ctx.invoked_subcommand is not None:
         return
-    from workbench.config import CONFIG_ENV, find_config
+    from workbench.config import CONFIG_ENV, ConfigError, find_config
     from workbench.dashboards.access import _secret
 
     with common.user_errors():
@@ -56,12 +56,19 @@ def serve(
         config = Path(common._state["config"] or find_config()).resolve()
         _secret(settings)  # create it once here, not racing in the kernels
         cfg = settings.dashboards
+        pool = cfg.pool_size if pool_size is None else pool_size
+        if cfg.kernel_limit() <= pool * len(APPS):
+            raise ConfigError(
+                f"dashboards.max_kernels: {cfg.kernel_limit()} leaves no kernel for a page once "
+                f"the {pool * len(APPS)} preheated ones ({pool} per app) are up; raise it or "
+                "lower dashboards.pool_size"
+            )
         notebooks = dashboards_dir(settings.root)
         command = voila_command(
             notebooks,
             host=host,
             port=port,
-            pool_size=cfg.pool_size if pool_size is None else pool_size,
+            pool_size=pool,
             cull_idle_seconds=cfg.cull_idle_seconds,
         )
     env = {**os.environ, CONFIG_ENV: str(config)}

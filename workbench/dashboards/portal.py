@@ -41,9 +41,14 @@ def _page(body: str) -> str:
     )
 
 
-def portal_page(token: str | None, settings: Settings, base_url: str = "/") -> tuple[int, str]:
-    """The HTTP status and the page for a visit with ``token`` (the link's ``wb`` value)."""
+def portal_page(
+    token: str | None, settings: Settings | None, base_url: str = "/"
+) -> tuple[int, str]:
+    """The HTTP status and the page for a visit with ``token`` (the link's ``wb`` value);
+    ``settings`` None: a server started without a project, which has no users."""
     try:
+        if settings is None:
+            raise AccessDenied("access denied: this server has no project configuration")
         viewer = verify_token(token or "", settings)
     except AccessDenied as exc:
         body = (

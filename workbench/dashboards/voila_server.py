@@ -1,9 +1,14 @@
-"""Voila as ``workbench serve`` runs it: Voila's own application, with two changes.
+"""Voila as ``workbench serve`` runs it: Voila's own application, with these changes.
 
-The root URL is the workbench's portal (:mod:`workbench.dashboards.portal`) instead of Voila's
-file list, which no one is shown.
+* The root URL is the workbench's portal (:mod:`workbench.dashboards.portal`) instead of Voila's
+  file list, which no one is shown.
+* ``/healthz`` answers 200 with the live kernels, for a service manager or a load balancer.
+* A page asked for while the server holds ``dashboards.max_kernels`` kernels gets a plain
+  bilingual "busy" page with HTTP 503 (and ``Retry-After``), not a new kernel: each is about
+  300 MB, and an out-of-memory server fails every viewer at once.
+* Pages set the ``_xsrf`` cookie, so that closing one ends its kernel:
 
-Why: a Voila page shuts its kernel down when the tab closes or navigates away, with a
+A Voila page shuts its kernel down when the tab closes or navigates away, with a
 ``beforeunload`` beacon to ``/voila/api/shutdown/<kernel>`` that carries the ``_xsrf`` cookie the
 server checks. Voila 0.5's page handler never sets that cookie (only its file list does, by
 rendering a template), so a manager who opens an app from a signed link sends an empty token,
@@ -17,11 +22,21 @@ Run as ``python -m workbench.dashboards.voila_server`` with Voila's arguments
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+#: what a viewer over the capacity limit reads
+BUSY_PAGE = (
+    "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>系统繁忙 Busy</title>"
+    "</head><body style='font-family:sans-serif;margin:48px'>"
+    "<h2 class='wb-busy'>系统繁忙，请一分钟后再试。</h2>"
+    "<p>Busy: many pages are open right now. Please try again in a minute.</p></body></html>"
+)
 
-def set_xsrf_cookie_on_pages() -> None:
-    """Make Voila's page handler set the ``_xsrf`` cookie before it streams the page."""
+
+def serve_pages(max_kernels: int) -> None:
+    """Make Voila's page handler refuse a page over ``max_kernels`` live kernels (503) and set
+    the ``_xsrf`` cookie on the pages it serves."""
     import tornado.web
     from voila.tornado.handler import TornadoVoilaHandler
 
@@ -29,27 +44,41 @@ def set_xsrf_cookie_on_pages() -> None:
 
     @tornado.web.authenticated
     async def get(self: TornadoVoilaHandler, path: Any = None) -> None:
+        if len(self.kernel_manager.list_kernel_ids()) >= max_kernels:
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            self.finish(BUSY_PAGE)
+            return
         self.xsrf_token  # noqa: B018 - reading it sets the cookie on this response
         await stream_page(self, path)
 
     TornadoVoilaHandler.get = get
 
 
-def portal_handler() -> type:
-    """The tornado handler of the portal page (the settings read as the file is now, so a user
-    added or removed applies at the next visit, as in the apps)."""
-    import os
-    from pathlib import Path
-
+def health_handler() -> type:
+    """``/healthz``: 200 and the live kernels as JSON while the server answers."""
     import tornado.web
 
-    from workbench.config import CONFIG_ENV
+    class HealthHandler(tornado.web.RequestHandler):
+        def get(self) -> None:
+            manager = self.settings.get("kernel_manager")
+            kernels = len(manager.list_kernel_ids()) if manager is not None else 0
+            self.finish({"status": "ok", "kernels": kernels})
+
+    return HealthHandler
+
+
+def portal_handler(config: Path | None) -> type:
+    """The tornado handler of the portal page (the settings read as ``config`` is now, so a user
+    added or removed applies at the next visit, as in the apps; None: no project, no users)."""
+    import tornado.web
+
     from workbench.dashboards.access import TOKEN_PARAM, settings_now
     from workbench.dashboards.portal import portal_page
 
     class PortalHandler(tornado.web.RequestHandler):
         def get(self, *_: Any, **__: Any) -> None:
-            settings = settings_now(Path(os.environ[CONFIG_ENV]))
+            settings = settings_now(config) if config is not None else None
             status, page = portal_page(
                 self.get_argument(TOKEN_PARAM, None), settings, self.settings.get("base_url", "/")
             )
@@ -62,19 +91,29 @@ def portal_handler() -> type:
 
 
 def main() -> None:
+    from jupyter_server.utils import url_path_join
     from voila.app import Voila
     from voila.tornado.treehandler import TornadoVoilaTreeHandler
 
+    from workbench.config import ConfigError, DashboardSettings, find_config, load_settings
+
+    try:  # `workbench serve` passes the project's file in WORKBENCH_CONFIG
+        config: Path | None = find_config()
+    except ConfigError:  # a bare server (the benchmark's Voila floor): defaults, no portal users
+        config = None
+    dashboards = load_settings(config).dashboards if config else DashboardSettings()
+
     class WorkbenchVoila(Voila):
         def init_handlers(self) -> list:
-            portal = portal_handler()
+            portal = portal_handler(config)
             # Voila's file list at the root and under /voila/tree becomes the portal
-            return [
+            handlers = [
                 (h[0], portal) if len(h) > 1 and h[1] is TornadoVoilaTreeHandler else h
                 for h in super().init_handlers()
             ]
+            return [(url_path_join(self.server_url, "/healthz"), health_handler()), *handlers]
 
-    set_xsrf_cookie_on_pages()
+    serve_pages(dashboards.kernel_limit())
     WorkbenchVoila.launch_instance()
 
 
