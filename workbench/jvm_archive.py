@@ -108,7 +108,23 @@ def _workload(archive: Path) -> None:
         )
         doubled.count()
         spark.createDataFrame(pd.DataFrame({"a": [1, 2]})).collect()
+    _exit_and_wait(spark)
+
+
+def _exit_and_wait(spark) -> None:
+    """End the JVM with ``System.exit`` and wait until it is gone: it writes the archive while it
+    exits, which takes seconds, and a JVM killed as this process ends (PySpark's own clean-up)
+    would write none."""
+    import psutil
+
+    jvm = spark.sparkContext._jvm
+    process = psutil.Process(jvm.java.lang.ProcessHandle.current().pid())
     spark.stop()
+    try:
+        jvm.java.lang.System.exit(0)
+    except Exception:  # the gateway's connection ends with the JVM: expected here
+        log.debug("JVM exited while answering System.exit")
+    process.wait(timeout=300)
 
 
 def make_archive(timeout_seconds: int = 600) -> Path | None:
