@@ -115,16 +115,15 @@ def _exit_and_wait(spark) -> None:
     """End the JVM with ``System.exit`` and wait until it is gone: it writes the archive while it
     exits, which takes seconds, and a JVM killed as this process ends (PySpark's own clean-up)
     would write none."""
-    import psutil
-
-    jvm = spark.sparkContext._jvm
-    process = psutil.Process(jvm.java.lang.ProcessHandle.current().pid())
+    context = spark.sparkContext
+    jvm = context._jvm
+    launched = context._gateway.proc  # the JVM itself: PySpark's launcher execs java
     spark.stop()
     try:
         jvm.java.lang.System.exit(0)
     except Exception:  # the gateway's connection ends with the JVM: expected here
         log.debug("JVM exited while answering System.exit")
-    process.wait(timeout=300)
+    launched.wait(timeout=300)
 
 
 def make_archive(timeout_seconds: int = 600) -> Path | None:
