@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -215,14 +216,49 @@ def dashboard_server(dashboard_project, tmp_path_factory) -> Iterator[Server]:
     stop_server(server.process)
 
 
+#: console errors a test causes on purpose: the busy page (503) and a refused link (403)
+EXPECTED_CONSOLE_ERROR = re.compile(r"Failed to load resource: .* status of (403|503)")
+
+
+def console_problems(context) -> list[str]:
+    """Start recording what a manager's browser would complain of on every page of
+    ``context``: script errors, ``console.error`` lines and requests that fail (such as an
+    address outside the server). The list fills as pages run."""
+    problems: list[str] = []
+
+    def watch(tab) -> None:
+        tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+        tab.on(
+            "console",
+            lambda message: (
+                message.type == "error"
+                and not EXPECTED_CONSOLE_ERROR.search(message.text)
+                and problems.append(f"console error: {message.text[:300]}")
+            ),
+        )
+        tab.on(
+            "requestfailed",
+            lambda request: (
+                request.failure != "net::ERR_ABORTED"  # a page left mid-load
+                and problems.append(f"request failed: {request.url} {request.failure}")
+            ),
+        )
+
+    context.on("page", watch)
+    return problems
+
+
 @pytest.fixture
 def page(browser):
-    """A fresh browser context and page per test."""
+    """A fresh browser context and page per test; the test fails if any page of it logged an
+    error in the browser's console, threw a script error or failed a request."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    problems = console_problems(context)
     tab = context.new_page()
     tab.set_default_timeout(120_000)  # two cores shared with other jobs
     yield tab
     context.close()
+    assert problems == [], "the browser's console:\n" + "\n".join(problems)
 
 
 def wait_interactive(page, timeout_ms: int = APP_TIMEOUT_MS) -> None:

@@ -250,6 +250,14 @@ def test_the_root_url_is_a_portal_for_the_signed_in_user_and_no_file_list(dashbo
     page.locator(".wb-card-kpi_cockpit").click()  # the card opens the app as the same user
     wait_interactive(page)
     assert page.locator(".wb-scope").inner_text() == "GZ"
+    # the app's page asks nothing of another server (Voila's own page wants two stylesheets from
+    # a CDN): a manager's browser may have no internet, and each failed request is an error
+    elsewhere = page.evaluate(
+        "() => [...document.querySelectorAll('link[href], script[src], img[src]')]"
+        ".map(e => e.href || e.src).filter(u => !u.startsWith(location.origin) "
+        "&& !u.startsWith('data:'))"
+    )
+    assert elsewhere == []
 
     for path in ("/", "/voila/tree", "/?wb=forged.token"):
         response = page.goto(dashboard_server.base_url + path)

@@ -35,6 +35,7 @@ def _page(body: str) -> str:
     return (
         "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'>"
         "<title>经营分析工作台 Analytics workbench</title>"
+        "<link rel='icon' href='data:,'>"  # no /favicon.ico request (a 404 in the console)
         f"<style>{_STYLE}</style></head><body>"
         "<h1>经营分析工作台 Analytics workbench</h1>"
         f"{body}</body></html>"

@@ -65,7 +65,15 @@ def write_app_notebook(app: str, path: Path) -> bool:
 
 
 #: JupyterLab extensions the apps do not use (see :func:`voila_command`)
-UNUSED_EXTENSIONS = ("jupyterlab-plotly", "jupyterlab_pygments")
+UNUSED_EXTENSIONS = (
+    "jupyterlab-plotly",
+    "jupyterlab_pygments",
+    "@voila-dashboards/jupyterlab-preview",
+)
+#: Jupyter data folder of the workbench's Voila page template (``voila/templates/workbench``)
+JUPYTER_DATA = Path(__file__).with_name("jupyter")
+#: the page template the apps are served with (see its ``index.html.j2``)
+PAGE_TEMPLATE = "workbench"
 
 
 def plotly_js_dir() -> Path:
@@ -93,7 +101,15 @@ def voila_command(
     one is all of plotly.js, so each page waited for the chart library before anything else. The
     apps load plotly.js on their first chart instead (``ui.chart_html``), from the plotly
     package's own copy, which Voila serves through its extra extensions path. The Pygments
-    extension styles code, and the apps show none.
+    extension styles code, and the apps show none; Voila's JupyterLab preview belongs in
+    JupyterLab, not in a page.
+
+    Pages use the workbench's template (:data:`PAGE_TEMPLATE`), Voila's ``lab`` page without
+    its stylesheets from a CDN. What the browser console still shows are warnings, not errors:
+    webpack's "Unsatisfied version 4.2.5 ... required ^4.5.10" (or ^4.6.2) of shared JupyterLab
+    modules. Voila 0.5.13 ships a JupyterLab 4.2.5 front end and its own widget manager built
+    against 4.5.10, and the widget extension (required: without it no widget renders) is built
+    against 4.6; the older shared modules are used and the apps work.
     """
     command = [
         sys.executable,
@@ -108,6 +124,7 @@ def voila_command(
         f"--preheat_kernel={pool_size > 0}",
         f"--pool_size={pool_size}",
         "--VoilaKernelManager.fill_delay=0",
+        f"--VoilaConfiguration.template={PAGE_TEMPLATE}",
         f"--VoilaConfiguration.extension_denylist={list(UNUSED_EXTENSIONS)}",
         f"--VoilaConfiguration.extra_labextensions_path={[str(plotly_js_dir())]}",
     ]

@@ -22,13 +22,16 @@ Run as ``python -m workbench.dashboards.voila_server`` with Voila's arguments
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+from workbench.dashboards.voila import JUPYTER_DATA
 
 #: what a viewer over the capacity limit reads
 BUSY_PAGE = (
     "<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>系统繁忙 Busy</title>"
-    "</head><body style='font-family:sans-serif;margin:48px'>"
+    "<link rel='icon' href='data:,'></head><body style='font-family:sans-serif;margin:48px'>"
     "<h2 class='wb-busy'>系统繁忙，请一分钟后再试。</h2>"
     "<p>Busy: many pages are open right now. Please try again in a minute.</p></body></html>"
 )
@@ -114,6 +117,10 @@ def main() -> None:
             return [(url_path_join(self.server_url, "/healthz"), health_handler()), *handlers]
 
     serve_pages(dashboards.kernel_limit())
+    # Voila finds page templates in the Jupyter data folders: the workbench's comes first
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        filter(None, [str(JUPYTER_DATA), os.environ.get("JUPYTER_PATH")])
+    )
     WorkbenchVoila.launch_instance()
 
 
