@@ -156,7 +156,9 @@ def start_server(settings: Settings, log_file: Path, *extra: str) -> Server:
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(base_url + "/healthz", process, log_file, timeout=60)
+        # 200 once every preheated kernel is warm (503 before): two busy cores warm five in
+        # well under a minute
+        _wait_http(base_url + "/healthz", process, log_file, timeout=120)
     except BaseException:
         stop_server(process)
         raise

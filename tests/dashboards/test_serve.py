@@ -271,6 +271,22 @@ def _health(server) -> dict:
         return json.loads(response.read())
 
 
+def test_the_server_is_ready_once_every_preheated_kernel_is_warm(dashboard_server):
+    """The health check answered 200 (start_server waits for it) only once each app's pooled
+    kernel had run its imports; the log says "ready" once, after the pools were filled."""
+    from workbench.dashboards import APPS
+
+    health = _health(dashboard_server)
+    pool = dashboard_server.settings.dashboards.pool_size * len(APPS)
+    assert health["status"] == "ok"
+    # warm now may be fewer: a pool refills after each visit of an earlier test
+    assert health["pool_size"] == pool > 0 and 0 <= health["pool_warm"] <= pool
+    log = dashboard_server.log_file.read_text()
+    assert log.count("ready: ") == 1 and f"ready: {pool} preheated kernels warm" in log
+    filled = max(log.index(f"Kernel pool of {app}.ipynb is filled") for app in APPS)
+    assert log.index("ready: ") > filled
+
+
 def test_a_visit_over_the_kernel_limit_is_told_to_come_back_and_the_server_stays_up(
     dashboard_project, browser, tmp_path
 ):
@@ -293,13 +309,13 @@ def test_a_visit_over_the_kernel_limit_is_told_to_come_back_and_the_server_stays
         url = access.signed_link("ceo", server.settings, server.base_url, "kpi_cockpit")
         first.goto(url, wait_until="commit")
         wait_interactive(first)
-        assert _health(server)["kernels"] == 1
+        assert _health(server) == {"status": "ok", "kernels": 1, "pool_warm": 0, "pool_size": 0}
 
         response = second.goto(url)
         assert response.status == 503 and response.headers["retry-after"] == "60"
         text = second.inner_text("body")
         assert "系统繁忙" in text and "try again in a minute" in text
-        assert _health(server) == {"status": "ok", "kernels": 1}
+        assert _health(server) == {"status": "ok", "kernels": 1, "pool_warm": 0, "pool_size": 0}
 
         first.close(run_before_unload=True)
         deadline = time.monotonic() + 60

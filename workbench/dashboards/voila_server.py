@@ -2,7 +2,10 @@
 
 * The root URL is the workbench's portal (:mod:`workbench.dashboards.portal`) instead of Voila's
   file list, which no one is shown.
-* ``/healthz`` answers 200 with the live kernels, for a service manager or a load balancer.
+* ``/healthz`` answers, for a service manager or a load balancer, 503 ``warming`` until every
+  preheated kernel has run its app's imports and waits for a page, then 200 ``ok``; both with
+  the live kernels and the warm pool. The log says ``ready`` once, at that moment. A page asked
+  for while the pool warms is still served: Voila hands it the next kernel when it is up.
 * A page asked for while the server holds ``dashboards.max_kernels`` kernels gets a plain
   bilingual "busy" page with HTTP 503 (and ``Retry-After``), not a new kernel: each is about
   300 MB, and an out-of-memory server fails every viewer at once.
@@ -26,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from workbench.dashboards.voila import JUPYTER_DATA
+from workbench.dashboards.voila import APP_CELLS, JUPYTER_DATA
 
 #: what a viewer over the capacity limit reads
 BUSY_PAGE = (
@@ -58,15 +61,69 @@ def serve_pages(max_kernels: int) -> None:
     TornadoVoilaHandler.get = get
 
 
-def health_handler() -> type:
-    """``/healthz``: 200 and the live kernels as JSON while the server answers."""
+#: code cells a preheated kernel runs before it waits for its page (the app's notebook:
+#: imports and warm-up, then ``open_session``, which waits for the request)
+CELLS_BEFORE_THE_PAGE = len(APP_CELLS) - 1
+
+
+def warm_pool(manager: Any) -> tuple[int, int]:
+    """(warm, size) of Voila's preheated pools: a pooled kernel is warm once it has started the
+    notebook's last cell, the one that waits for a page, so its imports are done.
+
+    Reads Voila 0.5's ``VoilaKernelManager._pools`` (notebook -> tasks, each giving the kernel
+    and its renderer); without pools (``pool_size`` 0) the pool is (0, 0).
+    """
+    pools = getattr(manager, "_pools", None) or {}
+    tasks = [task for pool in pools.values() for task in pool]
+    warm = 0
+    for task in tasks:
+        if not task.done() or task.cancelled() or task.exception() is not None:
+            continue
+        executor = getattr(task.result()["renderer"], "executor", None)
+        if executor is not None and executor.code_cells_executed > CELLS_BEFORE_THE_PAGE:
+            warm += 1
+    return warm, len(tasks)
+
+
+class Readiness:
+    """Whether the server has been ready once: every preheated kernel warm (none wanted: at
+    once). Afterwards a pool refilling after a visit does not make the server unready."""
+
+    def __init__(self, wanted: int) -> None:
+        self.wanted = wanted  # the pools' size, as Voila set them up before serving
+        self.ready = wanted == 0
+
+    def check(self, manager: Any) -> bool:
+        """True the first time the pool is all warm (then :attr:`ready` stays True)."""
+        if self.ready:
+            return False
+        warm, size = warm_pool(manager)
+        self.ready = size >= self.wanted and warm >= self.wanted
+        return self.ready
+
+
+def health_handler(readiness: Readiness) -> type:
+    """``/healthz``: 503 ``warming`` until :class:`Readiness` holds, then 200 ``ok``; the live
+    kernels and the warm pool as JSON."""
     import tornado.web
 
     class HealthHandler(tornado.web.RequestHandler):
         def get(self) -> None:
             manager = self.settings.get("kernel_manager")
             kernels = len(manager.list_kernel_ids()) if manager is not None else 0
-            self.finish({"status": "ok", "kernels": kernels})
+            warm, size = warm_pool(manager)
+            if not readiness.ready:
+                self.set_status(503)
+                self.set_header("Retry-After", "5")
+            self.set_header("Cache-Control", "no-store")
+            self.finish(
+                {
+                    "status": "ok" if readiness.ready else "warming",
+                    "kernels": kernels,
+                    "pool_warm": warm,
+                    "pool_size": size,
+                }
+            )
 
     return HealthHandler
 
@@ -107,6 +164,8 @@ def main() -> None:
     dashboards = load_settings(config).dashboards if config else DashboardSettings()
 
     class WorkbenchVoila(Voila):
+        readiness: Readiness
+
         def init_handlers(self) -> list:
             portal = portal_handler(config)
             # Voila's file list at the root and under /voila/tree becomes the portal
@@ -114,7 +173,24 @@ def main() -> None:
                 (h[0], portal) if len(h) > 1 and h[1] is TornadoVoilaTreeHandler else h
                 for h in super().init_handlers()
             ]
-            return [(url_path_join(self.server_url, "/healthz"), health_handler()), *handlers]
+            self.readiness = Readiness(wanted=warm_pool(self.kernel_manager)[1])
+            health = health_handler(self.readiness)
+            return [(url_path_join(self.server_url, "/healthz"), health), *handlers]
+
+        def listen(self) -> None:
+            from tornado.ioloop import PeriodicCallback
+
+            def announce() -> None:
+                if self.readiness.check(self.kernel_manager):
+                    self.log.info("ready: %d preheated kernels warm", self.readiness.wanted)
+                    watch.stop()
+
+            watch = PeriodicCallback(announce, 250)
+            if self.readiness.ready:
+                self.log.info("ready: no preheated kernels")
+            else:
+                watch.start()
+            super().listen()  # runs the loop until the server stops
 
     serve_pages(dashboards.kernel_limit())
     # Voila finds page templates in the Jupyter data folders: the workbench's comes first
