@@ -16,6 +16,8 @@ parameter, never spliced into the SQL text. A mistake in the query is one plain 
 traceback. ``%sql_tables`` lists the tables that can be queried. Every table with data in the
 warehouse is a view over its Hive-partitioned Parquet (:func:`workbench.marts.connect`); the views
 are made once per notebook, ``%%sql --refresh`` makes them again after a rebuild.
+``workbench.sql.use(settings)`` points the cells at another project than the one found from
+``WORKBENCH_CONFIG`` or the working folder.
 """
 
 from __future__ import annotations
@@ -92,6 +94,17 @@ class _Session:
         return [name for (name,) in rows.fetchall()]
 
 
+#: the kernel's one session (a kernel is one process and one notebook)
+_SESSION = _Session()
+
+
+def use(settings: Settings) -> None:
+    """Query this project's warehouse from now on (default: the project found from
+    ``WORKBENCH_CONFIG`` or the working folder), e.g. from a report's ``config_path``."""
+    _SESSION.settings = settings
+    _SESSION.connection(refresh=True)
+
+
 def _parse_line(line: str) -> tuple[str | None, bool]:
     """``%%sql [--refresh] [NAME]``: the variable to store the result in, and the refresh flag."""
     words = line.split()
@@ -107,7 +120,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     ``%sql_tables``."""
     from IPython.core.error import UsageError
 
-    session = _Session()
+    session = _SESSION
 
     def run(line: str, cell: str | None = None) -> pd.DataFrame | None:
         try:
