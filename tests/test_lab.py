@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from tests.dashboards.conftest import free_port
-from workbench.lab import KERNEL_NAME
+from workbench.lab import KERNEL_NAME, START_NOTEBOOK
 
 
 def _get(url: str, token: str | None = None, method: str = "GET", body: dict | None = None):
@@ -92,3 +92,16 @@ def test_the_lab_refuses_without_the_token(lab):
         with pytest.raises(urllib.error.HTTPError) as refused:
             _get(f"{base}/api/kernelspecs", wrong)
         assert refused.value.code == 403
+
+
+def test_the_demo_summary_says_how_to_open_the_lab_and_the_dictionary(tiny_project):
+    from workbench.cli.demo import _print_locations
+    from workbench.log import console
+
+    dictionary = tiny_project.reports_dir / "dictionary" / "index.html"
+    manifest = {"subscribers": 10, "months": ["2026-01"]}
+    with console.capture() as captured:
+        _print_locations(tiny_project, manifest, {}, dictionary)
+    text = captured.get()
+    assert "workbench lab" in text and str(START_NOTEBOOK) in text
+    assert str(dictionary) in text and "workbench docs --serve" in text
