@@ -1,5 +1,6 @@
 """The getting-started notebook runs top to bottom through papermill on the tiny warehouse (one
-kernel, one Spark session), and what it shows is the warehouse's own data."""
+kernel, one Spark session) in the kernel `workbench lab` gives it, and what it shows is the
+warehouse's own data."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import papermill as pm
 
 from tests.conftest import PROJECT_ROOT
 from workbench.catalog.kpis import load_kpis
-from workbench.lab import KERNEL_NAME, START_NOTEBOOK
+from workbench.config import CONFIG_ENV
+from workbench.lab import KERNEL_NAME, START_NOTEBOOK, lab_launch
 from workbench.marts import read_mart
 
 NOTEBOOK = PROJECT_ROOT / START_NOTEBOOK
@@ -20,20 +22,20 @@ def _shown(cells, marker: str) -> dict:
     return next(o["data"] for o in cell.outputs if "data" in o)
 
 
-def test_getting_started_runs_top_to_bottom(tiny_warehouse, tmp_path):
+def test_getting_started_runs_top_to_bottom(tiny_warehouse, tmp_path, monkeypatch):
     book = nbformat.read(str(NOTEBOOK), as_version=4)
     assert book.metadata["kernelspec"]["name"] == KERNEL_NAME  # what `workbench lab` opens it in
     code = [c for c in book.cells if c.cell_type == "code"]
     assert not [c for c in code if c.outputs or c.execution_count]  # committed without outputs
     assert code[0].metadata["tags"] == ["parameters"]
+    # the lab's kernel, found as the lab finds it; the project reaches the kernel through the
+    # kernel spec alone (not this process's environment, not the working folder, no parameter)
+    launch = lab_launch(tiny_warehouse.root, tiny_warehouse.root / "pipelines" / "config.yml", 0)
+    monkeypatch.setenv("JUPYTER_PATH", launch.env["JUPYTER_PATH"])
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
     out = tmp_path / "getting_started.ipynb"
     pm.execute_notebook(
-        str(NOTEBOOK),
-        str(out),
-        parameters={"config_path": str(tiny_warehouse.root / "pipelines" / "config.yml")},
-        kernel_name="python3",
-        cwd=str(tmp_path),  # not the project: the notebook finds it from config_path
-        progress_bar=False,
+        str(NOTEBOOK), str(out), kernel_name=KERNEL_NAME, cwd=str(tmp_path), progress_bar=False
     )
     cells = [c for c in nbformat.read(str(out), as_version=4).cells if c.cell_type == "code"]
     outputs = [o for c in cells for o in c.outputs]

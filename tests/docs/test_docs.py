@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 import threading
 import urllib.request
+from html import escape
 from html.parser import HTMLParser
 
 import pytest
 
-from workbench.catalog import tables
+from workbench.catalog import browse, tables
 from workbench.catalog.glossary import GLOSSARY, describe
 from workbench.catalog.ods import ODS_NAMES
 from workbench.docs.lineage import build_lineage, layout, named_tables
@@ -114,6 +115,11 @@ def test_the_pages_hold_the_warehouse_facts(site, tiny_warehouse):
     assert run["run_id"] in page
     assert "在网时长" in page and "unique(subscriber_id, month)" in page
     assert "accepted_values(plan_type)</code>: <code>prepaid</code>" in page
+    # a KPI's page: its definition from the dictionary, its marts and who reads them
+    churn = browse.kpi("churn_rate", tiny_warehouse)
+    kpi = (folder / "kpi-churn_rate.html").read_text(encoding="utf-8")
+    assert escape(churn.formula) in kpi and f"<td>{churn.alarm:g}</td>" in kpi
+    assert '<a href="table-ads_kpi_cube.html">' in kpi and "app: KPI cockpit" in kpi
 
 
 def test_every_link_resolves(site):
