@@ -89,6 +89,10 @@ def lab_launch(
         f"--IdentityProvider.token={token}",
         f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
         f"--LabApp.default_url={default_url}",
+        # no news feed and no update check: an operator's analysts often have no internet, and
+        # the lab should not reach out to it
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.handlers.announcements.NeverCheckForUpdate",
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Containers often run as root, which Jupyter refuses unless told; the server still
