@@ -11,11 +11,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from workbench.catalog import browse, tables
+from workbench.catalog import browse, get_table, tables
 from workbench.catalog.glossary import GLOSSARY, describe
 from workbench.catalog.ods import ODS_NAMES
 from workbench.docs.lineage import build_lineage, layout, named_tables
-from workbench.docs.site import build_docs, docs_server
+from workbench.docs.site import Facts, build_docs, docs_server, table_page
 from workbench.marts import read_mart
 from workbench.warehouse.ledger import read_runs
 from workbench.warehouse.models import MODELS
@@ -169,3 +169,14 @@ def test_search_finds_a_column_and_its_page_shows_lineage(site, browser):
         assert "nothing found" in page.locator("#results").inner_text()
     finally:
         page.close()
+
+
+def test_a_result_mart_shows_the_report_run_that_wrote_it():
+    run = {"subject": "churn", "run_id": "20260701T060000-abcdef", "status": "ok"}
+    facts = Facts(build_lineage(), [], {}, {}, {"churn": {**run, "period": "2026-06"}})
+    page = table_page(get_table("ads_churn_scores"), facts)
+    assert (
+        "the <b>churn</b> report: run <code>20260701T060000-abcdef</code> (ok) for 2026-06" in page
+    )
+    # a mart no report writes says it was not built by a run
+    assert "not built by a warehouse run" in table_page(get_table("ads_target_waves"), facts)

@@ -37,6 +37,7 @@ class Facts:
     kpis: list[Kpi]
     last_builds: dict[str, dict[str, Any]]  # table -> its latest ledger record (with run id)
     rows: dict[str, dict[str, int]]  # table -> month (or "all") -> rows on disk
+    report_runs: dict[str, dict[str, Any]]  # subject -> its latest report run
 
 
 def kpi_page(code: str) -> str:
@@ -75,6 +76,7 @@ def rows_on_disk(table: Table, settings: Settings) -> dict[str, int]:
 
 def gather(settings: Settings) -> Facts:
     from workbench.catalog.kpis import load_kpis
+    from workbench.reports.ledger import read_runs as report_runs
     from workbench.warehouse.ledger import read_runs
 
     return Facts(
@@ -82,6 +84,8 @@ def gather(settings: Settings) -> Facts:
         kpis=load_kpis(settings.resolve(settings.warehouse.kpi_dictionary)),
         last_builds=last_builds(read_runs(settings)),
         rows={t.name: rows_on_disk(t, settings) for t in tables()},
+        # oldest first: the latest run of each subject wins
+        report_runs={r["subject"]: r for r in report_runs(settings) if r.get("subject")},
     )
 
 
@@ -135,6 +139,23 @@ def _rows_table(rows: dict[str, int]) -> str:
     return f"<table class='rows'><tr><th>Month 月份</th><th>Rows 行数</th></tr>{body}</table>"
 
 
+def _report_written(table: Table, facts: Facts) -> str:
+    """For a mart a subject report writes: that report's latest run, from the report ledger."""
+    runs = [
+        facts.report_runs[n.split(":", 1)[1]]
+        for n in facts.lineage.upstream(table.name)
+        if n.startswith("report:") and n.split(":", 1)[1] in facts.report_runs
+    ]
+    if not runs:
+        return "<p class='none'>not built by a warehouse run (see upstream) · 非数仓构建</p>"
+    return "".join(
+        f"<p>Written by the <b>{escape(r['subject'])}</b> report: run "
+        f"<code>{escape(str(r.get('run_id')))}</code> ({escape(str(r.get('status')))}) for "
+        f"{escape(str(r.get('period')))}, ended {escape(str(r.get('ended_at')))}.</p>"
+        for r in runs
+    )
+
+
 def table_page(table: Table, facts: Facts) -> str:
     lineage = facts.lineage
     up, down = lineage.upstream(table.name), lineage.downstream(table.name)
@@ -155,7 +176,7 @@ def table_page(table: Table, facts: Facts) -> str:
             f" for {len(build.get('months', []))} month(s).</p>"
         )
     else:
-        built = "<p class='none'>not built by a warehouse run (see upstream) · 非数仓构建</p>"
+        built = _report_written(table, facts)
     kpis = [
         f'<a href="{kpi_page(k.code)}">{escape(k.name_en)} · {escape(k.name_zh)}</a>'
         for k in facts.kpis
