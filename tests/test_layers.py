@@ -20,9 +20,9 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "catalog spark jvm_archive",
         "warehouse",
         "generate analysis marts",
-        "params viz subjects",
+        "params viz subjects sql",
         "targets",
-        "reports dashboards",
+        "reports dashboards docs lab",
         "bench",
         "cli __main__",
         "__init__",  # the package's own facade re-exports from below

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
 
     import pandas as pd
     from pyspark.sql import DataFrame
@@ -28,15 +29,19 @@ __version__ = "0.1.0"
 
 
 def table(
-    name: str, months: list[str] | None = None, settings: Settings | None = None
+    name: str,
+    months: list[str] | None = None,
+    settings: Settings | None = None,
+    jvm_log: Path | None = None,
 ) -> DataFrame:
-    """A warehouse table as a Spark DataFrame (the session is built from the settings)."""
+    """A warehouse table as a Spark DataFrame (the session is built from the settings; when this
+    starts it, ``jvm_log`` is where the JVM's own start-up output goes instead of the notebook)."""
     from workbench.config import load_settings
     from workbench.spark import get_spark
     from workbench.warehouse.storage import read_table
 
     settings = settings or load_settings()
-    return read_table(get_spark(settings.spark), settings, name, months)
+    return read_table(get_spark(settings.spark, jvm_log=jvm_log), settings, name, months)
 
 
 def read_mart(

@@ -36,6 +36,10 @@ def _register() -> None:
 
     bench.register(app)
     truth.register(app)
+    from workbench.cli import docs, lab
+
+    docs.register(app)
+    lab.register(app)
 
 
 def main() -> None:

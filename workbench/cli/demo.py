@@ -65,6 +65,7 @@ def demo(
 ) -> None:
     """Generate the demo operator, build the warehouse and print a summary."""
     from workbench.cli.build import summary_table
+    from workbench.docs.site import build_docs
     from workbench.generate import generate_operator
     from workbench.log import console
     from workbench.spark import get_spark
@@ -92,7 +93,8 @@ def demo(
         console.print(summary_table(result))
         console.print(alerts_table(settings, result.months[-1]))
         reports = run_reports(settings, result.months[-1])
-        _print_locations(settings, manifest, reports)
+        dictionary = build_docs(settings)
+        _print_locations(settings, manifest, reports, dictionary)
 
 
 def run_reports(settings: Settings, period: str) -> dict[str, Path]:
@@ -108,7 +110,9 @@ def run_reports(settings: Settings, period: str) -> dict[str, Path]:
     return written
 
 
-def _print_locations(settings: Settings, manifest: dict, reports: dict[str, Path]) -> None:
+def _print_locations(
+    settings: Settings, manifest: dict, reports: dict[str, Path], dictionary: Path
+) -> None:
     from workbench.log import console
 
     def show(path: Path) -> str:
@@ -129,6 +133,9 @@ def _print_locations(settings: Settings, manifest: dict, reports: dict[str, Path
         + "\n".join(f"    {subject:<15} {show(path)}" for subject, path in reports.items())
         + "\n  dashboards for managers:   workbench serve, then open the link printed by "
         "`workbench serve link ceo`"
+        f"\n  data dictionary:           {show(dictionary)} (or `workbench docs --serve`)"
+        "\n  analysts in JupyterLab:    workbench lab, then open the URL it prints "
+        "(it starts on notebooks/explore/getting_started.ipynb)"
     )
 
 
