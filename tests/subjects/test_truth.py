@@ -87,6 +87,23 @@ def test_a_lost_or_wrong_rule_fails_its_row(tiny_warehouse, tiny_manifest, truth
     assert len(wrong) == 1 and wrong[0].recovered != wrong[0].planted
 
 
+def test_a_survival_curve_a_month_off_fails_its_row(tiny_warehouse, tiny_manifest, truth_table):
+    """The channel ROI report's survival equals the generator's true curve on tiny; read a
+    month late (each month's survival the next month's), the row fails."""
+    from workbench.subjects import channel_roi
+
+    period = tiny_manifest["months"][-1]
+    planted = tiny_manifest["planted"]["channels"]
+    cohorts, bad = planted["cohorts"]["by_channel"], planted["bad_channel_id"]
+    curves = channel_roi.run(tiny_warehouse, period).roi.curves
+    assert truth.survival_check(curves, cohorts, period, bad).passed is True
+
+    late = curves.copy()
+    late["survival"] = late.groupby("channel_id")["survival"].shift(-1).fillna(late["survival"])
+    row = truth.survival_check(late, cohorts, period, bad)
+    assert row.passed is False and row.recovered != row.planted
+
+
 def test_the_command_exits_1_naming_the_reports_to_run(tiny_warehouse, tmp_path):
     """A copy of the warehouse without the churn and cross-sell results: their rows fail and
     name the report to run; the command exits 1."""
@@ -106,7 +123,7 @@ def test_the_command_exits_1_naming_the_reports_to_run(tiny_warehouse, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     shown = " ".join((done.stdout + done.stderr).split())  # the console writes to stderr
     assert "FAIL ads_churn_drivers of 2026-06: missing; run `workbench report run churn" in shown
-    assert "14 of 16 rows hold; 2 failed" in shown
+    assert "15 of 17 rows hold; 2 failed" in shown
 
 
 def test_without_a_manifest_the_checks_say_why(tmp_path):

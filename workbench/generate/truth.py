@@ -182,6 +182,31 @@ def _affinities(life: DataFrame, month_idx: int) -> dict[str, Any]:
     }
 
 
+def _acquisition_cohorts(life: DataFrame, months: list[str]) -> dict[str, dict[str, list]]:
+    """Every gross add's true life by channel and activation month: for each month since
+    activation, [lines live in the month, lines deactivated in it]. Small (channels x months
+    x months), so collected."""
+    from pyspark.sql import functions as F
+
+    adds = life.filter(F.col("is_gross_add")).select(
+        "subscriber_id", "channel_idx", F.col("month_idx").alias("add_idx")
+    )
+    counts = (
+        life.select("subscriber_id", "month_idx", "is_churned")
+        .join(adds, "subscriber_id")
+        .groupBy("channel_idx", "add_idx", (F.col("month_idx") - F.col("add_idx")).alias("since"))
+        .agg(F.count(F.lit(1)).alias("live"), F.count_if("is_churned").alias("ended"))
+        .collect()
+    )
+    table: dict[str, dict[str, list]] = {}
+    for row in sorted(counts, key=lambda r: (r["channel_idx"], r["add_idx"], r["since"])):
+        curve = table.setdefault(ref.CHANNEL_IDS[row["channel_idx"]], {}).setdefault(
+            months[row["add_idx"]], []
+        )
+        curve.append([row["live"], row["ended"]])
+    return table
+
+
 def planted(life: DataFrame, scenario: Scenario, cells: ref.Cells) -> dict[str, Any]:
     """Every planted effect with its coefficients, ids and realised sizes."""
     from pyspark.sql import functions as F
@@ -207,6 +232,7 @@ def planted(life: DataFrame, scenario: Scenario, cells: ref.Cells) -> dict[str, 
         }
         for row in adds
     }
+    cohorts = _acquisition_cohorts(life, tl.months)
     ent = (
         life.filter((F.col("month_idx") == last) & F.col("is_enterprise"))
         .groupBy("customer_id")
@@ -278,6 +304,13 @@ def planted(life: DataFrame, scenario: Scenario, cells: ref.Cells) -> dict[str, 
             "fake_usage_factor": p.fake_usage_factor,
             "fake_deactivation": "activation date + clawback_days + 1..10 days",
             "gross_adds_by_channel": channel_adds,
+            "cohorts": {
+                "form": "channel -> activation month -> [lines live in the month, lines "
+                "deactivated in it] for months since activation 0, 1, ...; the true survival "
+                "curve is the product of 1 - deactivated / live over these counts (pooled over "
+                "the activation months observed), as the channel ROI report estimates it",
+                "by_channel": cohorts,
+            },
         },
         "campaign": {
             "campaign_id": campaign_id(tl),
