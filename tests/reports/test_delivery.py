@@ -1,0 +1,327 @@
+"""Report delivery against a real SMTP server (aiosmtpd on 127.0.0.1): who gets what, a city
+manager's copy holds only their region, Chinese headers, exactly once on re-runs, a refused
+message retried from the outbox, the owner's failure notice, the dry run, and the subscriptions
+file's errors. One module-scoped sequence of ``report due`` calls on the tiny warehouse runs
+three real kpi_overview kernels (province, GZ, and a failing one) and one more for the dry run."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import shutil
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workbench.catalog.ads import ALL
+from workbench.config import load_settings
+from workbench.filters import equals
+from workbench.formats import format_value
+from workbench.marts import read_mart
+from workbench.reports import outbox
+from workbench.reports.delivery import dry_run_dir, due_and_deliver
+from workbench.reports.schedule import Schedule
+from workbench.reports.subscriptions import SubscriptionError, load_subscriptions
+
+AT = datetime(2026, 7, 2, 7, 0, tzinfo=UTC)  # the monthly schedules fired at 06:00
+PERIOD = "2026-06"
+USERS = {
+    "ceo": {"regions": "all", "email": "ceo@op.example", "name": "王省长", "language": "zh"},
+    "gz_manager": {"regions": ["GZ"], "email": "gz@op.example", "language": "zh"},
+    "sz_manager": {"regions": ["SZ"], "email": "sz@op.example", "language": "en"},
+    "analyst": {"regions": "all", "email": "analyst@op.example", "language": "en"},
+}
+MONTHLY = {"cron": "0 6 2 * *", "period": "previous_month", "subject": "kpi_overview"}
+SCHEDULES = [
+    {"name": "kpi_province", **MONTHLY, "owner": "analyst"},
+    {"name": "kpi_gz", **MONTHLY, "region": "GZ", "owner": "analyst"},
+    # no cube month 2020-01: the notebook fails in a cell
+    {"name": "kpi_old", **MONTHLY, "period": "2020-01", "owner": "analyst"},
+]
+SUBSCRIPTIONS = [
+    {
+        "name": "kpi",
+        "subject": "kpi_overview",
+        "recipients": ["ceo", "gz_manager"],
+        "send": ["report", "alerts"],
+    }
+]
+
+
+class Mailbox:
+    """An aiosmtpd handler keeping each message it accepts; refuses mail to ``refuse``."""
+
+    def __init__(self) -> None:
+        self.received: list[email.message.EmailMessage] = []
+        self.raw: list[bytes] = []
+        self.refuse: set[str] = set()
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
+        if set(envelope.rcpt_tos) & self.refuse:
+            return "554 5.7.1 refused by the test server"
+        self.raw.append(envelope.content)
+        self.received.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mailbox():
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    yield box, controller.port
+    controller.stop()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture(scope="module")
+def project(tiny_warehouse, mailbox, tmp_path_factory):
+    """A project reading the tiny warehouse, with users, schedules, subscriptions and the test
+    server as its SMTP host."""
+    root = tmp_path_factory.mktemp("delivery")
+    shutil.copytree(tiny_warehouse.root / "pipelines", root / "pipelines")
+    config_file = root / "pipelines" / "config.yml"
+    config = yaml.safe_load(config_file.read_text())
+    config["paths"] = {
+        "raw": str(tiny_warehouse.raw_dir),
+        "warehouse": str(tiny_warehouse.warehouse_dir),
+        "reports": "reports",
+    }
+    config["dashboards"]["users"] = USERS
+    config["delivery"] = {
+        "smtp": {"host": "127.0.0.1", "port": mailbox[1], "security": "none"},
+        "link_base_url": "http://dash.example:8866",
+        "max_attachment_kb": 16384,  # the report (plotly inside) is about 5 MB
+    }
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    (root / "pipelines" / "schedules.yml").write_text(yaml.safe_dump({"schedules": SCHEDULES}))
+    (root / "pipelines" / "subscriptions.yml").write_text(
+        yaml.safe_dump({"subscriptions": SUBSCRIPTIONS})
+    )
+    return load_settings(config_file, environ={})
+
+
+@pytest.fixture(scope="module")
+def calls(project, mailbox):
+    """The sequence of calls the tests read: what the server held after each."""
+    box, _ = mailbox
+    box.refuse = {"gz@op.example"}
+    first = due_and_deliver(project, AT)
+    after_first = list(box.received)
+    box.refuse = set()
+    quiet = ["kpi_province", "kpi_gz"]  # the failing schedule would run again: leave it out
+    retry = due_and_deliver(project, AT, names=quiet)
+    after_retry = list(box.received)
+    again = due_and_deliver(project, AT, names=quiet)
+    dry = due_and_deliver(project, AT, names=["kpi_old"], mail_dry_run=True)
+    return {
+        "first": first,
+        "after_first": after_first,
+        "retry": retry,
+        "after_retry": after_retry,
+        "again": again,
+        "dry": dry,
+        "final": list(box.received),
+        "raw": list(box.raw),
+    }
+
+
+def _to(message) -> str:
+    return message["To"].addresses[0].addr_spec
+
+
+def _html(message) -> str:
+    return message.get_body(("html",)).get_content()
+
+
+def _alerts(settings, region: str | None):
+    alerts = read_mart("ads_kpi_alerts", settings, filters=[equals("month", PERIOD)])
+    return alerts if region is None else alerts[alerts["region_id"] == region]
+
+
+def _kinds(messages, address: str) -> list[str]:
+    return sorted(m["Subject"].split()[0] for m in messages if _to(m) == address)
+
+
+def test_each_user_gets_their_own_copy_and_the_owner_the_failure(project, calls):
+    results, delivery = calls["first"]
+    states = {r.schedule: r.state for r in results}
+    assert states == {"kpi_province": "ran", "kpi_gz": "ran", "kpi_old": "failed"}
+    received = calls["after_first"]
+    by_address = {}
+    for message in received:
+        by_address.setdefault(_to(message), []).append(message)
+    # gz was refused; sz is subscribed to nothing; the analyst only hears of the failure
+    assert set(by_address) == {"ceo@op.example", "analyst@op.example"}
+    expect_ceo = 1 + (not _alerts(project, None).empty)
+    assert len(by_address["ceo@op.example"]) == expect_ceo
+    [notice] = by_address["analyst@op.example"]
+    assert str(notice["Subject"]).startswith("Report failed: kpi_old 2020-01")
+    text = notice.get_body(("plain",)).get_content()
+    assert "InputDataError" in text and "2020-01" in text
+    failed = next(r for r in results if r.schedule == "kpi_old").outcomes[0].record
+    assert f"cell  {failed['error']['cell']}" in text
+    # the refused messages are recorded as failed with the server's answer
+    refused = [r for r in delivery.records if r["status"] == "failed"]
+    assert refused and {r["recipient"] for r in refused} == {"gz_manager"}
+    assert all(r["error"].startswith("554") for r in refused)
+
+
+def test_chinese_headers_are_encoded(calls):
+    ceo = [m for m in calls["final"] if _to(m) == "ceo@op.example"]
+    report = next(m for m in ceo if m["X-Workbench-Kind"] == "report")
+    assert str(report["Subject"]) == f"【报表】kpi_overview {PERIOD} · 全省"
+    assert report["To"].addresses[0].display_name == "王省长"
+    raw = next(r for r in calls["raw"] if report["Message-ID"].encode() in r)
+    head = raw.split(b"\n\n", 1)[0]
+    assert head.isascii()  # RFC 2047 encoded words, no raw UTF-8 in headers
+    assert b"=?utf-8?" in head.lower()
+    # the report itself is attached
+    [attachment] = list(report.iter_attachments())
+    assert attachment.get_filename() == f"kpi_overview-{PERIOD}.html"
+    assert "http://dash.example:8866/?wb=" in _html(report)
+
+
+def test_a_city_manager_copy_holds_only_their_region(project, calls):
+    gz = [m for m in calls["after_retry"] if _to(m) == "gz@op.example"]
+    report = next(m for m in gz if m["X-Workbench-Kind"] == "report")
+    assert str(report["Subject"]) == f"【报表】kpi_overview {PERIOD} · GZ"
+    body = _html(report)
+    cube = read_mart(
+        "ads_kpi_cube",
+        project,
+        filters=[equals("segment", ALL), equals("plan_type", ALL)],
+        months=[PERIOD],
+    )
+    cube = cube[cube["kpi_code"] == "active_subscribers"]
+    value = dict(zip(cube["region_id"], cube["value"], strict=True))
+    assert format_value(value["GZ"], "lines", "zh") in body
+    assert format_value(value[ALL], "lines", "zh") not in body
+    alerts = _alerts(project, "GZ")
+    digests = [m for m in gz if m["X-Workbench-Kind"] == "alerts"]
+    assert len(digests) == (not alerts.empty)
+    others = sorted(set(_alerts(project, None)["region_id"]) - {"GZ"})
+    for message in [report, *digests]:
+        text = message.get_body(("plain",)).get_content()
+        assert not any(f"{o} ·" in text or f"{o}：" in text for o in others), others
+
+
+def test_a_refused_message_is_retried_without_running_the_report(project, calls):
+    results, delivery = calls["retry"]
+    assert {r.state for r in results} == {"nothing due"}
+    assert {(r["recipient"], r["status"]) for r in delivery.records} == {("gz_manager", "sent")}
+    new = calls["after_retry"][len(calls["after_first"]) :]
+    assert {_to(m) for m in new} == {"gz@op.example"}
+    # the stored message is sent as it was: same Message-ID as in the outbox
+    ids = {r["message_id"] for r in delivery.records}
+    assert {m["Message-ID"] for m in new} == ids
+    assert outbox.read_outbox(project, failed=True) == []
+
+
+def test_a_re_run_sends_nothing_new(project, calls):
+    results, delivery = calls["again"]
+    assert delivery.records == [] and {r.state for r in results} == {"nothing due"}
+    sent = [r for r in outbox.latest(outbox.read_outbox(project)).values() if r["status"] == "sent"]
+    assert len(sent) == len(calls["after_retry"])
+    assert len(calls["final"]) == len(calls["after_retry"])
+
+
+def test_the_dry_run_writes_files_and_sends_nothing(project, calls):
+    results, delivery = calls["dry"]
+    assert [r.state for r in results] == ["failed"]
+    [record] = delivery.records
+    assert record["status"] == "dry-run" and record["recipient"] == "analyst"
+    path = Path(record["path"])
+    assert path.parent == dry_run_dir(project)
+    written = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert _to(written) == "analyst@op.example" and "kpi_old" in str(written["Subject"])
+    assert len(calls["final"]) == len(calls["after_retry"])  # nothing reached the server
+
+
+def test_a_claim_is_taken_once_and_a_dead_claimer_releases_it(project):
+    message = {
+        "kind": "report",
+        "recipient": "ceo",
+        "to": "ceo@op.example",
+        "schedule": "unit",
+        "fire_time": "2026-01-01T00:00:00+00:00",
+        "region": None,
+        "file": "unit.eml",
+    }
+    first = outbox.claim(project, message, b"Subject: x\n\nbody\n")
+    assert first is not None and first["status"] == "claimed"
+    assert outbox.claim(project, message, b"other") is None  # held by a live process (us)
+    # a claim left by a process that died before sending may be taken again
+    dead = {**first, "pid": 2**22 + 12345}
+    assert outbox.may_send(dead) and not outbox.may_send(first)
+    outbox.settle(project, first, None)
+    assert outbox.claim(project, message, None) is None  # sent: never again
+
+
+def _schedule(name: str, region: str | None = None) -> Schedule:
+    return Schedule(name=name, subject="kpi_overview", cron="0 6 2 * *", region=region)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            {"recipients": ["ceo"], "schedules": ["nope"]},
+            r"\(s\)\.schedules\.0: no schedule 'nope'",
+        ),
+        ({"recipients": ["bob"], "schedules": ["prov"]}, r"recipients\.0: 'bob' is not in"),
+        (
+            {"recipients": ["gz_manager"], "schedules": ["prov"]},
+            r"recipients\.0: 'gz_manager' sees GZ but no chosen schedule reports on GZ",
+        ),
+        (
+            {"recipients": ["ceo"], "schedules": ["gz"]},
+            r"recipients\.0: 'ceo' sees all but no chosen schedule reports on all regions",
+        ),
+        ({"recipients": ["ceo"], "schedules": ["prov"], "to": "x"}, r"\(s\)\.to: unknown key"),
+        ({"recipients": ["ceo"], "schedules": ["prov"], "send": ["pdf"]}, r"\(s\)\.send\.0"),
+        ({"recipients": ["ceo"]}, r"\(s\)\.schedules: give either schedules or subject"),
+    ],
+)
+def test_bad_subscriptions_are_refused_naming_the_key(project, tmp_path, entry, message):
+    path = tmp_path / "subscriptions.yml"
+    path.write_text(yaml.safe_dump({"subscriptions": [{"name": "s", **entry}]}))
+    schedules = [_schedule("prov"), _schedule("gz", "GZ")]
+    with pytest.raises(SubscriptionError, match=message):
+        load_subscriptions(project, schedules, path)
+
+
+def test_a_report_over_the_size_limit_is_linked_not_attached(project, calls):
+    from workbench.reports.delivery import _attachment  # the limit's one decision
+
+    results, _ = calls["first"]
+    outcome = next(r for r in results if r.schedule == "kpi_gz").outcomes[0]
+    size = outcome.paths.html.stat().st_size
+    fits = project.model_copy(
+        update={
+            "delivery": project.delivery.model_copy(update={"max_attachment_kb": size // 1024 + 1})
+        }
+    )
+    attached, sentence = _attachment(fits, outcome, "en")
+    assert attached == (f"kpi_overview-{PERIOD}-GZ.html", outcome.paths.html.read_bytes())
+    tight = project.model_copy(
+        update={
+            "delivery": project.delivery.model_copy(update={"max_attachment_kb": size // 1024 - 1})
+        }
+    )
+    attached, sentence = _attachment(tight, outcome, "en")
+    assert attached is None and f"over the {size // 1024 - 1} kB attachment limit" in sentence
