@@ -9,15 +9,20 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import json
 import shutil
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from workbench.catalog.ads import ALL
+from workbench.cli import _register, app
 from workbench.config import load_settings
 from workbench.filters import equals
 from workbench.formats import format_value
@@ -122,6 +127,9 @@ def calls(project, mailbox):
     box.refuse = {"gz@op.example"}
     first = due_and_deliver(project, AT)
     after_first = list(box.received)
+    _register()  # the subcommands, as `workbench` adds them (a second call re-adds the same)
+    config = str(project.root / "pipelines/config.yml")
+    listed = CliRunner().invoke(app, ["--config", config, "report", "outbox", "--failed"])
     box.refuse = set()
     quiet = ["kpi_province", "kpi_gz"]  # the failing schedule would run again: leave it out
     retry = due_and_deliver(project, AT, names=quiet)
@@ -130,6 +138,7 @@ def calls(project, mailbox):
     dry = due_and_deliver(project, AT, names=["kpi_old"], mail_dry_run=True)
     return {
         "first": first,
+        "listed": listed,
         "after_first": after_first,
         "retry": retry,
         "after_retry": after_retry,
@@ -179,6 +188,9 @@ def test_each_user_gets_their_own_copy_and_the_owner_the_failure(project, calls)
     refused = [r for r in delivery.records if r["status"] == "failed"]
     assert refused and {r["recipient"] for r in refused} == {"gz_manager"}
     assert all(r["error"].startswith("554") for r in refused)
+    listed = calls["listed"]
+    assert listed.exit_code == 0 and listed.output.count("failed") == len(refused)
+    assert "gz_manager" in listed.output and "ceo" not in listed.output
 
 
 def test_chinese_headers_are_encoded(calls):
@@ -325,3 +337,38 @@ def test_a_report_over_the_size_limit_is_linked_not_attached(project, calls):
     )
     attached, sentence = _attachment(tight, outcome, "en")
     assert attached is None and f"over the {size // 1024 - 1} kB attachment limit" in sentence
+
+
+RACE = """
+import json, sys
+from pathlib import Path
+from workbench.config import load_settings
+from workbench.reports.delivery import Planned, deliver
+settings = load_settings(Path(sys.argv[1]), environ={})
+content = sys.argv[3].encode()
+deliver(settings, [Planned(json.loads(sys.argv[2]), lambda: content)])
+"""
+
+
+def test_two_calls_at_once_send_a_message_once(project, mailbox):
+    box, _ = mailbox
+    meta = {
+        "kind": "report",
+        "recipient": "sz_manager",
+        "to": "sz@op.example",
+        "schedule": "race",
+        "fire_time": "2026-01-01T00:00:00+00:00",
+        "region": "SZ",
+        "message_id": "<race@op.example>",
+        "file": "race.eml",
+    }
+    content = "Message-ID: <race@op.example>\r\nSubject: race\r\n\r\nbody\r\n"
+    config = str(project.root / "pipelines" / "config.yml")
+    racers = [
+        subprocess.Popen([sys.executable, "-c", RACE, config, json.dumps(meta), content])
+        for _ in range(2)
+    ]
+    assert [r.wait(timeout=120) for r in racers] == [0, 0]
+    assert [m["Message-ID"] for m in box.received].count("<race@op.example>") == 1
+    steps = [r["status"] for r in outbox.read_outbox(project) if r["schedule"] == "race"]
+    assert steps == ["claimed", "sent"]
