@@ -212,6 +212,8 @@ class SmtpSettings(_Strict):
     sender_name: str | None = None
     username: str | None = None  # log in when set (password from password_env)
     password_env: str = "WORKBENCH_SMTP_PASSWORD"
+    # PEM certificates of a private CA to trust besides the system's (an internal relay)
+    ca_file: Path | None = None
     timeout_seconds: float = Field(30.0, gt=0)
 
 

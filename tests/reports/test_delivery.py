@@ -12,6 +12,7 @@ import email.policy
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from workbench.filters import equals
 from workbench.formats import format_value
 from workbench.marts import read_mart
 from workbench.reports import outbox
-from workbench.reports.delivery import dry_run_dir, due_and_deliver
+from workbench.reports.delivery import Planned, deliver, dry_run_dir, due_and_deliver
 from workbench.reports.schedule import Schedule
 from workbench.reports.subscriptions import SubscriptionError, load_subscriptions
 
@@ -64,11 +65,14 @@ class Mailbox:
         self.received: list[email.message.EmailMessage] = []
         self.raw: list[bytes] = []
         self.refuse: set[str] = set()
+        self.sessions: list[tuple[bool, bool]] = []  # (encrypted, logged in) per message
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls it by this name
         if set(envelope.rcpt_tos) & self.refuse:
             return "554 5.7.1 refused by the test server"
         self.raw.append(envelope.content)
+        encrypted = server.transport.get_extra_info("ssl_object") is not None
+        self.sessions.append((encrypted, session.authenticated))
         self.received.append(
             email.message_from_bytes(envelope.content, policy=email.policy.default)
         )
@@ -372,3 +376,90 @@ def test_two_calls_at_once_send_a_message_once(project, mailbox):
     assert [m["Message-ID"] for m in box.received].count("<race@op.example>") == 1
     steps = [r["status"] for r in outbox.read_outbox(project) if r["schedule"] == "race"]
     assert steps == ["claimed", "sent"]
+
+
+PASSWORD = "s3cret-Pa55"  # what the test server accepts
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (the client trusts it through ca_file)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def _login(server, session, envelope, mechanism, auth_data):
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        b"reports",
+        PASSWORD.encode(),
+    )
+    return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535 itself
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_encrypted_delivery_logs_in_with_the_password_from_the_environment(
+    project, certificate, security, caplog
+):
+    from aiosmtpd.controller import Controller
+
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    tls = {"tls_context": context, "require_starttls": True}
+    box = Mailbox()
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=_free_port(),
+        authenticator=_login,
+        auth_required=True,
+        # with implicit TLS aiosmtpd cannot tell the session is encrypted (the handler checks)
+        **(tls if security == "starttls" else {"ssl_context": context, "auth_require_tls": False}),
+    )
+    controller.start()
+    smtp = project.delivery.smtp.model_copy(
+        update={
+            "port": controller.port,
+            "security": security,
+            "username": "reports",
+            "ca_file": cert,
+        }
+    )
+    settings = project.model_copy(
+        update={"delivery": project.delivery.model_copy(update={"smtp": smtp})}
+    )
+    meta = {
+        "kind": "report",
+        "recipient": "ceo",
+        "to": "ceo@op.example",
+        "schedule": f"tls-{security}",
+        "fire_time": "2026-01-01T00:00:00+00:00",
+        "region": None,
+        "message_id": f"<{security}@op.example>",
+        "file": f"{security}.eml",
+    }
+    content = f"Message-ID: <{security}@op.example>\r\nSubject: x\r\n\r\nbody\r\n".encode()
+    try:
+        wrong = "not-the-Pa55word"
+        [failed] = deliver(
+            settings, [Planned(meta, lambda: content)], environ={smtp.password_env: wrong}
+        ).records
+        assert failed["status"] == "failed" and "535" in failed["error"]
+        assert wrong not in outbox.outbox_path(settings).read_text() and wrong not in caplog.text
+        assert box.received == []
+        # the next call retries with the right password
+        [sent] = deliver(settings, [], environ={smtp.password_env: PASSWORD}).records
+        assert sent["status"] == "sent" and box.sessions == [(True, True)]
+        assert PASSWORD not in outbox.outbox_path(settings).read_text() + caplog.text
+    finally:
+        controller.stop()

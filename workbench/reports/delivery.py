@@ -393,9 +393,9 @@ def _send(
 ) -> list[dict[str, Any]]:
     smtp = settings.delivery.smtp
     try:
-        client = connect(smtp, environ)
+        client = connect(smtp, environ, settings.resolve(smtp.ca_file) if smtp.ca_file else None)
     except Exception as exc:  # any failure to connect is recorded and retried by the next call
-        error = f"cannot reach {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}"
+        error = f"cannot connect or log in to {smtp.host}:{smtp.port}: {type(exc).__name__}: {exc}"
         log.error("%s", error)
         return [outbox.settle(settings, record, error) for record in claimed]
     settled = []

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
 from workbench.config import ConfigError, DashboardUser, SmtpSettings
 
@@ -118,10 +119,13 @@ def _password(smtp: SmtpSettings, environ: Mapping[str, str]) -> str:
     return password
 
 
-def connect(smtp: SmtpSettings, environ: Mapping[str, str] | None = None) -> smtplib.SMTP:
-    """An open, logged-in SMTP connection (STARTTLS, implicit TLS or none, from settings)."""
+def connect(
+    smtp: SmtpSettings, environ: Mapping[str, str] | None = None, ca_file: Path | None = None
+) -> smtplib.SMTP:
+    """An open, logged-in SMTP connection (STARTTLS, implicit TLS or none, from settings); the
+    server's certificate and host name are verified (against ``ca_file`` too, when given)."""
     environ = os.environ if environ is None else environ
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     if smtp.security == "tls":
         client: smtplib.SMTP = smtplib.SMTP_SSL(
             smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context
