@@ -220,6 +220,7 @@ class SmtpSettings(_Strict):
 class DeliverySettings(_Strict):
     """Report delivery by email after ``report due`` (see :mod:`workbench.reports.delivery`)."""
 
+    enabled: bool = True  # false: `report due` sends and records nothing (runs still run)
     subscriptions: Path = Path("pipelines/subscriptions.yml")
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     # the report's HTML is attached up to this size; a larger one is only linked
@@ -231,6 +232,8 @@ class DeliverySettings(_Strict):
         default_factory=lambda: ["active_subscribers", "net_adds", "churn_rate", "arpu"]
     )
     top_alerts: int = Field(5, ge=0, le=100)  # alerts shown in a report mail
+    # a message that failed this often is no longer retried (`report outbox --failed` lists it)
+    max_attempts: int = Field(10, ge=1)
 
 
 #: a dashboard kernel's resident memory once its app is built (measured: about 310 MB)

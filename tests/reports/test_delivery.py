@@ -463,3 +463,33 @@ def test_encrypted_delivery_logs_in_with_the_password_from_the_environment(
         assert PASSWORD not in outbox.outbox_path(settings).read_text() + caplog.text
     finally:
         controller.stop()
+
+
+def test_retries_stop_after_max_attempts_and_a_disabled_delivery_does_nothing(project, calls):
+    limited = project.model_copy(
+        update={"delivery": project.delivery.model_copy(update={"max_attempts": 2})}
+    )
+    message = {
+        "kind": "alerts",
+        "recipient": "ceo",
+        "to": "ceo@op.example",
+        "schedule": "attempts",
+        "fire_time": "2026-01-01T00:00:00+00:00",
+        "region": None,
+        "file": "attempts.eml",
+    }
+
+    def pending() -> list[int]:
+        return [r["attempt"] for r in outbox.retryable(limited) if r["schedule"] == "attempts"]
+
+    outbox.settle(limited, outbox.claim(limited, message, b"x"), "550 5.1.1 no such user")
+    assert pending() == [1]
+    # switched off, `report due` neither sends nor retries (nothing is due here either)
+    off = limited.model_copy(
+        update={"delivery": limited.delivery.model_copy(update={"enabled": False})}
+    )
+    _, delivery = due_and_deliver(off, AT, names=["kpi_province"])  # ran already in `calls`
+    assert delivery.records == [] and pending() == [1]
+    outbox.settle(limited, outbox.claim(limited, message, None), "550 5.1.1 no such user")
+    assert pending() == []  # failed twice: left for `report outbox --failed`
+    assert [r["attempt"] for r in outbox.read_outbox(limited, failed=True)].count(2) == 1

@@ -56,6 +56,7 @@ WORDS = {  # the mail's fixed words, by language
         "digest": "KPI alerts {period} · {scope}: {alarms} alarm(s), {warnings} warning(s)",
         "failed": "Report failed: {schedule} {period} · {scope}",
         "failure": "Failure",
+        "facts": ("status", "fire time", "cell", "error", "notebook", "run"),
         "retry": "Subscribers were sent nothing; the next `workbench report due` runs this fire "
         "time again.",
     },
@@ -73,6 +74,7 @@ WORDS = {  # the mail's fixed words, by language
         "digest": "{period} {scope} 指标告警：告警 {alarms} 条，预警 {warnings} 条",
         "failed": "报表运行失败：{schedule} {period} · {scope}",
         "failure": "失败原因",
+        "facts": ("状态", "调度时间", "单元格", "错误", "笔记本", "运行编号"),
         "retry": "未向订阅人发送任何内容；下次 `workbench report due` 将重跑此次调度。",
     },
 }
@@ -270,14 +272,15 @@ def _failure_mail(
     title = words["failed"].format(
         schedule=r["schedule"], period=r["period"], scope=_scope(r.get("region"), lang)
     )
-    facts = [
-        ("status", r["status"]),
-        ("fire time", r["scheduled_for"]),
-        ("cell", "" if error.get("cell") is None else str(error["cell"])),
-        ("error", f"{error.get('ename', '')}: {error.get('evalue', '')}"),
-        ("notebook", str(r.get("notebook_path") or "")),
-        ("run", str(r.get("run_id") or "")),
-    ]
+    values = (
+        r["status"],
+        r["scheduled_for"],
+        "" if error.get("cell") is None else str(error["cell"]),
+        f"{error.get('ename', '')}: {error.get('evalue', '')}",
+        str(r.get("notebook_path") or ""),
+        str(r.get("run_id") or ""),
+    )
+    facts = list(zip(words["facts"], values, strict=True))
     body = Body(title, [("", words["failure"]), *facts], "", [], [words["retry"]])
     return _bytes(settings, owner, title, body, meta, None)
 
@@ -433,7 +436,7 @@ def due_and_deliver(
     schedules = load_schedules(settings, path)
     subscriptions = load_subscriptions(settings, schedules)
     results = run_due(settings, at, names=names, path=path, dry_run=dry_run)
-    if dry_run:
+    if dry_run or not settings.delivery.enabled:
         return results, Delivery()
     messages = plan(settings, results, schedules, subscriptions)
     return results, deliver(settings, messages, dry_run=mail_dry_run, environ=environ)

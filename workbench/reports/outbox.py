@@ -141,5 +141,11 @@ def record_dry_run(settings: Settings, message: dict[str, Any], path: Path) -> d
 
 
 def retryable(settings: Settings) -> list[dict[str, Any]]:
-    """Messages that failed, or whose sender died after claiming them: the next call sends them."""
-    return [r for r in latest(read_records(outbox_path(settings))).values() if may_send(r)]
+    """Messages that failed (fewer than ``delivery.max_attempts`` times), or whose sender died
+    after claiming them: the next call sends them."""
+    limit = settings.delivery.max_attempts
+    return [
+        r
+        for r in latest(read_records(outbox_path(settings))).values()
+        if may_send(r) and int(r.get("attempt", 0)) < limit
+    ]
