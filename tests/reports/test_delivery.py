@@ -341,6 +341,12 @@ def test_a_report_over_the_size_limit_is_linked_not_attached(project, calls):
     )
     attached, sentence = _attachment(tight, outcome, "en")
     assert attached is None and f"over the {size // 1024 - 1} kB attachment limit" in sentence
+    assert "your link below" in sentence
+    unlinked = tight.model_copy(
+        update={"delivery": tight.delivery.model_copy(update={"link_base_url": None})}
+    )
+    attached, sentence = _attachment(unlinked, outcome, "en")
+    assert attached is None and f"published as kpi_overview/{PERIOD}/GZ/" in sentence
 
 
 RACE = """

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,12 @@ from workbench.formats import Lang, format_change, format_value
 from workbench.reports import outbox
 from workbench.reports.mail import Body, build_message, connect, message_id, send_bytes
 from workbench.reports.schedule import DueResult, Schedule, load_schedules, run_due
-from workbench.reports.subscriptions import Recipient, load_subscriptions, recipients_of
+from workbench.reports.subscriptions import (
+    Recipient,
+    Subscription,
+    load_subscriptions,
+    recipients_of,
+)
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -51,6 +57,8 @@ WORDS = {  # the mail's fixed words, by language
         "attached": "The full report is attached: {name}",
         "too_big": "The report ({size} kB) is over the {limit} kB attachment limit: open it "
         "with your link below.",
+        "too_big_here": "The report ({size} kB) is over the {limit} kB attachment limit; it is "
+        "published as {path} under the reports folder.",
         "link": "Your dashboards (a personal link, do not forward):",
         "no_figures": "Headline figures unavailable: {error}",
         "digest": "KPI alerts {period} · {scope}: {alarms} alarm(s), {warnings} warning(s)",
@@ -69,6 +77,7 @@ WORDS = {  # the mail's fixed words, by language
         "all_alerts": "告警",
         "attached": "完整报表见附件：{name}",
         "too_big": "报表（{size} kB）超过附件上限 {limit} kB，请用下方链接查看。",
+        "too_big_here": "报表（{size} kB）超过附件上限 {limit} kB，已发布于报表目录下的 {path}。",
         "link": "您的看板（个人链接，请勿转发）：",
         "no_figures": "暂无核心指标：{error}",
         "digest": "{period} {scope} 指标告警：告警 {alarms} 条，预警 {warnings} 条",
@@ -105,13 +114,12 @@ def _scope(region: str | None, lang: Lang) -> str:
     return region or PROVINCE[lang]
 
 
-def _meta(
-    kind: str, user: str, email: str, record: Mapping[str, Any], sender: str
-) -> dict[str, Any]:
+def _meta(kind: str, user: str, address: str, record: Mapping[str, Any], sender: str) -> dict:
+    """A message's outbox fields: its key, where it goes, what it is about, its file and id."""
     meta = {
         "kind": kind,
         "recipient": user,
-        "to": email,
+        "to": address,
         "schedule": record["schedule"],
         "fire_time": record["scheduled_for"],
         "region": record.get("region"),
@@ -199,7 +207,9 @@ def _attachment(
     r = outcome.record
     if len(content) > limit * 1024:
         size = -(-len(content) // 1024)
-        return None, WORDS[lang]["too_big"].format(size=size, limit=limit)
+        # without a dashboard address there is no link below: say where the report is instead
+        words = WORDS[lang]["too_big" if settings.delivery.link_base_url else "too_big_here"]
+        return None, words.format(size=size, limit=limit, path=r.get("published", html.name))
     name = f"{r['subject']}-{r['period']}" + (f"-{r['region']}" if r.get("region") else "")
     return (f"{name}.html", content), WORDS[lang]["attached"].format(name=f"{name}.html")
 
@@ -311,7 +321,7 @@ def plan(
     settings: Settings,
     results: list[DueResult],
     schedules: list[Schedule],
-    subscriptions: list,
+    subscriptions: list[Subscription],
 ) -> list[Planned]:
     """The messages the runs of one ``report due`` call give rise to."""
     by_name = {s.name: s for s in schedules}
@@ -330,22 +340,14 @@ def plan(
                     continue
                 who = Recipient(owner, users[owner], ("failure",))
                 meta = _meta("failure", owner, users[owner].email or "", r, sender)
-                planned.append(
-                    Planned(meta, lambda o=outcome, w=who, m=meta: _failure_mail(settings, o, w, m))
-                )
+                planned.append(Planned(meta, partial(_failure_mail, settings, outcome, who, meta)))
                 continue
             for recipient in recipients_of(settings, subscriptions, schedule, r.get("region")):
                 for kind in recipient.kinds:
                     meta = _meta(kind, recipient.user, recipient.profile.email or "", r, sender)
                     make = _report_mail if kind == "report" else _digest_mail
-                    planned.append(
-                        Planned(
-                            meta,
-                            lambda f=make, o=outcome, w=recipient, m=meta: f(
-                                settings, o, w, m, overviews
-                            ),
-                        )
-                    )
+                    build = partial(make, settings, outcome, recipient, meta, overviews)
+                    planned.append(Planned(meta, build))
     return planned
 
 
