@@ -8,10 +8,18 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from workbench.errors import WorkbenchError
 from workbench.months import MonthRange, parse_month_range
@@ -37,6 +45,16 @@ class PathSettings(_Strict):
 
 _MASTER = re.compile(r"local(\[(\*|\d+)(,\s*\d+)?\])?|spark://[^\s]+|yarn|k8s://[^\s]+")
 _MEMORY = re.compile(r"\d+[kmgt]", re.IGNORECASE)
+_EMAIL = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+|[^@\s<>]+@localhost")
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an email address (name@example.com)")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_check_email)]
 
 
 class SparkSettings(_Strict):
@@ -169,6 +187,9 @@ class DashboardUser(_Strict):
     """One dashboard user: ``regions: all`` or a list of region ids they may see and export."""
 
     regions: str | list[str] = "all"
+    email: EmailAddress | None = None  # where report delivery sends this user's mail
+    name: str | None = None  # display name in mail headers (Chinese names welcome)
+    language: Literal["en", "zh"] = "en"  # language of the mail this user receives
 
     @field_validator("regions")
     @classmethod
@@ -178,6 +199,41 @@ class DashboardUser(_Strict):
         if isinstance(value, list) and not value:
             raise ValueError("an empty list would show nothing; remove the user instead")
         return value
+
+
+class SmtpSettings(_Strict):
+    """The mail server report delivery sends through. The password is read from the environment
+    variable ``password_env`` when sending, never from this file, and never printed or logged."""
+
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"  # tls: implicit TLS (port 465)
+    sender: EmailAddress = "workbench@localhost"
+    sender_name: str | None = None
+    username: str | None = None  # log in when set (password from password_env)
+    password_env: str = "WORKBENCH_SMTP_PASSWORD"
+    # PEM certificates of a private CA to trust besides the system's (an internal relay)
+    ca_file: Path | None = None
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
+class DeliverySettings(_Strict):
+    """Report delivery by email after ``report due`` (see :mod:`workbench.reports.delivery`)."""
+
+    enabled: bool = True  # false: `report due` sends and records nothing (runs still run)
+    subscriptions: Path = Path("pipelines/subscriptions.yml")
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    # the report's HTML is attached up to this size; a larger one is only linked
+    max_attachment_kb: int = Field(2048, ge=0)
+    # the dashboard server's address for each user's signed link (`workbench serve link`);
+    # none: no link in the mail
+    link_base_url: str | None = None
+    headline_kpis: list[str] = Field(
+        default_factory=lambda: ["active_subscribers", "net_adds", "churn_rate", "arpu"]
+    )
+    top_alerts: int = Field(5, ge=0, le=100)  # alerts shown in a report mail
+    # a message that failed this often is no longer retried (`report outbox --failed` lists it)
+    max_attempts: int = Field(10, ge=1)
 
 
 #: a dashboard kernel's resident memory once its app is built (measured: about 310 MB)
@@ -229,6 +285,7 @@ class Settings(_Strict):
     targets: TargetSettings = Field(default_factory=TargetSettings)
     dashboards: DashboardSettings = Field(default_factory=DashboardSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
     root: Path = Field(default=Path("."), exclude=True)
 

@@ -66,14 +66,17 @@ def write_notebook(path: Path, body: list[str]) -> Path:
 
 @pytest.fixture
 def report_project(tmp_path) -> Settings:
-    """A project with the test notebooks, an empty schedules file and a short wall clock."""
+    """A project with the test notebooks, empty schedules and subscriptions files and a short
+    wall clock."""
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
     for name, body in BODIES.items():
         write_notebook(notebooks / f"{name}.ipynb", body)
     (tmp_path / "pipelines").mkdir()
-    (tmp_path / "pipelines" / "schedules.yml").write_text("schedules: []\n")
     make_project(tmp_path)
+    (tmp_path / "pipelines" / "schedules.yml").write_text("schedules: []\n")
+    # the shipped subscriptions name the shipped schedules, which these tests replace
+    (tmp_path / "pipelines" / "subscriptions.yml").write_text("subscriptions: []\n")
     config_file = tmp_path / "pipelines" / "config.yml"
     config = yaml.safe_load(config_file.read_text())
     # in the file, not as overrides, so the CLI (a separate load) sees the same settings

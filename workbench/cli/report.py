@@ -188,19 +188,32 @@ def due(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what is due without running it.")
     ] = False,
+    mail_dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--mail-dry-run",
+            help="Run what is due but write the mail to reports/_outbox_dry_run/ instead of "
+            "sending it.",
+        ),
+    ] = False,
 ) -> None:
     """Run every scheduled report (reports.schedules, default pipelines/schedules.yml) whose
-    time has come since its last successful run, catching up missed runs, each once. Call it from
-    cron, a systemd timer or Airflow; exits 1 when a report failed."""
+    time has come since its last successful run, catching up missed runs, each once; then mail
+    each subscriber (delivery.subscriptions) their copy and each failed run's owner a notice,
+    each message once, retrying earlier failed deliveries. Call it from cron, a systemd timer or
+    Airflow; exits 1 when a report or a delivery failed."""
     from rich.table import Table
 
     from workbench.log import console
-    from workbench.reports.schedule import parse_at, run_due
+    from workbench.reports.delivery import due_and_deliver
+    from workbench.reports.schedule import parse_at
 
     with common.user_errors():
         settings = common.settings()
         moment = parse_at(at)
-        results = run_due(settings, moment, names=only, dry_run=dry_run)
+        results, delivery = due_and_deliver(
+            settings, moment, names=only, dry_run=dry_run, mail_dry_run=mail_dry_run
+        )
     table = Table(title=f"scheduled reports at {moment.isoformat(timespec='minutes')}")
     for name in ("schedule", "state", "fire times", "periods", "note"):
         table.add_column(name)
@@ -221,8 +234,49 @@ def due(
         for o in r.outcomes:
             if not o.ok:
                 console.print(f"[bold red]failed:[/] {r.schedule}: {o.describe()}", highlight=False)
-    if any(r.failed for r in results):
+    if delivery.records:
+        console.print(_outbox_table(delivery.records, "mail"))
+    if any(r.failed for r in results) or delivery.failed:
         raise typer.Exit(1)
+
+
+def _outbox_table(records: list[dict], title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in ("at", "status", "kind", "recipient", "schedule", "fire time", "region", "note"):
+        table.add_column(name)
+    for r in records:
+        colour = {"sent": "green", "failed": "red"}.get(r.get("status", ""), "yellow")
+        table.add_row(
+            r.get("at", ""),
+            f"[{colour}]{r.get('status', '?')}[/]",
+            r.get("kind", ""),
+            f"{r.get('recipient', '')} <{r.get('to', '')}>",
+            r.get("schedule", ""),
+            r.get("fire_time", ""),
+            r.get("region") or "ALL",
+            (r.get("error") or r.get("path") or "")[:100],
+        )
+    return table
+
+
+@report_app.command("outbox")
+def outbox(
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Only messages whose last attempt failed.")
+    ] = False,
+    last: Annotated[int, typer.Option("--last", "-n", min=1, help="Show the last N records.")] = 50,
+) -> None:
+    """List the mail ledger (reports/_ledger/outbox.jsonl): each message claimed, sent, failed
+    (with the server's error) or written by a dry run, newest last. Failed ones are sent again
+    by the next `report due`."""
+    from workbench.log import console
+    from workbench.reports.outbox import read_outbox
+
+    with common.user_errors():
+        records = read_outbox(common.settings(), failed=failed)[-last:]
+    console.print(_outbox_table(records, "outbox") if records else "no messages recorded")
 
 
 @report_app.command("params")

@@ -12,7 +12,10 @@ Modules: :mod:`~workbench.reports.runner` (run and publish), :mod:`~workbench.re
 (the run ledger), :mod:`~workbench.reports.index` (``index.html``), :mod:`~workbench.reports.
 schedule` (``pipelines/schedules.yml`` and ``report due``), :mod:`~workbench.reports.notebook`
 (:func:`open_run`, :func:`show`, :func:`show_html`, :func:`show_table`, which the notebooks
-call).
+call); delivery by email after ``report due``: :mod:`~workbench.reports.subscriptions` (who
+receives what), :mod:`~workbench.reports.delivery` (which messages, with what in them),
+:mod:`~workbench.reports.mail` (building and sending) and :mod:`~workbench.reports.outbox`
+(each message once).
 """
 
 from workbench.reports.notebook import RunContext, open_run, show, show_html, show_table

@@ -31,13 +31,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.config import ConfigError, Settings
 from workbench.errors import ParameterError, WorkbenchError
 from workbench.months import add_months, parse_month
-from workbench.names import is_identifier
+from workbench.reports.entries import EntryName, named_entries
 from workbench.reports.ledger import read_runs
 from workbench.reports.paths import region_folder
 from workbench.reports.runner import RunOutcome, check_report, execute_report, list_regions
@@ -57,7 +56,7 @@ class Schedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: EntryName
     subject: str
     cron: str
     period: str = "previous_month"
@@ -66,13 +65,7 @@ class Schedule(BaseModel):
     timezone: str = "UTC"
     start: datetime | None = None  # first run: catch up from here instead of the latest only
     enabled: bool = True
-
-    @field_validator("name")
-    @classmethod
-    def _check_name(cls, value: str) -> str:
-        if not is_identifier(value):
-            raise ValueError("must be letters, digits, _ - . (at most 64 characters), not . or ..")
-        return value
+    owner: str | None = None  # a dashboards user (with email) told when a run fails
 
     @field_validator("cron")
     @classmethod
@@ -139,29 +132,12 @@ def load_schedules(settings: Settings, path: Path | None = None) -> list[Schedul
         ScheduleError: naming the file, the entry and the key at fault.
     """
     path = path or schedules_path(settings)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ScheduleError(f"schedules file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ScheduleError(f"{path} is not valid YAML: {exc}") from None
-    entries = raw.get("schedules") if isinstance(raw, dict) else None
-    if not isinstance(entries, list):
-        raise ScheduleError(f"{path}: expected a top-level 'schedules:' list")
     schedules: list[Schedule] = []
-    for number, entry in enumerate(entries):
-        label = f"{path}: schedules[{number}]"
-        if isinstance(entry, dict) and entry.get("name"):
-            label += f" ({entry['name']})"
-        try:
-            schedule = Schedule.model_validate(entry)
-        except ValidationError as exc:
-            item = exc.errors()[0]
-            key = ".".join(str(p) for p in item["loc"]) or "(entry)"
-            message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-            raise ScheduleError(f"{label}.{key}: {message.removeprefix('Value error, ')}") from None
-        if any(s.name == schedule.name for s in schedules):
-            raise ScheduleError(f"{label}.name: {schedule.name!r} is used twice")
+    for label, schedule in named_entries(path, "schedules", Schedule, ScheduleError):
+        owner = settings.dashboards.users.get(schedule.owner or "")
+        if schedule.owner is not None and (owner is None or owner.email is None):
+            why = "is not in dashboards.users" if owner is None else "has no email"
+            raise ScheduleError(f"{label}.owner: {schedule.owner!r} {why}")
         region = None if _fans_out(schedule) else schedule.region
         try:
             check_report(schedule.subject, schedule.parameters, settings, region)
