@@ -232,6 +232,8 @@ class DeliverySettings(_Strict):
         default_factory=lambda: ["active_subscribers", "net_adds", "churn_rate", "arpu"]
     )
     top_alerts: int = Field(5, ge=0, le=100)  # alerts shown in a report mail
+    # alerts listed in a digest, most serious first; the rest are counted (the cockpit has all)
+    digest_alerts: int = Field(20, ge=1, le=500)
     # a message that failed this often is no longer retried (`report outbox --failed` lists it)
     max_attempts: int = Field(10, ge=1)
 

@@ -41,6 +41,7 @@ USERS = {
     "sz_manager": {"regions": ["SZ"], "email": "sz@op.example", "language": "en"},
     "analyst": {"regions": "all", "email": "analyst@op.example", "language": "en"},
 }
+DIGEST_ALERTS = 3  # fewer than the province's alerts on tiny: the rest are counted
 MONTHLY = {"cron": "0 6 2 * *", "period": "previous_month", "subject": "kpi_overview"}
 SCHEDULES = [
     {"name": "kpi_province", **MONTHLY, "owner": "analyst"},
@@ -115,6 +116,7 @@ def project(tiny_warehouse, mailbox, tmp_path_factory):
         "smtp": {"host": "127.0.0.1", "port": mailbox[1], "security": "none"},
         "link_base_url": "http://dash.example:8866",
         "max_attachment_kb": 16384,  # the report (plotly inside) is about 5 MB
+        "digest_alerts": DIGEST_ALERTS,
     }
     config_file.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
     (root / "pipelines" / "schedules.yml").write_text(yaml.safe_dump({"schedules": SCHEDULES}))
@@ -200,7 +202,7 @@ def test_each_user_gets_their_own_copy_and_the_owner_the_failure(project, calls)
 def test_chinese_headers_are_encoded(calls):
     ceo = [m for m in calls["final"] if _to(m) == "ceo@op.example"]
     report = next(m for m in ceo if m["X-Workbench-Kind"] == "report")
-    assert str(report["Subject"]) == f"【报表】kpi_overview {PERIOD} · 全省"
+    assert str(report["Subject"]) == f"【报表】经营指标概览 {PERIOD} · 全省"
     assert report["To"].addresses[0].display_name == "王省长"
     raw = next(r for r in calls["raw"] if report["Message-ID"].encode() in r)
     head = raw.split(b"\n\n", 1)[0]
@@ -215,7 +217,7 @@ def test_chinese_headers_are_encoded(calls):
 def test_a_city_manager_copy_holds_only_their_region(project, calls):
     gz = [m for m in calls["after_retry"] if _to(m) == "gz@op.example"]
     report = next(m for m in gz if m["X-Workbench-Kind"] == "report")
-    assert str(report["Subject"]) == f"【报表】kpi_overview {PERIOD} · GZ"
+    assert str(report["Subject"]) == f"【报表】经营指标概览 {PERIOD} · GZ"
     body = _html(report)
     cube = read_mart(
         "ads_kpi_cube",
@@ -234,6 +236,21 @@ def test_a_city_manager_copy_holds_only_their_region(project, calls):
     for message in [report, *digests]:
         text = message.get_body(("plain",)).get_content()
         assert not any(f"{o} ·" in text or f"{o}：" in text for o in others), others
+
+
+def test_a_digest_lists_the_most_serious_alerts_and_counts_the_rest(project, calls):
+    """The province's digest: the first ``delivery.digest_alerts`` alerts, alarms before
+    warnings, then how many more there are (tiny has more than three)."""
+    alerts = _alerts(project, None)
+    assert len(alerts) > DIGEST_ALERTS
+    ceo = [m for m in calls["final"] if _to(m) == "ceo@op.example"]
+    digest = next(m for m in ceo if m["X-Workbench-Kind"] == "alerts")
+    html_body = _html(digest)
+    assert html_body.count("<li") == DIGEST_ALERTS
+    assert f"另有 {len(alerts) - DIGEST_ALERTS} 条" in html_body
+    alarms = (alerts["severity"] == "alarm").sum()
+    listed = digest.get_body(("plain",)).get_content()
+    assert listed.count("告警线") == min(alarms, DIGEST_ALERTS)
 
 
 def test_a_refused_message_is_retried_without_running_the_report(project, calls):

@@ -159,3 +159,18 @@ def test_a_new_parameter_is_one_declaration(tmp_path, monkeypatch):
     assert validate("churn", ns)["trees_per_round"] == 2
     with pytest.raises(ParameterError, match=r"'trees_per_round'.*out of range"):
         validate("churn", {**ns, "trees_per_round": 9})
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_the_notebook_heading_is_the_declared_title(subject):
+    """A report's title is declared once (``workbench.subjects.TITLES``); the notebook's first
+    heading, which the HTML report shows, says the same in both languages."""
+    import nbformat
+
+    from tests.conftest import PROJECT_ROOT
+    from workbench.subjects import TITLES
+
+    book = nbformat.read(str(PROJECT_ROOT / "notebooks" / f"{subject}.ipynb"), as_version=4)
+    heading = next(c for c in book.cells if c.cell_type == "markdown").source.splitlines()[0]
+    en, zh = TITLES[subject]
+    assert heading == f"# {zh} {en}"

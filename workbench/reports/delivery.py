@@ -38,6 +38,7 @@ from workbench.reports.subscriptions import (
     load_subscriptions,
     recipients_of,
 )
+from workbench.subjects import title as subject_title
 
 if TYPE_CHECKING:
     from workbench.config import Settings
@@ -54,6 +55,7 @@ WORDS = {  # the mail's fixed words, by language
         "target": "vs target",
         "alerts": "Top alerts",
         "all_alerts": "Alerts",
+        "more": "... and {n} more: the KPI cockpit lists every alert.",
         "attached": "The full report is attached: {name}",
         "too_big": "The report ({size} kB) is over the {limit} kB attachment limit: open it "
         "with your link below.",
@@ -75,6 +77,7 @@ WORDS = {  # the mail's fixed words, by language
         "target": "目标差",
         "alerts": "主要告警",
         "all_alerts": "告警",
+        "more": "……另有 {n} 条，经营指标驾驶舱列出全部告警。",
         "attached": "完整报表见附件：{name}",
         "too_big": "报表（{size} kB）超过附件上限 {limit} kB，请用下方链接查看。",
         "too_big_here": "报表（{size} kB）超过附件上限 {limit} kB，已发布于报表目录下的 {path}。",
@@ -236,7 +239,7 @@ def _report_mail(
         lines = [text for _, text in alerts[: settings.delivery.top_alerts]]
     attachment, sentence = _attachment(settings, outcome, lang)
     notes += [n for n in (sentence,) if n] + _link_notes(settings, recipient.user, lang)
-    title = f"{r['subject']} {r['period']} · {scope}"
+    title = f"{subject_title(r['subject'], lang)} {r['period']} · {scope}"
     body = Body(title, table, words["alerts"], lines, notes)
     subject = f"【报表】{title}" if lang == "zh" else f"[report] {title}"
     return _bytes(settings, recipient, subject, body, meta, attachment)
@@ -263,12 +266,15 @@ def _digest_mail(
         alarms=severities.count("alarm"),
         warnings=severities.count("warning"),
     )
+    shown = settings.delivery.digest_alerts
+    rest = len(alerts) - shown
+    more = [WORDS[lang]["more"].format(n=rest)] if rest > 0 else []
     body = Body(
         title,
         [],
         WORDS[lang]["all_alerts"],
-        [t for _, t in alerts],
-        _link_notes(settings, recipient.user, lang),
+        [t for _, t in alerts[:shown]],
+        more + _link_notes(settings, recipient.user, lang),
     )
     return _bytes(settings, recipient, title, body, meta, None)
 
