@@ -14,9 +14,11 @@ from tests.dashboards.conftest import choose, screenshot, value_text
 from tests.pages import open_page_at_both_sizes
 from workbench.catalog.ads import ALL
 from workbench.catalog.kpis import load_kpis
+from workbench.catalog.values import VALUE_NAMES
 from workbench.dashboards import kpi_cockpit as app
 from workbench.dashboards.access import Viewer, denied_viewer
 from workbench.filters import equals
+from workbench.marts import read_mart
 from workbench.subjects import kpi_overview
 
 
@@ -35,6 +37,12 @@ def _months(settings) -> list[str]:
         p.name.split("=")[1]
         for p in (settings.warehouse_dir / "ads" / "ads_kpi_cube").glob("month=*")
     )
+
+
+def _region_name(settings, region: str) -> str:
+    """The region's English name, as the warehouse's region dimension gives it."""
+    regions = read_mart("dwd_dim_region", settings, filters=[equals("region_id", region)])
+    return str(regions["region_name_en"].iloc[0])
 
 
 def _dictionary(settings):
@@ -135,12 +143,20 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
 
     # alerts of the month in the chosen region as sentences, alarms first and in red (the list
     # follows the tiles)
+    # each names its place as a manager does: the region's name (dwd_dim_region), then the
+    # segment and plan type by theirs
+    gz_name = _region_name(settings, "GZ")
     page.wait_for_function(
-        "() => { const items = [...document.querySelectorAll('.wb-alerts li')];"
-        " return items.length > 0 && items.every(i => i.innerText.startsWith('GZ')) }"
+        "name => { const items = [...document.querySelectorAll('.wb-alerts li')];"
+        " return items.length > 0 && items.every(i => i.innerText.startsWith(name + ':')"
+        " || i.innerText.startsWith(name + ' · ')) }",
+        arg=gz_name,
     )
     sentences = page.locator(".wb-alerts li").all_inner_texts()
-    assert re.fullmatch(r"GZ( · \S+)*: .+ \((alarm|warning) (below|above) .+\)", sentences[0])
+    names = "|".join(n for names in VALUE_NAMES.values() for n, _ in names.values())
+    assert re.fullmatch(
+        rf"{gz_name}( · ({names}))*: .+ \((alarm|warning) (below|above) .+\)", sentences[0]
+    )
     severities = [re.search(r"\((alarm|warning) ", s).group(1) for s in sentences]
     assert severities == sorted(severities)  # every alarm before any warning
     colours = {"alarm": "rgb(197, 48, 48)", "warning": "rgb(221, 154, 0)"}  # red, amber
@@ -179,7 +195,8 @@ def test_a_region_manager_sees_only_their_region(dashboard_project, page, open_a
     assert page.locator(".wb-region select option").all_inner_texts() == ["GZ"]
     page.wait_for_selector(".wb-alerts li")
     sentences = page.locator(".wb-alerts li").all_inner_texts()
-    assert sentences and all(s.startswith("GZ") for s in sentences)
+    gz_name = _region_name(dashboard_project, "GZ")
+    assert sentences and all(s.startswith(gz_name) for s in sentences)
     expected = _cube_value(
         dashboard_project, "active_subscribers", _months(dashboard_project)[-1], "GZ"
     )

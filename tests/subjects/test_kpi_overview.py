@@ -52,12 +52,17 @@ ALERT = {
 
 
 def test_an_alert_reads_as_a_sentence_in_both_languages():
-    assert kpi_overview.describe_alert(ALERT, "lines") == (
-        "MZ · business · postpaid: Active subscribers -6.2% on last month (alarm below -5.0%)"
+    """Where by name (the region's from dwd_dim_region, segment and plan type from the one
+    table of value names), what, how much and the limit."""
+    regions = {"MZ": ("Maoming", "茂名")}
+    assert kpi_overview.describe_alert(ALERT, "lines", "en", regions) == (
+        "Maoming · Business · Postpaid: Active subscribers -6.2% on last month (alarm below -5.0%)"
     )
-    assert kpi_overview.describe_alert(ALERT, "lines", "zh") == (
-        "MZ · business · postpaid：活跃用户数 环比 -6.2%（低于告警线 -5.0%）"
+    assert kpi_overview.describe_alert(ALERT, "lines", "zh", regions) == (
+        "茂名 · 政企客户 · 后付费：活跃用户数 环比 -6.2%（低于告警线 -5.0%）"
     )
+    # a region without a name (an operator's new one) is shown by its id
+    assert kpi_overview.describe_alert(ALERT, "lines").startswith("MZ · Business · Postpaid:")
     level = {
         **ALERT,
         "region_id": "ALL",

@@ -11,8 +11,7 @@ from workbench.catalog import Table, register
 from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
 from workbench.catalog.raw import MONTH
 from workbench.catalog.schema import col
-
-PLAN_TYPES = ("prepaid", "postpaid", "premium_postpaid")
+from workbench.catalog.values import PLAN_TYPES
 
 DWD_DIM_REGION = register(
     Table(

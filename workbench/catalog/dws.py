@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from workbench.catalog import Table, register
 from workbench.catalog.contracts import AcceptedValues, Expression, NotNull, Unique
-from workbench.catalog.dwd import PLAN_TYPES
 from workbench.catalog.raw import MONTH
 from workbench.catalog.schema import col
+from workbench.catalog.values import PLAN_TYPES
 
 # Products with their own flag in the wide table (the drivers the churn model and offers use).
 KEY_PRODUCTS = {

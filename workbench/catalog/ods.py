@@ -14,6 +14,7 @@ from workbench.catalog import Table, register, tables
 from workbench.catalog.contracts import AcceptedValues, Contract, Expression, NotNull, Unique
 from workbench.catalog.raw import DIRTY_KINDS
 from workbench.catalog.schema import Column, col
+from workbench.catalog.values import PLAN_TYPES, SEGMENTS
 
 # raw extract -> ODS table (``ods_<source system>__<entity>``)
 ODS_NAMES: dict[str, str] = {
@@ -53,12 +54,11 @@ EVENT_TIME_COLUMNS: dict[str, tuple[str, ...]] = {
 TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss"
 DATE_FORMAT = "yyyy-MM-dd"
 
-_PLAN_TYPES = ("prepaid", "postpaid", "premium_postpaid")
 
 _CONTRACTS: dict[str, tuple[Contract, ...]] = {
     "regions": (Expression("city tier 1..4", "city_tier BETWEEN 1 AND 4"),),
     "plans": (
-        AcceptedValues("plan_type", _PLAN_TYPES),
+        AcceptedValues("plan_type", PLAN_TYPES),
         Expression("non-negative fee", "monthly_fee_cny >= 0"),
     ),
     "products": (Expression("non-negative fee", "monthly_fee_cny >= 0"),),
@@ -87,8 +87,8 @@ _CONTRACTS: dict[str, tuple[Contract, ...]] = {
     ),
     "subscribers": (
         AcceptedValues("customer_type", ("individual", "enterprise")),
-        AcceptedValues("plan_type", _PLAN_TYPES),
-        AcceptedValues("segment", ("mass", "youth", "business", "high_value")),
+        AcceptedValues("plan_type", PLAN_TYPES),
+        AcceptedValues("segment", SEGMENTS),
         AcceptedValues("device_generation", ("3G", "4G", "5G")),
         AcceptedValues("gender", ("F", "M")),
         AcceptedValues("status", ("active", "suspended", "deactivated")),

@@ -45,7 +45,7 @@ def alerts_table(settings: Settings, month: str, limit: int = 12):
     dictionary = kpi_overview.dictionary_frame(
         load_kpis(settings.resolve(settings.warehouse.kpi_dictionary))
     )
-    ranked = kpi_overview.alert_sentences(alerts, dictionary)
+    ranked = kpi_overview.alert_sentences(alerts, dictionary, kpi_overview.region_names(settings))
     table = Table(title=f"KPI alerts {month}: {len(alerts)} at province and region level")
     table.add_column("alert")
     table.add_column("告警")

@@ -154,11 +154,16 @@ class _Tile:
 ALERTS_SHOWN = 30
 
 
-def _alerts_list(alerts: pd.DataFrame, dictionary: pd.DataFrame, lang: str) -> widgets.Widget:
+def _alerts_list(
+    alerts: pd.DataFrame,
+    dictionary: pd.DataFrame,
+    regions: kpi_overview.RegionNames,
+    lang: str,
+) -> widgets.Widget:
     """The month's alerts as sentences, the most serious first (the KPI report's ranking)."""
     if alerts.empty:
         return ui.message(ui.label("no_alerts", lang), "ok")
-    ranked = kpi_overview.alert_sentences(alerts, dictionary)
+    ranked = kpi_overview.alert_sentences(alerts, dictionary, regions)
     items = "".join(
         f"<li style='color:{SEVERITY_COLOUR.get(a.severity, '#333')}'>"
         f"{html.escape(getattr(a, f'sentence_{lang}'))}</li>"
@@ -182,6 +187,7 @@ class _Cockpit:
         self.dictionary = kpi_overview.dictionary_frame(
             load_kpis(settings.resolve(settings.warehouse.kpi_dictionary))
         )
+        self.region_names = kpi_overview.region_names(settings)
         # the viewer's whole cube is small (cells x KPIs x months): read it once, so a filter
         # change is a pandas lookup, not a query
         self.cube = load_mart(
@@ -294,7 +300,9 @@ class _Cockpit:
                 row = keyed.loc[code].copy().rename(code) if code in keyed.index else None
                 tile.update(row, worst.get(code), lang)
             self.alerts_header.value = f"<h3>{ui.label('alerts', lang)}</h3>"
-            self.alerts_box.children = [_alerts_list(shown_alerts, self.dictionary, lang)]
+            self.alerts_box.children = [
+                _alerts_list(shown_alerts, self.dictionary, self.region_names, lang)
+            ]
             ui.plot(
                 trend_figure(rows, self.trend_kpi.value, self.dictionary, lang), "trend", self.chart
             )

@@ -162,7 +162,7 @@ def scoped_alerts(overview: KpiOverview, region: str | None, lang: Lang) -> list
     alerts = overview.alerts
     if region is not None:
         alerts = alerts[alerts["region_id"] == region]
-    ranked = alert_sentences(alerts, overview.dictionary)
+    ranked = alert_sentences(alerts, overview.dictionary, overview.regions)
     return list(zip(ranked["severity"], ranked[f"sentence_{lang}"], strict=True))
 
 

@@ -6,6 +6,7 @@ month last year and target, the trend, and the alerts that fired. Reads ``ads_kp
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import pandas as pd
 
 from workbench.catalog.ads import ALL
 from workbench.catalog.kpis import Kpi, load_kpis
+from workbench.catalog.values import value_name
 from workbench.errors import InputDataError
 from workbench.filters import equals
 from workbench.formats import MISSING, Lang, format_change, format_gap, format_value
@@ -21,8 +23,6 @@ from workbench.params import defaults
 from workbench.subjects.common import read_small
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from workbench.config import Settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 class KpiOverview:
     """``table``: one row per KPI (:func:`compare_periods`); ``trend``: the cell's values by
     month; ``alerts``: the month's alerts of every cell, most serious first (:func:`rank_alerts`);
-    ``dictionary``: the KPI dictionary (:func:`dictionary_frame`)."""
+    ``dictionary``: the KPI dictionary (:func:`dictionary_frame`); ``regions``: each region's
+    names (:func:`region_names`), for the alerts' sentences."""
 
     table: pd.DataFrame
     trend: pd.DataFrame
@@ -40,6 +41,7 @@ class KpiOverview:
     dictionary: pd.DataFrame
     period: str
     cell: dict[str, str]
+    regions: dict[str, tuple[str, str]]
 
 
 DICTIONARY_COLUMNS = (
@@ -137,18 +139,44 @@ SEVERITY = {"alarm": ("alarm", "告警"), "warning": ("warning", "预警")}
 PROVINCE = {"en": "province", "zh": "全省"}  # the cell with every region rolled up
 
 
-def cell_name(alert: Mapping[str, object], lang: Lang = "en") -> str:
-    """The cube cell an alert is about: ``MZ · business · postpaid`` (rolled-up levels left
-    out; the province when every level is rolled up)."""
-    parts = [str(alert[d]) for d in ("region_id", "segment", "plan_type") if alert[d] != ALL]
-    if not parts or alert["region_id"] == ALL:
+#: region id -> (English, Chinese) name, from ``dwd_dim_region`` (:func:`region_names`)
+RegionNames = Mapping[str, tuple[str, str]]
+
+
+def region_names(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Every region's names in English and Chinese (``dwd_dim_region``)."""
+    regions = read_small("dwd_dim_region", settings)
+    return {
+        str(r.region_id): (str(r.region_name_en), str(r.region_name_zh))
+        for r in regions.itertuples(index=False)
+    }
+
+
+def cell_name(
+    alert: Mapping[str, object], lang: Lang = "en", regions: RegionNames | None = None
+) -> str:
+    """The cube cell an alert is about, by name: ``Maoming · Business · Postpaid`` (``茂名 ·
+    政企客户 · 后付费``); rolled-up levels left out, the province when every level is rolled up.
+    A region without a name in ``regions`` is shown by its id."""
+    region = str(alert["region_id"])
+    names = (regions or {}).get(region, (region, region))
+    parts = [] if region == ALL else [names[lang == "zh"]]
+    parts += [
+        value_name(d, str(alert[d]), lang) for d in ("segment", "plan_type") if alert[d] != ALL
+    ]
+    if region == ALL:
         parts.insert(0, PROVINCE[lang])
     return " · ".join(parts)
 
 
-def describe_alert(alert: Mapping[str, object], unit: str | None, lang: Lang = "en") -> str:
-    """One alert as a sentence naming where, what, how much and the limit, e.g. "MZ · business
-    · postpaid: Active subscribers -6.3% on last month (alarm below -5.0%)"."""
+def describe_alert(
+    alert: Mapping[str, object],
+    unit: str | None,
+    lang: Lang = "en",
+    regions: RegionNames | None = None,
+) -> str:
+    """One alert as a sentence naming where, what, how much and the limit, e.g. "Maoming ·
+    Business · Postpaid: Active subscribers -6.3% on last month (alarm below -5.0%)"."""
     on_change = alert["basis"] == "mom_change"
 
     def shown(x: object) -> str:
@@ -159,11 +187,11 @@ def describe_alert(alert: Mapping[str, object], unit: str | None, lang: Lang = "
     if lang == "zh":
         what = f"{alert['kpi_name_zh']}{' 环比' if on_change else ''} {shown(alert['measured'])}"
         limit = f"{'低于' if below else '高于'}{severity[1]}线 {shown(alert['threshold'])}"
-        return f"{cell_name(alert, lang)}：{what}（{limit}）"
+        return f"{cell_name(alert, lang, regions)}：{what}（{limit}）"
     what = f"{alert['kpi_name_en']} {shown(alert['measured'])}"
     what += " on last month" if on_change else ""
     limit = f"{severity[0]} {'below' if below else 'above'} {shown(alert['threshold'])}"
-    return f"{cell_name(alert, lang)}: {what} ({limit})"
+    return f"{cell_name(alert, lang, regions)}: {what} ({limit})"
 
 
 def rank_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
@@ -183,15 +211,18 @@ def rank_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
     return ranked.drop(columns="_severity").reset_index(drop=True)
 
 
-def alert_sentences(alerts: pd.DataFrame, dictionary: pd.DataFrame) -> pd.DataFrame:
+def alert_sentences(
+    alerts: pd.DataFrame, dictionary: pd.DataFrame, regions: RegionNames | None = None
+) -> pd.DataFrame:
     """The alerts in :func:`rank_alerts` order, each with its sentence in English and Chinese
-    (:func:`describe_alert`, in the unit the dictionary declares for the KPI)."""
+    (:func:`describe_alert`, in the unit the dictionary declares for the KPI, regions named as
+    ``regions`` names them)."""
     units = dict(zip(dictionary["kpi_code"], dictionary["unit"], strict=True))
     ranked = rank_alerts(alerts)
     records = ranked.to_dict("records")
     for lang in ("en", "zh"):
         ranked[f"sentence_{lang}"] = pd.Series(
-            [describe_alert(a, units.get(a["kpi_code"]), lang) for a in records],
+            [describe_alert(a, units.get(a["kpi_code"]), lang, regions) for a in records],
             index=ranked.index,
             dtype="object",
         )
@@ -229,4 +260,12 @@ def run(
         dictionary[["kpi_code", "kpi_name_en", "kpi_name_zh", "unit"]], on="kpi_code"
     )
     log.info("KPI overview %s %s: %d KPI(s), %d alert(s)", period, cell, len(table), len(alerts))
-    return KpiOverview(table, trend.reset_index(drop=True), alerts, dictionary, period, cell)
+    return KpiOverview(
+        table,
+        trend.reset_index(drop=True),
+        alerts,
+        dictionary,
+        period,
+        cell,
+        region_names(settings),
+    )
