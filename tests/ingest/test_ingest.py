@@ -117,7 +117,7 @@ extracts:
     columns: [cpbm, cpmc, lb, zf, sxrq]
     map:
       product_id: {{column: cpbm, codes: products}}
-      product_name_en: {{value: null}}
+      product_name_en: {{expr: "concat('pack ', cpbm)"}}
       product_name_zh: cpmc
       category: {{column: lb, default: data}}
       monthly_fee_cny: {{column: zf, fen: true}}
@@ -164,8 +164,8 @@ def test_broken_dumps_are_rejected_line_by_line(spark, tmp_path):
         f"FROM {_parquet(get_table('products').path(settings))} ORDER BY product_id"
     ).fetchall()
     assert rows == [
-        ("DATA_PACK_L", None, "大流量包", "data", 20.0, "2026-03-15"),
-        ("VIDEO_PACK", None, "视频包", "content", 15.0, "2026-03-01"),
+        ("DATA_PACK_L", "pack D1", "大流量包", "data", 20.0, "2026-03-15"),
+        ("VIDEO_PACK", "pack V1", "视频包", "content", 15.0, "2026-03-01"),
     ]
     rejected = duckdb.sql(
         f"SELECT source_file, line_number, split_part(reason, ':', 1), reason, raw_text "

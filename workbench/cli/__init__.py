@@ -36,6 +36,9 @@ def _register() -> None:
 
     bench.register(app)
     truth.register(app)
+    from workbench.cli import ingest
+
+    ingest.register(app)
 
 
 def main() -> None:

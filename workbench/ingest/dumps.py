@@ -25,7 +25,6 @@ from workbench.ingest.mapping import (
 
 # Java date pattern letters the example layouts use, as strftime codes (longest first)
 _PATTERN = {"yyyy": "%Y", "MM": "%m", "dd": "%d", "HH": "%H", "mm": "%M", "ss": "%S"}
-_PYTHON = {"yyyy-MM-dd": "%Y-%m-%d", "yyyy-MM-dd HH:mm:ss": "%Y-%m-%d %H:%M:%S"}
 
 
 def strftime_pattern(java: str) -> str:
@@ -45,7 +44,7 @@ def dump_value(value: object, spec: ColumnMap, catalog_format: str | None, codes
         value = inverse.get(str(value), value)
     if spec.date is not None and catalog_format is not None:
         try:
-            parsed = datetime.strptime(str(value), _PYTHON[catalog_format])
+            parsed = datetime.strptime(str(value), strftime_pattern(catalog_format))
         except ValueError:
             return str(value)
         return parsed.strftime(strftime_pattern(spec.date))

@@ -17,15 +17,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from workbench.catalog import get_table, tables
+from workbench.catalog.ods import DATE_FORMAT, TIMESTAMP_FORMAT
 from workbench.catalog.schema import Column
 from workbench.errors import WorkbenchError
 
 SOURCES_DIR = Path("pipelines") / "sources"
 # the characters a dump is split on; an encoding must write them as these single bytes
 _STRUCTURE = '\n\r|,\t";'
-# Text the catalog keeps dates and timestamps in (see workbench.catalog.raw).
-CATALOG_DATE = "yyyy-MM-dd"
-CATALOG_TIMESTAMP = "yyyy-MM-dd HH:mm:ss"
 
 Scalar = str | int | float | bool
 
@@ -158,9 +156,9 @@ def catalog_text_format(column: Column) -> str | None:
     if column.type != "string":
         return None
     if column.name.endswith("_at"):
-        return CATALOG_TIMESTAMP
+        return TIMESTAMP_FORMAT
     if column.name.endswith("_date"):
-        return CATALOG_DATE
+        return DATE_FORMAT
     return None
 
 
