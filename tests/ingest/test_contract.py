@@ -10,7 +10,7 @@ from workbench.catalog import tables
 from workbench.ingest.contract import raw_contract
 
 from ..conftest import PROJECT_ROOT, make_project
-from .test_ingest import HEADER, _products_source, _write
+from .test_ingest import HEADER, products_source, write_gzip
 
 runner = CliRunner()
 
@@ -45,8 +45,8 @@ def test_the_cli_prints_the_contract_and_names_a_missing_source(tmp_path):
 
 def test_the_cli_ingests_and_shows_every_file(spark, tmp_path):
     settings = make_project(tmp_path)
-    _products_source(settings.root)
-    _write(
+    products_source(settings.root)
+    write_gzip(
         settings.root / "dumps" / "cp_202604.txt.gz",
         [HEADER, "V1|视频包|content|1500|2026/4/1".encode("gbk")],
     )

@@ -101,7 +101,7 @@ def test_every_file_adds_up_in_the_ledger(ingested):
     assert sum(run["rejected_by_reason"].values()) == sum(f["lines_rejected"] for f in run["files"])
 
 
-def _products_source(root, files: str = "cp_*.txt.gz") -> None:
+def products_source(root, files: str = "cp_*.txt.gz") -> None:
     """A one-extract mapping for hand-made product dumps."""
     (root / "pipelines" / "sources").mkdir(parents=True, exist_ok=True)
     (root / "pipelines" / "sources" / "shop.yml").write_text(
@@ -127,7 +127,7 @@ extracts:
     )
 
 
-def _write(path, lines: list[bytes]) -> None:
+def write_gzip(path, lines: list[bytes]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with gzip.open(path, "wb") as handle:
         handle.write(b"".join(line + b"\n" for line in lines))
@@ -138,7 +138,7 @@ HEADER = b"cpbm|cpmc|lb|zf|sxrq"
 
 def test_broken_dumps_are_rejected_line_by_line(spark, tmp_path):
     settings = make_project(tmp_path / "project")
-    _products_source(settings.root)
+    products_source(settings.root)
     dumps = settings.root / "dumps"
     gbk = [
         HEADER,
@@ -150,9 +150,11 @@ def test_broken_dumps_are_rejected_line_by_line(spark, tmp_path):
         b"V1|\xff\xfe|content|1500|2026/3/1",  # 7: bytes that are not GBK
         "V1|视频包|content|15.5|2026/3/1".encode("gbk"),  # 8: not whole fen
     ]
-    _write(dumps / "cp_202603.txt.gz", gbk)
-    _write(dumps / "cp_utf8_202603.txt.gz", [HEADER, "V1|视频包|content|1500|2026/3/1".encode()])
-    _write(
+    write_gzip(dumps / "cp_202603.txt.gz", gbk)
+    write_gzip(
+        dumps / "cp_utf8_202603.txt.gz", [HEADER, "V1|视频包|content|1500|2026/3/1".encode()]
+    )
+    write_gzip(
         dumps / "cp_nocat_202603.txt.gz",
         [b"cpbm|cpmc|zf|sxrq", "V1|视频包|1500|2026/3/1".encode("gbk")],
     )
@@ -201,7 +203,7 @@ def test_broken_dumps_are_rejected_line_by_line(spark, tmp_path):
     # a re-run replaces the month: without the broken files, only good rows and no rejects
     for name in ("cp_nocat_202603.txt.gz", "cp_utf8_202603.txt.gz"):
         (dumps / name).unlink()
-    _write(dumps / "cp_202603.txt.gz", gbk[:3])
+    write_gzip(dumps / "cp_202603.txt.gz", gbk[:3])
     again = ingest_source(spark, settings, "shop", months=parse_month_range("2026-03"))
     assert [(f.rows_written, f.lines_rejected) for f in again.files] == [(2, 0)]
     assert not list(quarantine_path(settings, "products").glob("month=2026-03/*.parquet"))
@@ -211,7 +213,7 @@ def test_broken_dumps_are_rejected_line_by_line(spark, tmp_path):
 
 def test_a_file_name_without_a_month_is_named(spark, tmp_path):
     settings = make_project(tmp_path / "project")
-    _products_source(settings.root, files="*.txt.gz")
-    _write(settings.root / "dumps" / "cp_latest.txt.gz", [HEADER])
+    products_source(settings.root, files="*.txt.gz")
+    write_gzip(settings.root / "dumps" / "cp_latest.txt.gz", [HEADER])
     with pytest.raises(IngestError, match=r"cp_latest\.txt\.gz has no month"):
         ingest_source(spark, settings, "shop")

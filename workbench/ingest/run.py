@@ -120,6 +120,7 @@ class IngestResult:
     run_id: str
     source: str
     started_at: str
+    master: str = ""
     ended_at: str = ""
     status: str = "ok"
     months: list[str] = field(default_factory=list)
@@ -201,7 +202,9 @@ def ingest_source(
         raise IngestError(f"{name}: dumps folder {folder} does not exist")
     wanted = set(months.months) if months is not None else None
     run_id = new_run_id()
-    result = IngestResult(run_id, name, datetime.now(UTC).isoformat(timespec="seconds"))
+    result = IngestResult(
+        run_id, name, datetime.now(UTC).isoformat(timespec="seconds"), spark.sparkContext.master
+    )
     with warehouse_lock(settings, f"ingest {name} {run_id}"):
         recover_ingest(settings)
         previous = {k: spark.conf.get(k, None) for k in CHARSET_CONF}
