@@ -21,7 +21,7 @@ import logging
 import os
 import re
 import shutil
-from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,7 +44,7 @@ from workbench.ingest.lines import (
 from workbench.ingest.mapping import ExtractMap, Source, load_source, source_path
 from workbench.jsonl import append_record, read_records
 from workbench.months import MonthRange, parse_month
-from workbench.warehouse.build import new_run_id
+from workbench.warehouse.build import build_parallelism, new_run_id
 from workbench.warehouse.lock import warehouse_lock
 from workbench.warehouse.storage import (
     Move,
@@ -111,6 +111,15 @@ class FileCount:
     header_lines: int
     rows_written: int
     lines_rejected: int
+
+
+@dataclass(frozen=True)
+class Staged:
+    """One extract staged and counted: the moves that publish it, and its counts."""
+
+    moves: list[Move]
+    counts: list[FileCount]
+    rejected_by_reason: dict[str, int]
 
 
 @dataclass
@@ -212,17 +221,33 @@ def ingest_source(
             spark.conf.set(key, value)
         staging = ingest_dir(settings) / "_staging" / run_id
         try:
-            moves: list[Move] = []
+            todo = []
             for extract, spec in source.extracts.items():
                 files = find_files(folder, extract, spec, wanted)
-                if not files:
+                if files:
+                    todo.append((extract, files))
+                else:
                     log.warning("%s: no dump files %s under %s", extract, spec.files, folder)
-                    continue
-                moves += _stage_extract(
-                    spark, settings, source, name, extract, files, staging, result
-                )
-            if not moves:
+            if not todo:
                 raise IngestError(f"{name}: no dump files under {folder} for the months asked")
+
+            def stage(job: tuple[str, list[DumpFile]]) -> Staged:
+                # each extract in a FAIR pool of its own, as the build runs its tables
+                context = spark.sparkContext
+                context.setLocalProperty("spark.scheduler.pool", job[0])
+                try:
+                    return _stage_extract(spark, settings, source, name, *job, staging)
+                finally:
+                    context.setLocalProperty("spark.scheduler.pool", None)
+
+            # small extracts are dominated by job latency: several at once, as the build does
+            with ThreadPoolExecutor(max_workers=build_parallelism(settings)) as pool:
+                done = list(pool.map(stage, todo))
+            moves = [m for d in done for m in d.moves]
+            result.files = [c for d in done for c in d.counts]
+            result.rejected_by_reason = dict(
+                sorted((k, v) for d in done for k, v in d.rejected_by_reason.items())
+            )
             result.months = sorted({f.month for f in result.files})
             _publish(staging, moves)
         except BaseException as exc:
@@ -253,8 +278,7 @@ def _stage_extract(
     extract: str,
     files: list[DumpFile],
     staging: Path,
-    result: IngestResult,
-) -> list[Move]:
+) -> Staged:
     """Convert, stage and count one extract's files; the moves that publish its months."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -297,14 +321,10 @@ def _stage_extract(
             labelled.unpersist()
     finally:
         lines.unpersist()
-    result.files += counts
-    merged = Counter(result.rejected_by_reason)
-    merged.update({f"{extract}.{r['code']}": r["count"] for r in reasons})
-    result.rejected_by_reason = dict(sorted(merged.items()))
     months = sorted({f.month for f in files})
     # the run's trash mirrors paths.raw, so a dead run's leftovers know where they belong
     trash = ingest_dir(settings) / "_trash" / staging.name
-    return [
+    moves = [
         Move(
             str(partition_dir(staged, m)) if partition_dir(staged, m).is_dir() else None,
             str(partition_dir(final, m)),
@@ -316,6 +336,7 @@ def _stage_extract(
         )
         for m in months
     ]
+    return Staged(moves, counts, {f"{extract}.{r['code']}": r["count"] for r in reasons})
 
 
 def _check_counts(
