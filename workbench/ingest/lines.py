@@ -155,8 +155,8 @@ def _fields_array(fmt: DumpFormat, width: int) -> Column:
 
 
 def parse_fields(fmt: DumpFormat, columns: list[str]) -> Callable[[DataFrame], DataFrame]:
-    """Split ``_text`` into the dump's columns (named as in the mapping) and ``_fields__``'s
-    reason for a line with another number of fields."""
+    """Split ``_text`` into the dump's columns (named as in the mapping), with the reason
+    ``_field_reason`` of an empty line or one with another number of fields."""
     schema = ", ".join(f"`{c}` string" for c in columns) + f", {_CORRUPT} string"
 
     def transform(decoded: DataFrame) -> DataFrame:
@@ -165,10 +165,9 @@ def parse_fields(fmt: DumpFormat, columns: list[str]) -> Callable[[DataFrame], D
         reason = F.when(F.col(TEXT) == "", F.lit("empty_line: the line is empty")).when(
             F.col(f"{_FIELDS}.{_CORRUPT}").isNotNull(),
             F.concat(
-                F.lit(f"field_count: expected {len(columns)} fields split on "),
-                F.lit(repr(fmt.delimiter)),
-                F.lit(", found about "),
+                F.lit(f"field_count: expected {len(columns)} fields, the line has "),
                 count.cast("string"),
+                F.lit(f" (split on {fmt.delimiter!r}, quotes aside)"),
             ),
         )
         return parsed.select(
