@@ -260,3 +260,6 @@ def test_a_file_name_without_a_month_is_named(spark, tmp_path):
     write_gzip(settings.root / "dumps" / "cp_latest.txt.gz", [HEADER])
     with pytest.raises(IngestError, match=r"cp_latest\.txt\.gz has no month"):
         ingest_source(spark, settings, "shop")
+    failed = read_ingests(settings)[-1]  # a failed run is recorded too, naming the file
+    assert failed["status"] == "failed" and "cp_latest.txt.gz" in failed["error"]
+    assert not get_table("products").path(settings).exists()
