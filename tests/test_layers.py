@@ -19,7 +19,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "config",
         "catalog spark jvm_archive",
         "warehouse",
-        "generate analysis marts",
+        "generate analysis marts ingest",
         "params viz subjects sql",
         "targets",
         "reports dashboards docs lab",

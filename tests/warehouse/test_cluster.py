@@ -21,8 +21,11 @@ import pytest
 
 from workbench.catalog import tables
 from workbench.config import Settings, load_settings
+from workbench.ingest.run import read_ingests
 from workbench.warehouse.ledger import read_runs
 
+from ..conftest import make_project
+from ..ingest.test_ingest import HEADER, products_source, write_gzip
 from ..tables import assert_same_tables
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -137,10 +140,15 @@ def copy_project(source: Settings, dest: Path) -> Settings:
 
 
 def cluster_build(settings: Settings, master: str, log_dir: Path) -> subprocess.CompletedProcess:
+    return cluster_command(settings, ["build", "--master", master])
+
+
+def cluster_command(settings: Settings, args: list[str]) -> subprocess.CompletedProcess:
+    """``workbench ARGS`` in a process of its own, on the project of ``settings``."""
     env = {**cluster_env(), "WORKBENCH_CONFIG": str(settings.root / "pipelines" / "config.yml")}
     env.pop("SPARK_NO_DAEMONIZE")
     return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "build", "--master", master],
+        [sys.executable, "-m", "workbench.cli", *args],
         env=env,
         cwd=PROJECT_ROOT,
         capture_output=True,
@@ -151,8 +159,19 @@ def cluster_build(settings: Settings, master: str, log_dir: Path) -> subprocess.
 
 def test_cluster_build_equals_local_build(tiny_warehouse, tmp_path):
     settings = copy_project(tiny_warehouse, tmp_path / "project")
+    # an ingest on the same cluster, in a project of its own (hand-made dumps, one bad line)
+    shop = make_project(tmp_path / "ingest")
+    products_source(shop.root)
+    write_gzip(
+        shop.root / "dumps" / "cp_202603.txt.gz", [HEADER, b"V1|v|content|1500|2026/3/1", b"V1|v"]
+    )
     with standalone_cluster(tmp_path) as master:
         proc = cluster_build(settings, master, tmp_path)
+        ingested = cluster_command(shop, ["ingest", "shop", "--master", master])
+    assert ingested.returncode == 0, ingested.stderr[-3000:]
+    ingest = read_ingests(shop)[-1]
+    assert ingest["status"] == "ok" and ingest["master"] == master
+    assert [(f["rows_written"], f["lines_rejected"]) for f in ingest["files"]] == [(1, 1)]
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = read_runs(settings)[-1]
     assert run["status"] == "ok" and run["master"] == master

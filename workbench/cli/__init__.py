@@ -36,9 +36,10 @@ def _register() -> None:
 
     bench.register(app)
     truth.register(app)
-    from workbench.cli import docs, lab
+    from workbench.cli import docs, ingest, lab
 
     docs.register(app)
+    ingest.register(app)
     lab.register(app)
 
 

@@ -313,14 +313,20 @@ def recover(settings: Settings) -> list[str]:
         for run in sorted(trash_root.iterdir()) if trash_root.is_dir() else []:
             if run.name in live:
                 continue
-            for leftover in sorted(_trash_leaves(run)):
-                final = settings.warehouse_dir / leftover.relative_to(run)
-                if not final.exists():
-                    final.parent.mkdir(parents=True, exist_ok=True)
-                    os.rename(leftover, final)
-            shutil.rmtree(run, ignore_errors=True)
+            restore_trash(run, settings.warehouse_dir, _trash_leaves(run))
             handled.append(run.name)
     return handled
+
+
+def restore_trash(run: Path, base: Path, leaves: list[Path]) -> None:
+    """Put back each trash entry of a dead run whose place under ``base`` is empty (a swap cut
+    between its two renames), then delete the run's trash. ``run`` mirrors ``base``."""
+    for leftover in sorted(leaves):
+        final = base / leftover.relative_to(run)
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(leftover, final)
+    shutil.rmtree(run, ignore_errors=True)
 
 
 def _in_use(root: Path, outermost: bool) -> bool:
