@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from workbench.catalog import PARTITION_COLUMN, Table, tables
 from workbench.catalog.contracts import AcceptedValues, Contract
+from workbench.catalog.glossary import describe
 from workbench.catalog.ods import DATE_FORMAT, EVENT_TIME_COLUMNS, ODS_TABLES, TIMESTAMP_FORMAT
-from workbench.catalog.raw import COLUMN_NAMES_ZH
 from workbench.ingest.mapping import catalog_text_format
 from workbench.warehouse.ods import required_columns
 
@@ -66,11 +66,8 @@ def extract_section(table: Table) -> str:
             rejects.append("unknown_subscriber")
         if column.name == PARTITION_COLUMN:
             rejects.append("(the partition folder)")
-        meaning = column.description.replace("|", "\\|")  # a cell of a Markdown table
-        lines.append(
-            f"| `{column.name}` | {column.type} | {COLUMN_NAMES_ZH[column.name]} "
-            f"| {meaning} | {'; '.join(rejects)} |"
-        )
+        en, zh = (text.replace("|", "\\|") for text in describe(column))  # a Markdown cell
+        lines.append(f"| `{column.name}` | {column.type} | {zh} | {en} | {'; '.join(rejects)} |")
     ods = ODS_TABLES.get(table.name)
     checks = [_contract_text(c) for c in ods.contracts] if ods is not None else []
     if checks:
