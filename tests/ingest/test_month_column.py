@@ -13,7 +13,14 @@ from rich.console import Console
 from workbench.catalog import get_table
 from workbench.cli.ingest import summary_table
 from workbench.config import load_settings
-from workbench.ingest.run import ingest_source, quarantine_path, read_ingests
+from workbench.ingest.dumps import write_dumps
+from workbench.ingest.mapping import load_source
+from workbench.ingest.run import (
+    IngestError,
+    ingest_source,
+    quarantine_path,
+    read_ingests,
+)
 from workbench.months import parse_month_range
 
 from ..conftest import make_project
@@ -135,3 +142,43 @@ def test_months_leaves_the_other_month_and_counts_its_lines(spark, by_column, tm
     console.print(summary_table(result))
     shown = console.export_text()
     assert "outside --months" in shown and "cp_all.txt.gz" in shown
+
+
+def test_lines_without_a_month_and_no_month_to_file_them_under_fail(spark, tmp_path):
+    settings = make_project(tmp_path / "project")
+    products_source(settings.root, files="cp_all.txt.gz", month=BY_COLUMN, extra_columns=ZQ)
+    bad = [HEADER_ZQ, _line(GOOD["2026-03"][0], "2026-03"), _line(GOOD["2026-03"][1], "")]
+    write_gzip(settings.root / "dumps" / "cp_all.txt.gz", bad)
+    with pytest.raises(IngestError, match=r"month_column: 2 rejected lines have no month"):
+        ingest_source(spark, settings, "shop")
+    assert read_ingests(settings)[-1]["status"] == "failed"
+    assert not get_table("products").path(settings).exists()
+    assert not quarantine_path(settings, "products").exists()
+
+
+WRITABLE = """
+format: {delimiter: '|', header: true, encoding: GBK}
+extracts:
+  products:
+    files: cp_*.txt
+    month_column: {column: zq, format: yyyy-MM}
+    columns: [bm, mc_en, mc, lb, zf, rq, zq]
+    map:
+      product_id: bm
+      product_name_en: mc_en
+      product_name_zh: mc
+      category: lb
+      monthly_fee_cny: {column: zf, fen: true}
+      launch_date: {column: rq, date: yyyy/MM/dd}
+"""
+
+
+def test_dumps_written_back_hold_the_month_in_its_column(by_column, tmp_path):
+    settings, _ = by_column
+    (tmp_path / "writable.yml").write_text(WRITABLE, encoding="utf-8")
+    source = load_source(tmp_path / "writable.yml")
+    written = write_dumps(settings.raw_dir, source, tmp_path, list(GOOD))
+    for path, month in zip(written, GOOD, strict=True):
+        lines = path.read_text(encoding="gbk").splitlines()
+        assert lines[0] == "bm|mc_en|mc|lb|zf|rq|zq" and len(lines) == 3
+        assert {line.rsplit("|", 1)[1] for line in lines[1:]} == {month}

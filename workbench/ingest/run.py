@@ -411,8 +411,10 @@ def _months_replaced(
     unfiled = sum(t.rejected for t in kept if t.month is None)
     if unfiled and not months:
         raise IngestError(
-            f"extracts.{extract}.month_column: {unfiled} rejected lines have no month and no "
-            f"line of the months asked has one to file them under ({spec.files})"
+            f"extracts.{extract}.month_column: {unfiled} rejected lines have no month (a "
+            "malformed month, or rejected before it was read) and no line of the months asked "
+            f"has one to file them under ({spec.files}); see the reasons with a wider --months "
+            "or fix the dumps"
         )
     return months
 
