@@ -141,8 +141,14 @@ def test_every_file_adds_up_in_the_ledger(ingested):
     assert sum(run["rejected_by_reason"].values()) == sum(f["lines_rejected"] for f in run["files"])
 
 
-def products_source(root, files: str = "cp_*.txt.gz") -> None:
-    """A one-extract mapping for hand-made product dumps."""
+MONTH_FROM_NAME = "month_pattern: '_(\\d{4})(\\d{2})\\.'"
+
+
+def products_source(
+    root, files: str = "cp_*.txt.gz", month: str = MONTH_FROM_NAME, extra_columns: str = ""
+) -> None:
+    """A one-extract mapping for hand-made product dumps (``month``: its month line,
+    ``extra_columns``: dump columns after those mapped, e.g. ", zq")."""
     (root / "pipelines" / "sources").mkdir(parents=True, exist_ok=True)
     (root / "pipelines" / "sources" / "shop.yml").write_text(
         f"""
@@ -153,8 +159,8 @@ codes:
 extracts:
   products:
     files: "{files}"
-    month_pattern: '_(\\d{{4}})(\\d{{2}})\\.'
-    columns: [cpbm, cpmc, lb, zf, sxrq]
+    {month}
+    columns: [cpbm, cpmc, lb, zf, sxrq{extra_columns}]
     map:
       product_id: {{column: cpbm, codes: products}}
       product_name_en: {{expr: "concat('pack ', cpbm)"}}

@@ -63,6 +63,30 @@ def _plans(tree):
         (lambda t: t["format"].update(encoding="UTF-16"), "format.encoding: UTF-16"),
         (lambda t: t["format"].update(delimiter="||"), "format.delimiter"),
         (lambda t: _plans(t).update(month_pattern="(\\d{6})"), "extracts.plans.month_pattern"),
+        (
+            lambda t: _plans(t).pop("month_pattern"),
+            "extracts.plans: give exactly one of month_pattern (the month from the file name) "
+            "or month_column (from a dump column), not neither",
+        ),
+        (
+            lambda t: _plans(t).update(month_column={"column": "tcbm", "format": "yyyyMM"}),
+            "extracts.plans: give exactly one of month_pattern",
+        ),
+        (
+            lambda t: (
+                _plans(t).pop("month_pattern"),
+                _plans(t).update(month_column={"column": "zhangqi", "format": "yyyyMM"}),
+            ),
+            "extracts.plans.month_column.column: 'zhangqi' is not among the dump's columns",
+        ),
+        (
+            lambda t: _plans(t).update(month_column={"column": "tcbm", "format": "yyyy"}),
+            "extracts.plans.month_column.format: 'yyyy' must name the year and the month",
+        ),
+        (
+            lambda t: _plans(t).update(month_column={"column": "tcbm", "format": "yyyyMMw"}),
+            "extracts.plans.month_column.format: 'yyyyMMw': 'w' is not a Spark datetime",
+        ),
         (lambda t: t.update(colour="red"), "colour: unknown key"),
     ],
 )

@@ -17,16 +17,24 @@ _HELP = """Ingest an operator's extract dumps into the raw layer, nothing lost.
 SOURCE names a mapping file, pipelines/sources/SOURCE.yml (see
 pipelines/sources/example_boss.yml): where the dumps are (`dumps`), how they are written
 (`format`: delimiter, quote, header, encoding; .gz files are decompressed), code tables
-(`codes`), and for each raw extract its files (`files` glob, the month from the file name by
-`month_pattern`), the dump's `columns` in file order, and how each catalog column is made
+(`codes`), and for each raw extract its files (`files` glob), the month of its rows (exactly
+one of `month_pattern`, a regex whose two groups are the year and month in the file name, or
+`month_column: {column: zhangqi, format: yyyyMM}`, each line's month from a dump column by a
+Spark datetime pattern), the dump's `columns` in file order, and how each catalog column is made
 (`map`: a dump column, or {column, codes, date: yyyyMMdd, fen: true, true_values,
 false_values, default}, or {expr: Spark SQL}, or {value: constant}).
 
 Every line is kept or rejected: rejected lines (bad_encoding, header_mismatch, empty_line,
-field_count, unmapped_code, malformed_date, bad_number, bad_boolean) go to
+field_count, malformed_month, unmapped_code, malformed_date, bad_number, bad_boolean) go to
 <paths.raw>/_ingest/quarantine/ with file, line number, reason and raw text. Each file must add
-up (lines read = header + rows written + lines rejected) before anything is published; each
-month is then replaced atomically and the run recorded in <paths.raw>/_ingest/runs.jsonl.
+up (lines read = header + rows written + lines rejected + rows outside --months) before
+anything is published; each month is then replaced atomically and the run recorded in
+<paths.raw>/_ingest/runs.jsonl.
+
+--months picks the files of those months by file name; by month column every file is read,
+the lines of other months are counted (outside --months) and left alone, and the months of
+the lines kept are replaced. A line whose month cannot be read is filed in the quarantine of
+the earliest month the run replaces for its extract.
 
 --contract prints what each raw extract must hold (docs/raw_contract.md). --write-dumps makes
 dumps in SOURCE's layout from the raw extracts already there (e.g. the synthetic operator), to
@@ -42,7 +50,11 @@ def ingest(
     ] = None,
     months: Annotated[
         str | None,
-        typer.Option("--months", help="Only files of this range YYYY-MM..YYYY-MM (default: all)."),
+        typer.Option(
+            "--months",
+            help="Only this range YYYY-MM..YYYY-MM (default: all): its files, or by "
+            "month_column its lines.",
+        ),
     ] = None,
     dumps: Annotated[
         Path | None,
@@ -105,14 +117,24 @@ def summary_table(result):
     from rich.table import Table
 
     table = Table(title=f"ingest {result.source} {result.run_id}: {', '.join(result.months)}")
-    for name in ("extract", "file", "month", "lines read", "header", "rows", "rejected"):
+    numbers = ("lines read", "header", "rows", "rejected", "outside --months")
+    for name in ("extract", "file", "month", *numbers):
         table.add_column(name, justify="left" if name in ("extract", "file", "month") else "right")
     for f in result.files:
         table.add_row(
             f.extract,
             f.file,
             f.month,
-            *[f"{n:,}" for n in (f.lines_read, f.header_lines, f.rows_written, f.lines_rejected)],
+            *[
+                f"{n:,}"
+                for n in (
+                    f.lines_read,
+                    f.header_lines,
+                    f.rows_written,
+                    f.lines_rejected,
+                    f.rows_outside_months,
+                )
+            ],
         )
     reasons = ", ".join(f"{k} {v:,}" for k, v in result.rejected_by_reason.items())
     table.caption = f"rejected by reason: {reasons or 'none'}"

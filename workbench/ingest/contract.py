@@ -26,6 +26,13 @@ name). `workbench ingest SOURCE` writes them from an operator's delimited dumps 
 file (README, *Bringing your own operator's data*). Dates are text `{DATE_FORMAT}`, times text
 `{TIMESTAMP_FORMAT}`; amounts are yuan (CNY).
 
+A row's month is said one of two ways in the mapping, per extract: by the dump file's name
+(`month_pattern`, a regex whose two groups are the year and the month: one month per file), or
+by a dump column (`month_column: {{column: zhangqi, format: yyyyMM}}`, any Spark datetime
+pattern naming the year and the month: a file may hold several months). Ingest rejects a line
+whose month column does not parse as `malformed_month` and files it in the quarantine of the
+earliest month the run replaces for its extract.
+
 The build's ODS step checks each row and puts a rejected row in `quarantine_rows` with one
 reason, the first that applies: `missing_key` (a key or the subscriber link is null or blank),
 `bad_timestamp` (a date or time that does not parse), `future_date` (the event time after the

@@ -71,7 +71,8 @@ def write_dumps(
     raw_dir: Path, source: Source, out: Path, months: list[str], extracts: list[str] | None = None
 ) -> list[Path]:
     """Write one gzip dump file per extract and month, named by the mapping's ``files`` glob
-    with ``*`` replaced by ``yyyyMM``; returns the files written."""
+    with ``*`` replaced by ``yyyyMM`` (and the month in the ``month_column`` if the mapping has
+    one); returns the files written."""
     import pyarrow.parquet as pq
 
     written = []
@@ -87,7 +88,9 @@ def write_dumps(
                 )
             by_source[cmap.column] = (column, cmap)
         formats = {c.name: catalog_text_format(c) for c in table.columns}
+        by_column = spec.month_column
         for month in months:
+            first_day = datetime.strptime(month, "%Y-%m")
             folder = raw_dir / name / f"month={month}"
             rows = pq.read_table(folder).to_pylist() if folder.is_dir() else []
             path = out / spec.files.replace("*", month.replace("-", ""))
@@ -96,6 +99,10 @@ def write_dumps(
             for row in rows:
                 fields = []
                 for dump_column in spec.columns:
+                    if by_column is not None and dump_column == by_column.column:
+                        # a mapping that reads the month from a column gets it written there
+                        fields.append(first_day.strftime(strftime_pattern(by_column.format)))
+                        continue
                     if dump_column not in by_source:  # a dump column no catalog column uses
                         fields.append("")
                         continue

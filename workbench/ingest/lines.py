@@ -12,6 +12,9 @@ Each line keeps its file and its 1-based line number, so every rejected line can
   fact (GBK text almost never is), and all its lines are rejected naming it.
 - **Fields.** ``from_csv`` splits a line with the mapping's delimiter and quote; a line with too
   few or too many fields is rejected (``field_count``).
+- **Month.** With a ``month_column``, each line's month (``YYYY-MM``) is parsed from that
+  column with its pattern; a line whose month does not parse is rejected
+  (``malformed_month``). A line rejected before (encoding, file, fields) has no month either.
 - **Conversion.** Each catalog column is made from its dump column, expression or constant, then
   code table, date pattern, fen, and the catalog type; the first that fails names the column
   and the value (``unmapped_code``, ``malformed_date``, ``bad_number``, ``bad_boolean``).
@@ -40,6 +43,7 @@ BYTES = "_bytes"
 TEXT = "_text"
 REASON = "reason"
 IS_HEADER = "_is_header"
+LINE_MONTH = "_line_month"  # from the month column; null: no month column, or none read
 FILE_PROBLEM = "_file_problem"
 _CORRUPT = "_corrupt__"
 _FIELDS = "_fields__"
@@ -250,6 +254,25 @@ def _text(value: object) -> str:
     return str(value)
 
 
+def line_month(extract: ExtractMap) -> tuple[Column, Column]:
+    """The month of a line from its ``month_column`` (``YYYY-MM``) and the reason it has none
+    (``malformed_month``); both null for an extract whose month is in the file name."""
+    spec = extract.month_column
+    if spec is None:
+        return F.lit(None).cast("string"), F.lit(None).cast("string")
+    value = F.col(f"`{spec.column}`")
+    parsed = F.try_to_timestamp(value, F.lit(spec.format))
+    reason = F.when(
+        parsed.isNull(),
+        F.concat(
+            F.lit(f"malformed_month: {spec.column} value '"),
+            F.coalesce(value, F.lit("")),
+            F.lit(f"' is not {spec.format}"),
+        ),
+    )
+    return F.date_format(parsed, "yyyy-MM"), reason
+
+
 def label_lines(
     table: Table,
     extract: ExtractMap,
@@ -258,21 +281,21 @@ def label_lines(
     problems: DataFrame,
 ) -> Callable[[DataFrame], DataFrame]:
     """From decoded lines to the catalog's data columns plus ``reason`` (null: accepted) and
-    ``_is_header``; ``problems`` is :func:`file_problems`'s frame (one row per file)."""
+    ``_is_header`` and ``_line_month`` (:func:`line_month`, null on a line rejected before its
+    month is read); ``problems`` is :func:`file_problems`'s frame (one row per file)."""
     converted = [
         convert_column(c.name, extract.map[c.name], table, codes) for c in table.data_columns
     ]
+    month, month_reason = line_month(extract)
 
     def transform(decoded: DataFrame) -> DataFrame:
         fields = decoded.transform(parse_fields(fmt, extract.columns)).join(
             F.broadcast(problems), PATH, "left"
         )
-        reason = F.coalesce(
-            F.col("_encoding_reason"),
-            F.col(FILE_PROBLEM),
-            F.col("_field_reason"),
-            *[r for _, r in converted],
+        before_month = F.coalesce(
+            F.col("_encoding_reason"), F.col(FILE_PROBLEM), F.col("_field_reason")
         )
+        reason = F.coalesce(before_month, month_reason, *[r for _, r in converted])
         is_header = F.lit(fmt.header) & (F.col(LINE) == 1)
         return fields.select(
             PATH,
@@ -283,6 +306,7 @@ def label_lines(
             *[v for v, _ in converted],
             reason.alias(REASON),
             is_header.alias(IS_HEADER),
+            F.when(before_month.isNull(), month).alias(LINE_MONTH),
         )
 
     return transform

@@ -96,12 +96,38 @@ class ColumnMap(_Strict):
         return self
 
 
+# the letters of Spark's datetime patterns that parse (outside '...' literals)
+_DATETIME_LETTERS = set("GyDMLdahKkHmsSVzOXxZ")
+
+
+class MonthColumn(_Strict):
+    """The month of each line from a dump column, e.g. ``{column: zhangqi, format: yyyyMM}``."""
+
+    column: str  # a dump column
+    format: str  # a Spark datetime pattern naming at least the year and the month
+
+    @field_validator("format")
+    @classmethod
+    def _year_and_month(cls, value: str) -> str:
+        letters = {c for c in re.sub(r"'[^']*'?", "", value) if c.isascii() and c.isalpha()}
+        if letters - _DATETIME_LETTERS:
+            unknown = "".join(sorted(letters - _DATETIME_LETTERS))
+            raise ValueError(f"{value!r}: {unknown!r} is not a Spark datetime pattern letter")
+        if "y" not in letters or not {"M", "L"} & letters:
+            raise ValueError(f"{value!r} must name the year and the month, e.g. yyyyMM")
+        return value
+
+
 class ExtractMap(_Strict):
-    """One raw extract: which files, their month, their columns, and the catalog columns."""
+    """One raw extract: which files, their month, their columns, and the catalog columns.
+
+    The month of a line comes from its file name (``month_pattern``) or from one of its
+    columns (``month_column``): exactly one of the two is given."""
 
     files: str  # glob under the dumps folder, e.g. "yh_zl_*.txt.gz"
     # regex on the file name whose groups are the year and the month (e.g. ..._202601.txt)
-    month_pattern: str = r"(\d{4})-?(\d{2})"
+    month_pattern: str | None = None
+    month_column: MonthColumn | None = None  # or each line's month from a dump column
     columns: list[str] = Field(min_length=1)  # the dump's columns in file order
     map: dict[str, ColumnMap]
     format: DumpFormat | None = None  # overrides the source's format for this extract
@@ -115,7 +141,9 @@ class ExtractMap(_Strict):
 
     @field_validator("month_pattern")
     @classmethod
-    def _pattern(cls, value: str) -> str:
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             groups = re.compile(value).groups
         except re.error as exc:
@@ -123,6 +151,17 @@ class ExtractMap(_Strict):
         if groups != 2:
             raise ValueError("needs two groups, the year and the month, e.g. (\\d{4})(\\d{2})")
         return value
+
+    @model_validator(mode="after")
+    def _one_month(self) -> ExtractMap:
+        given = [k for k in ("month_pattern", "month_column") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of month_pattern (the month from the file name) or "
+                "month_column (from a dump column), not "
+                + (" and ".join(given) if given else "neither")
+            )
+        return self
 
 
 class Source(_Strict):
@@ -171,6 +210,11 @@ def check_source(source: Source) -> None:
             raise ValueError(f"{where}: not a raw extract (known: {', '.join(sorted(raw))})")
         if len(set(extract.columns)) != len(extract.columns):
             raise ValueError(f"{where}.columns: a column is named twice")
+        month = extract.month_column
+        if month is not None and month.column not in extract.columns:
+            raise ValueError(
+                f"{where}.month_column.column: {month.column!r} is not among the dump's columns"
+            )
         table = get_table(name)
         data = {c.name: c for c in table.data_columns}
         unknown = sorted(set(extract.map) - set(data))

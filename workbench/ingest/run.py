@@ -1,17 +1,28 @@
 """``workbench ingest SOURCE``: an operator's dumps into the raw layer, nothing lost.
 
-For each extract of the mapping, the dump files (one month each, from the file name) are read
-with Spark, converted (:mod:`.lines`) and staged under ``<paths.raw>/_ingest/_staging/<run>/``:
-accepted rows as the raw extract's month partitions, rejected lines as
-``<paths.raw>/_ingest/quarantine/<extract>/month=YYYY-MM/`` (file, line number, reason, raw
-text). Before anything is published, every file must add up: lines read (counted by a scan of
-their own) = header lines + rows accepted + lines rejected, and the rows in the staged Parquet
-files of each month = the rows accepted for it. Then a journal of the moves is written and each
-month's folder is swapped in by renames (:func:`workbench.warehouse.storage.apply_move`): a
-reader sees the previous month or the new one. A killed run is completed from its journal, or
-its staging discarded, by the next ingest. Each run, failed ones too, is one line of
-``<paths.raw>/_ingest/runs.jsonl``. Ingest holds the warehouse write lock, so a build never
-reads a raw month while it is being replaced.
+For each extract of the mapping, the dump files are read with Spark, converted (:mod:`.lines`)
+and staged under ``<paths.raw>/_ingest/_staging/<run>/``: accepted rows as the raw extract's
+month partitions, rejected lines as ``<paths.raw>/_ingest/quarantine/<extract>/month=YYYY-MM/``
+(file, line number, reason, raw text).
+
+A line's month comes from its file name (``month_pattern``: one month per file; ``--months``
+picks the files) or from a dump column (``month_column``: a file may hold several months;
+every file is read and the lines of other months than ``--months`` are counted as outside the
+months asked, neither written nor rejected). The months replaced are those of the lines kept:
+every file's month by file name; by column, each month at least one line kept (accepted or
+rejected) has. A rejected line whose month cannot be read (``malformed_month``, or rejected
+before its month column was read) goes to the quarantine of the earliest month the run
+replaces for its extract, so a re-run of the same months replaces it (when there are such
+lines but the run replaces no month of the extract, the ingest fails, nothing published).
+
+Before anything is published, every file must add up: lines read (counted by a scan of their
+own) = header lines + rows accepted + lines rejected + lines outside the months asked, and the
+rows in the staged Parquet files of each month = the rows accepted for it. Then a journal of
+the moves is written and each month's folder is swapped in by renames
+(:func:`workbench.warehouse.storage.apply_move`): a reader sees the previous month or the new
+one. A killed run is completed from its journal, or its staging discarded, by the next ingest.
+Each run, failed ones too, is one line of ``<paths.raw>/_ingest/runs.jsonl``. Ingest holds the
+warehouse write lock, so a build never reads a raw month while it is being replaced.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from workbench.errors import WorkbenchError
 from workbench.ingest.lines import (
     IS_HEADER,
     LINE,
+    LINE_MONTH,
     PATH,
     REASON,
     count_lines,
@@ -64,6 +76,7 @@ log = logging.getLogger(__name__)
 
 INGEST_DIR = "_ingest"
 JOURNAL = "PUBLISH.json"
+OUTSIDE = "_outside_months"  # a line of another month than those asked (by month column)
 # decode/encode take any Java charset (GBK, GB18030) and replace bad bytes instead of failing the
 # job only with these; ingest sets them while it runs (the strict check is its own, see lines.py)
 CHARSET_CONF = {
@@ -111,6 +124,7 @@ class FileCount:
     header_lines: int
     rows_written: int
     lines_rejected: int
+    rows_outside_months: int = 0  # by month column: lines of months other than --months
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,7 @@ class Staged:
     """One extract staged and counted: the moves that publish it, and its counts."""
 
     moves: list[Move]
+    months: list[str]
     counts: list[FileCount]
     rejected_by_reason: dict[str, int]
 
@@ -161,14 +176,18 @@ def quarantine_path(settings: Settings, extract: str) -> Path:
 def find_files(
     dumps: Path, name: str, extract: ExtractMap, months: set[str] | None
 ) -> list[DumpFile]:
-    """The dump files of an extract with their month (from the file name), in name order.
+    """The dump files of an extract with their month (from the file name), in name order;
+    by ``month_column`` every file, with the month "" (their lines say it).
 
     Raises:
         IngestError: a file name without a month, naming the file and the pattern.
     """
     found = []
+    paths = sorted(p for p in dumps.glob(extract.files) if p.is_file())
+    if extract.month_pattern is None:
+        return [DumpFile(p.resolve(), str(p.relative_to(dumps)), "") for p in paths]
     pattern = re.compile(extract.month_pattern)
-    for path in sorted(p for p in dumps.glob(extract.files) if p.is_file()):
+    for path in paths:
         match = pattern.search(path.name)
         month = f"{match.group(1)}-{match.group(2)}" if match else ""
         try:
@@ -194,7 +213,8 @@ def ingest_source(
 
     Args:
         name: the mapping ``pipelines/sources/<name>.yml``.
-        months: only the files of these months (default: every file found).
+        months: only these months (default: all): the files of these months, or by
+            ``month_column`` the lines of these months.
         dumps: the dumps folder (default: the mapping's ``dumps``, relative to the project).
 
     Returns:
@@ -236,7 +256,7 @@ def ingest_source(
                 context = spark.sparkContext
                 context.setLocalProperty("spark.scheduler.pool", job[0])
                 try:
-                    return _stage_extract(spark, settings, source, name, *job, staging)
+                    return _stage_extract(spark, settings, source, name, *job, staging, wanted)
                 finally:
                     context.setLocalProperty("spark.scheduler.pool", None)
 
@@ -248,7 +268,7 @@ def ingest_source(
             result.rejected_by_reason = dict(
                 sorted((k, v) for d in done for k, v in d.rejected_by_reason.items())
             )
-            result.months = sorted({f.month for f in result.files})
+            result.months = sorted({m for d in done for m in d.months})
             _publish(staging, moves)
         except BaseException as exc:
             result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
@@ -278,6 +298,7 @@ def _stage_extract(
     extract: str,
     files: list[DumpFile],
     staging: Path,
+    wanted: set[str] | None = None,
 ) -> Staged:
     """Convert, stage and count one extract's files; the moves that publish its months."""
     from pyspark import StorageLevel
@@ -293,15 +314,26 @@ def _stage_extract(
     try:
         problems = lines.transform(file_problems(fmt, spec.columns))
         known = F.split(F.element_at(by_path, F.col(PATH)), "\0")
+        month = F.col(LINE_MONTH) if spec.month_column is not None else known[1]
+        outside = F.lit(False)
+        if wanted is not None and spec.month_column is not None:
+            outside = month.isNotNull() & ~month.isin(*sorted(wanted))
         labelled = (
             lines.transform(label_lines(table, spec, fmt, source.codes, problems))
             .withColumn("source_file", known[0])
-            .withColumn("month", known[1])
+            .withColumn("month", month)
+            .withColumn(OUTSIDE, ~F.col(IS_HEADER) & outside)
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
         try:
-            data = labelled.where(F.col(REASON).isNull() & ~F.col(IS_HEADER))
-            rejected = labelled.where(F.col(REASON).isNotNull() & ~F.col(IS_HEADER)).select(
+            tally = _tally(labelled)
+            months = _months_replaced(extract, spec, files, tally)
+            if months:
+                # a line without a month is filed under the earliest month the run replaces
+                labelled = labelled.withColumn("month", F.coalesce("month", F.lit(months[0])))
+            kept = ~F.col(IS_HEADER) & ~F.col(OUTSIDE)
+            data = labelled.where(F.col(REASON).isNull() & kept)
+            rejected = labelled.where(F.col(REASON).isNotNull() & kept).select(
                 F.lit(name).alias("source"),
                 F.lit(extract).alias("extract"),
                 *REJECTS.column_names[2:],
@@ -310,9 +342,9 @@ def _stage_extract(
             staged_rejects = staging / "quarantine" / extract
             write_staged(data.select(*table.column_names), table, staged_raw)
             write_staged(rejected, REJECTS, staged_rejects)
-            counts = _check_counts(spark, extract, files, labelled, staged_raw)
+            counts = _check_counts(spark, extract, files, tally, months, staged_raw)
             reasons = (
-                labelled.where(F.col(REASON).isNotNull() & ~F.col(IS_HEADER))
+                labelled.where(F.col(REASON).isNotNull() & kept)
                 .groupBy(F.substring_index(F.col(REASON), ":", 1).alias("code"))
                 .count()
                 .collect()
@@ -321,7 +353,6 @@ def _stage_extract(
             labelled.unpersist()
     finally:
         lines.unpersist()
-    months = sorted({f.month for f in files})
     # the run's trash mirrors paths.raw, so a dead run's leftovers know where they belong
     trash = ingest_dir(settings) / "_trash" / staging.name
     moves = [
@@ -336,42 +367,95 @@ def _stage_extract(
         )
         for m in months
     ]
-    return Staged(moves, counts, {f"{extract}.{r['code']}": r["count"] for r in reasons})
+    return Staged(moves, months, counts, {f"{extract}.{r['code']}": r["count"] for r in reasons})
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Lines of one file and month (None: a line without a month) by what became of them."""
+
+    path: str
+    month: str | None
+    header: int
+    accepted: int
+    rejected: int
+    outside: int
+
+
+def _tally(labelled: DataFrame) -> list[_Tally]:
+    from pyspark.sql import functions as F
+
+    kept = ~F.col(IS_HEADER) & ~F.col(OUTSIDE)
+    rows = labelled.groupBy(PATH, "month").agg(
+        F.count_if(F.col(IS_HEADER)).alias("header"),
+        F.count_if(F.col(REASON).isNull() & kept).alias("accepted"),
+        F.count_if(F.col(REASON).isNotNull() & kept).alias("rejected"),
+        F.count_if(F.col(OUTSIDE)).alias("outside"),
+    )
+    return [_Tally(*r) for r in rows.collect()]
+
+
+def _months_replaced(
+    extract: str, spec: ExtractMap, files: list[DumpFile], tally: list[_Tally]
+) -> list[str]:
+    """The months the run replaces: every file's month by file name; by month column, the
+    months of the lines kept (accepted or rejected).
+
+    Raises:
+        IngestError: rejected lines without a month, and no month to file them under.
+    """
+    if spec.month_column is None:
+        return sorted({f.month for f in files})
+    kept = [t for t in tally if t.accepted + t.rejected > 0]
+    months = sorted({t.month for t in kept if t.month is not None})
+    unfiled = sum(t.rejected for t in kept if t.month is None)
+    if unfiled and not months:
+        raise IngestError(
+            f"extracts.{extract}.month_column: {unfiled} rejected lines have no month (a "
+            "malformed month, or rejected before it was read) and no line of the months asked "
+            f"has one to file them under ({spec.files}); see the reasons with a wider --months "
+            "or fix the dumps"
+        )
+    return months
 
 
 def _check_counts(
-    spark: SparkSession, extract: str, files: list[DumpFile], labelled: DataFrame, staged: Path
+    spark: SparkSession,
+    extract: str,
+    files: list[DumpFile],
+    tally: list[_Tally],
+    months: list[str],
+    staged: Path,
 ) -> list[FileCount]:
-    """Per file: lines read = header + accepted + rejected; per month: staged rows = accepted.
+    """Per file: lines read = header + accepted + rejected + outside the months asked; per
+    month: staged rows = accepted.
 
     Raises:
         IngestError: naming the file or month that does not add up.
     """
-    from pyspark.sql import functions as F
-
     read = {r[PATH]: r["lines"] for r in count_lines(spark, [str(f.path) for f in files]).collect()}
-    rows = labelled.groupBy(PATH).agg(
-        F.count_if(F.col(IS_HEADER)).alias("header"),
-        F.count_if(F.col(REASON).isNull() & ~F.col(IS_HEADER)).alias("accepted"),
-        F.count_if(F.col(REASON).isNotNull() & ~F.col(IS_HEADER)).alias("rejected"),
-    )
-    split = {r[PATH]: r for r in rows.collect()}
     counts = []
     for f in files:
-        got = split.get(str(f.path))
-        header, accepted, rejected = (
-            (got["header"], got["accepted"], got["rejected"]) if got else (0, 0, 0)
+        mine = [t for t in tally if t.path == str(f.path)]
+        header, accepted, rejected, outside = (
+            sum(getattr(t, k) for t in mine) for k in ("header", "accepted", "rejected", "outside")
         )
         lines = read.get(str(f.path), 0)
-        if lines != header + accepted + rejected:
+        if lines != header + accepted + rejected + outside:
             raise IngestError(
                 f"{extract}: {f.relative}: {lines} lines read but {header} header + {accepted} "
-                f"rows + {rejected} rejected = {header + accepted + rejected}"
+                f"rows + {rejected} rejected + {outside} outside the months asked = "
+                f"{header + accepted + rejected + outside}"
             )
-        counts.append(FileCount(extract, f.relative, f.month, lines, header, accepted, rejected))
+        # by month column, the months the file's kept lines went to (no month: the earliest)
+        filed = {t.month or months[0] for t in mine if t.accepted + t.rejected > 0}
+        month = f.month or ", ".join(sorted(filed))
+        counts.append(
+            FileCount(extract, f.relative, month, lines, header, accepted, rejected, outside)
+        )
     written = rows_by_month(staged)
-    for month in sorted({f.month for f in files}):
-        expected = sum(c.rows_written for c in counts if c.month == month)
+    for month in months:
+        expected = sum(t.accepted for t in tally if (t.month or months[0]) == month)
         if written.get(month, 0) != expected:
             raise IngestError(
                 f"{extract} {month}: {written.get(month, 0)} rows staged, {expected} accepted"
