@@ -88,3 +88,4 @@ def test_bench_load_only_writes_the_load_rows(dashboard_project, tmp_path):
     assert "not judged" in rows["peak server memory"][2]
     assert int(rows["peak live kernels"][0]) > len(APPS)  # pages on top of the pool
     assert "- status: complete" in text
+    assert '"load_only": true' in text and '"scales"' not in text  # no ladder ran

@@ -246,20 +246,7 @@ def run_pack(
     started = datetime.now(UTC)
     results = BenchResults(
         started_at=f"{started:%Y-%m-%d %H:%M:%S}",
-        options={
-            "profile": options.profile,
-            "base": settings.profile(options.profile).model_dump(mode="json"),
-            "scales": list(options.scales),
-            "demo": options.demo,
-            "reports": options.reports,
-            "dashboards": options.dashboards,
-            "load": f"{options.load_viewers} viewers x {options.load_visits} visits"
-            if options.dashboards and options.load
-            else False,
-            "load_only": options.load_only,
-            "shared_jvm": options.shared_jvm,
-            "spark": (options.spark or settings.spark.model_dump(mode="json")),
-        },
+        options=_ran(settings, options),
         machine={**machine(), "load_start": _load()},
     )
     workdir = options.workdir.resolve()
@@ -296,6 +283,24 @@ def run_pack(
     if options.results is not None:
         options.results.write_text(results.to_markdown(options.notes), encoding="utf-8")
     return results
+
+
+def _ran(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    """What the run did, for the results' header (``load_only``: the project and the load)."""
+    load = f"{options.load_viewers} viewers x {options.load_visits} visits"
+    if options.load_only:
+        return {"load_only": True, "project": str(settings.root), "load": load}
+    return {
+        "profile": options.profile,
+        "base": settings.profile(options.profile).model_dump(mode="json"),
+        "scales": list(options.scales),
+        "demo": options.demo,
+        "reports": options.reports,
+        "dashboards": options.dashboards,
+        "load": load if options.dashboards and options.load else False,
+        "shared_jvm": options.shared_jvm,
+        "spark": (options.spark or settings.spark.model_dump(mode="json")),
+    }
 
 
 def _steps(settings, options, workdir, work, results, step, checkpoint) -> None:
