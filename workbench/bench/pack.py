@@ -43,7 +43,13 @@ TARGETS = {
     "memory": 1.25,  # "flat": the 10x peak within 25% of the 1x peak
     "tti": 1.5,  # dashboards interactive in 1.5 s
     "filter": 0.3,  # filter changes in 0.3 s
+    "load_minutes": 10.0,  # 100 visits by 20 concurrent viewers within 10 minutes
+    "load_memory_gib": 8.0,  # peak server memory (server and kernels) under that load
+    "load_tti": 3.0,  # p95 time to interactive under load <= 3x the single viewer's
+    "load_back_s": 60.0,  # live kernels back to the preheated pool after the viewers leave
 }
+#: the load the targets are stated for: 100 visits by 20 viewers (five each)
+LOAD_TARGET_VIEWERS, LOAD_TARGET_VISITS = 20, 100
 
 
 @dataclass
@@ -57,6 +63,9 @@ class BenchOptions:
         demo: also generate and build the ``demo`` profile (about 11 minutes on 2 cores).
         reports: run each subject's report (papermill) on the smallest scale.
         dashboards: time the dashboards (``workbench.dashboards.timing``) if it is installed.
+        load: with ``dashboards``, the load test (``workbench.dashboards.load``):
+            ``load_viewers`` concurrent viewers opening ``load_visits`` app pages each.
+        load_only: only the load test, on the project of the settings given (no ladder).
         spark: replaces the ``spark`` section of the bench projects (default: the source's).
     """
 
@@ -66,6 +75,10 @@ class BenchOptions:
     demo: bool = False
     reports: bool = True
     dashboards: bool = True
+    load: bool = True
+    load_viewers: int = LOAD_TARGET_VIEWERS
+    load_visits: int = LOAD_TARGET_VISITS // LOAD_TARGET_VIEWERS  # per viewer
+    load_only: bool = False
     rules: bool = True
     churn: bool = True
     min_support: float = 0.01
@@ -80,6 +93,9 @@ class BenchOptions:
             raise BenchError(f"scales: need positive whole multiples, got {list(self.scales)}")
         if list(self.scales) != sorted(set(self.scales)):
             raise BenchError(f"scales: must be ascending without repeats, got {list(self.scales)}")
+        for name, count in (("load_viewers", self.load_viewers), ("load_visits", self.load_visits)):
+            if count < 1:
+                raise BenchError(f"{name}: need at least 1, got {count}")
         thresholds = (("min_support", self.min_support), ("min_confidence", self.min_confidence))
         for name, value in thresholds:
             if not 0 < value <= 1:
@@ -230,16 +246,7 @@ def run_pack(
     started = datetime.now(UTC)
     results = BenchResults(
         started_at=f"{started:%Y-%m-%d %H:%M:%S}",
-        options={
-            "profile": options.profile,
-            "base": settings.profile(options.profile).model_dump(mode="json"),
-            "scales": list(options.scales),
-            "demo": options.demo,
-            "reports": options.reports,
-            "dashboards": options.dashboards,
-            "shared_jvm": options.shared_jvm,
-            "spark": (options.spark or settings.spark.model_dump(mode="json")),
-        },
+        options=_ran(settings, options),
         machine={**machine(), "load_start": _load()},
     )
     workdir = options.workdir.resolve()
@@ -258,25 +265,11 @@ def run_pack(
 
     try:
         with timed() as total:
-            projects = _ladder(settings, options, workdir, work, results, step, checkpoint)
-            if options.demo:
-                _demo(settings, options, workdir, work, results, step)
-                checkpoint("demo")
-            largest, smallest = projects[-1], projects[0]
-            if options.rules:
-                step("rules")
-                _rules(largest, options, work, results)
-                checkpoint("rules")
-            if options.churn:
-                step("churn scoring")
-                _churn(largest, work, results)
-                checkpoint("churn scoring")
-            if options.reports:
-                _reports(smallest, results, step)
-                checkpoint("reports")
-            if options.dashboards:
-                step("dashboards")
-                _dashboards(smallest, results)
+            if options.load_only:  # the settings' own project and warehouse, no ladder
+                step("dashboards under load")
+                _dashboards_load(settings, options, results)
+            else:
+                _steps(settings, options, workdir, work, results, step, checkpoint)
     except BaseException as exc:
         # a failed or interrupted run still says what it measured and where it stopped
         results.status = f"stopped ({results.status}): {type(exc).__name__}: {exc}"[:300]
@@ -290,6 +283,51 @@ def run_pack(
     if options.results is not None:
         options.results.write_text(results.to_markdown(options.notes), encoding="utf-8")
     return results
+
+
+def _ran(settings: Settings, options: BenchOptions) -> dict[str, Any]:
+    """What the run did, for the results' header (``load_only``: the project and the load)."""
+    load = f"{options.load_viewers} viewers x {options.load_visits} visits"
+    if options.load_only:
+        return {"load_only": True, "project": str(settings.root), "load": load}
+    return {
+        "profile": options.profile,
+        "base": settings.profile(options.profile).model_dump(mode="json"),
+        "scales": list(options.scales),
+        "demo": options.demo,
+        "reports": options.reports,
+        "dashboards": options.dashboards,
+        "load": load if options.dashboards and options.load else False,
+        "shared_jvm": options.shared_jvm,
+        "spark": (options.spark or settings.spark.model_dump(mode="json")),
+    }
+
+
+def _steps(settings, options, workdir, work, results, step, checkpoint) -> None:
+    """The pack's steps in order (all but ``load_only``)."""
+    projects = _ladder(settings, options, workdir, work, results, step, checkpoint)
+    if options.demo:
+        _demo(settings, options, workdir, work, results, step)
+        checkpoint("demo")
+    largest, smallest = projects[-1], projects[0]
+    if options.rules:
+        step("rules")
+        _rules(largest, options, work, results)
+        checkpoint("rules")
+    if options.churn:
+        step("churn scoring")
+        _churn(largest, work, results)
+        checkpoint("churn scoring")
+    if options.reports:
+        _reports(smallest, results, step)
+        checkpoint("reports")
+    if options.dashboards:
+        step("dashboards")
+        _dashboards(smallest, results)
+        if options.load:
+            checkpoint("dashboards")
+            step("dashboards under load")
+            _dashboards_load(smallest, options, results)
 
 
 def _load() -> str:
@@ -605,6 +643,118 @@ def _dashboards(project: Settings, results: BenchResults) -> None:
                 f"first visit {_s(first.get(key) or float('nan'))}{over_floor}",
                 "" if limit is None else f"<= {limit} s: {'met' if value <= limit else 'NOT met'}",
             )
+
+
+def _dashboards_load(project: Settings, options: BenchOptions, results: BenchResults) -> None:
+    """Serve the apps of ``project`` and drive them with concurrent viewers
+    (:mod:`workbench.dashboards.load`): first one viewer opening every app once (the
+    single-viewer figure), then ``load_viewers`` viewers opening ``load_visits`` pages each."""
+    users = list(project.dashboards.users)
+    if not users:
+        results.add("dashboards under load", "load test", "not measured", "no dashboards.users")
+        return
+    try:
+        from workbench.dashboards import APPS
+        from workbench.dashboards.access import signed_link
+        from workbench.dashboards.load import run_load
+
+        with _served(project) as (base_url, pid):
+            links = {app: signed_link(users[0], project, base_url, app) for app in APPS}
+            single = run_load(base_url, links, pid, viewers=1, visits=len(APPS))
+            wait_until_quiet(pid)  # the pool refilled after the single viewer
+            load = run_load(
+                base_url, links, pid, viewers=options.load_viewers, visits=options.load_visits
+            )
+    except Exception as exc:  # the browser or the server is missing: say so, keep the pack
+        reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160]}"
+        results.add("dashboards under load", "load test", "not measured", reason)
+        return
+    results.figures["dashboards_load"] = {"single": single.to_json(), "load": load.to_json()}
+    for row in load_rows(load, single, f"user {users[0]}, {project.root.name}"):
+        results.rows.append(row)
+
+
+def _seconds_or_none(value: float | None) -> str:
+    return "none" if value is None else _s(value)
+
+
+def load_rows(load: Any, single: Any, where: str) -> list[Row]:
+    """The results table's rows of a load test (``LoadResult``s of the load and of one viewer
+    opening every app once) with their targets; the targets that are stated for 100 visits by
+    20 viewers are judged only at that size or larger."""
+    section = "dashboards under load"
+    n = len(load.visits)
+    size = f"{n} visits by {load.viewers} concurrent viewers"
+    at_size = load.viewers >= LOAD_TARGET_VIEWERS and n >= LOAD_TARGET_VISITS
+    rows = []
+
+    def add(measure: str, value: str, runs: str, target: str = "") -> None:
+        rows.append(Row(section, measure, value, runs, target))
+
+    def judged(ok: bool, limit: str) -> str:
+        if not at_size:
+            return f"{limit} (at {LOAD_TARGET_VISITS} visits by {LOAD_TARGET_VIEWERS}): not judged"
+        return f"{limit}: {'met' if ok else 'NOT met'}"
+
+    minutes = load.seconds / 60
+    add(
+        "visits per minute",
+        f"{load.visits_per_minute:.1f}",
+        f"{size} in {_s(load.seconds)} ({minutes:.1f} min), {where}; one Chromium, a context "
+        "per viewer",
+        judged(minutes <= TARGETS["load_minutes"], f"<= {TARGETS['load_minutes']:g} min"),
+    )
+    tti_single = single.tti(95)
+    for q in (50, 95):
+        value = load.tti(q)
+        target = ""
+        if q == 95 and value is not None and tti_single:
+            ratio = value / tti_single
+            target = judged(ratio <= TARGETS["load_tti"], f"<= {TARGETS['load_tti']:g}x one viewer")
+        add(
+            f"time to interactive p{q}",
+            _seconds_or_none(value),
+            f"{size}; one viewer opening each app once: p{q} {_seconds_or_none(single.tti(q))}"
+            + (f" ({value / tti_single:.1f}x)" if value and tti_single else ""),
+            target,
+        )
+    add(
+        "filter latency p95",
+        _seconds_or_none(load.filter_latency(95)),
+        f"{size}; one viewer: {_seconds_or_none(single.filter_latency(95))}",
+    )
+    errors = load.errors()
+    add(
+        "errors",
+        str(sum(errors.values())),
+        ", ".join(f"{kind}: {count}" for kind, count in errors.items())
+        or "no HTTP error, busy page, page never interactive or console error",
+        judged(not errors, "0"),
+    )
+    add(
+        "peak live kernels",
+        str(load.peak_kernels),
+        f"/healthz every 0.5 s; {load.kernels_before} before (the preheated pool of "
+        f"{load.pool_size})",
+    )
+    gib = load.peak_rss / 2**30
+    add(
+        "peak server memory",
+        f"{gib:.2f} GiB",
+        f"RSS of the server and every process under it, psutil every 0.5 s; "
+        f"{mib(load.rss_before)} before; a kernel {mib(load.peak_kernel_rss)} (mean at the "
+        "most kernels)",
+        judged(gib <= TARGETS["load_memory_gib"], f"<= {TARGETS['load_memory_gib']:g} GiB"),
+    )
+    back = load.back_to_pool_s
+    limit = TARGETS["load_back_s"]
+    add(
+        "kernels back to the preheated pool",
+        "not within " + _s(load.settle_s) if back is None else _s(back),
+        f"from the last viewer leaving to /healthz showing at most {load.pool_size} kernels",
+        f"<= {limit:g} s: {'met' if back is not None and back <= limit else 'NOT met'}",
+    )
+    return rows
 
 
 def _free_port() -> int:

@@ -36,6 +36,8 @@ _CHARTS_JS = (
     " return charts.length > 0 && charts.every(c => c.querySelector('.js-plotly-plot')) }"
 )
 _VALUES_JS = "() => Array.from(document.querySelectorAll('.wb-value')).map(e => e.innerText)"
+#: whether a displayed figure differs from ``before`` (a list of _VALUES_JS's texts)
+_CHANGED_JS = f"(before) => JSON.stringify(({_VALUES_JS})()) !== JSON.stringify(before)"
 _READY_JS = (
     "() => !!document.querySelector('.wb-app') && (!document.querySelector('#loading') || "
     "getComputedStyle(document.querySelector('#loading')).display === 'none')"
@@ -116,7 +118,7 @@ def _measure(browser: Any, app: str, user_link: str, timeout_ms: int) -> Visit:
             commit()
             try:
                 page.wait_for_function(
-                    f"(before) => JSON.stringify(({_VALUES_JS})()) !== JSON.stringify(before)",
+                    _CHANGED_JS,
                     arg=before,
                     timeout=FILTER_TIMEOUT_MS,
                     polling=10,
