@@ -72,6 +72,8 @@ UNUSED_EXTENSIONS = (
 )
 #: Jupyter data folder of the workbench's Voila page template (``voila/templates/workbench``)
 JUPYTER_DATA = Path(__file__).with_name("jupyter")
+#: how long a page's cell may take to deliver its output after its reply (see voila_command)
+IOPUB_TIMEOUT_SECONDS = 60
 #: the page template the apps are served with (see its ``index.html.j2``)
 PAGE_TEMPLATE = "workbench"
 
@@ -124,6 +126,11 @@ def voila_command(
         f"--preheat_kernel={pool_size > 0}",
         f"--pool_size={pool_size}",
         "--VoilaKernelManager.fill_delay=0",
+        # After a cell's reply the executor waits this long for the kernel's remaining output
+        # (nbclient's default: 4 s) and then drops it: under a burst of visits on busy cores
+        # the page's own widget came later, and the page stayed blank (the load test's
+        # "Timeout waiting for IOPub output"). Output normally follows within milliseconds.
+        f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_SECONDS}",
         f"--VoilaConfiguration.template={PAGE_TEMPLATE}",
         f"--VoilaConfiguration.extension_denylist={list(UNUSED_EXTENSIONS)}",
         f"--VoilaConfiguration.extra_labextensions_path={[str(plotly_js_dir())]}",
