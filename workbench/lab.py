@@ -86,7 +86,6 @@ def lab_launch(
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root}",
         f"--ServerApp.open_browser={open_browser}",
-        f"--IdentityProvider.token={token}",
         f"--MappingKernelManager.default_kernel_name={KERNEL_NAME}",
         f"--LabApp.default_url={default_url}",
         # no news feed and no update check: an operator's analysts often have no internet, and
@@ -99,5 +98,7 @@ def lab_launch(
         # listens on 127.0.0.1 only and asks for the token.
         command.append("--ServerApp.allow_root=True")
     paths = [str(jupyter_dir(root)), *filter(None, os.environ.get("JUPYTER_PATH", "").split(":"))]
-    env = {"JUPYTER_PATH": ":".join(paths), CONFIG_ENV: str(config)}
+    # the token in the environment, not the command line, which other users of the machine
+    # can read (`ps`)
+    env = {"JUPYTER_PATH": ":".join(paths), CONFIG_ENV: str(config), "JUPYTER_TOKEN": token}
     return LabLaunch(command, env, f"http://127.0.0.1:{port}{default_url}?token={token}")
