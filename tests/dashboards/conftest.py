@@ -259,6 +259,12 @@ def page(browser):
     tab = context.new_page()
     tab.set_default_timeout(120_000)  # two cores shared with other jobs
     yield tab
+    from playwright.sync_api import Error as PlaywrightError
+
+    for open_tab in context.pages:  # as a manager closes a tab: its kernel ends (the beacon)
+        # a tab the test closed with run_before_unload may still be listed while it closes
+        with contextlib.suppress(PlaywrightError):
+            open_tab.close(run_before_unload=True)
     context.close()
     assert problems == [], "the browser's console:\n" + "\n".join(problems)
 

@@ -135,7 +135,8 @@ def _print_locations(
         "`workbench serve link ceo`"
         f"\n  data dictionary:           {show(dictionary)} (or `workbench docs --serve`)"
         "\n  analysts in JupyterLab:    workbench lab, then open the URL it prints "
-        "(it starts on notebooks/explore/getting_started.ipynb)"
+        "(it starts on notebooks/explore/getting_started.ipynb)",
+        soft_wrap=True,  # a path broken over two lines cannot be copied
     )
 
 
