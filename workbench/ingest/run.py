@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench.catalog import Table, get_table
+from workbench.catalog.raw import MONTH
 from workbench.catalog.schema import col
 from workbench.errors import WorkbenchError
 from workbench.ingest.lines import (
@@ -96,7 +97,7 @@ REJECTS = Table(
         col(LINE, "bigint", "1-based line number in the file, the header included"),
         col(REASON, "string", "code: detail, e.g. malformed_date: kssj (started_at) ..."),
         col("raw_text", "string", "the line as decoded; hex:... when it is not in the encoding"),
-        col("month", "string", "extract month, YYYY-MM (partition)", nullable=False),
+        MONTH,
     ),
     keys=("source_file", LINE),
 )
