@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from workbench.analysis.churn_params import ChurnParams
+from workbench.analysis.roi import DEFAULT_VALUATION
 from workbench.catalog.results import N_REASONS
 from workbench.errors import ParameterError
 from workbench.names import is_identifier
@@ -282,10 +283,15 @@ SPECS: dict[str, dict[str, Param]] = {
             "毛利率（占收入比例）",
             0.0,
             1.0,
-            default=0.6,
+            default=DEFAULT_VALUATION.margin,
         ),
         "horizon_months": Param(
-            int, "lifetime value horizon in months", "客户价值计算期限（月）", 1, 120, default=24
+            int,
+            "lifetime value horizon in months",
+            "客户价值计算期限（月）",
+            1,
+            120,
+            default=DEFAULT_VALUATION.horizon_months,
         ),
         "annual_discount_rate": Param(
             float,
@@ -293,7 +299,7 @@ SPECS: dict[str, dict[str, Param]] = {
             "未来毛利的年折现率",
             0.0,
             1.0,
-            default=0.08,
+            default=DEFAULT_VALUATION.annual_discount_rate,
         ),
         "min_at_risk": Param(
             int,
@@ -301,7 +307,7 @@ SPECS: dict[str, dict[str, Param]] = {
             "可信存活率所需的最少在网用户数",
             1,
             100_000,
-            default=5,
+            default=DEFAULT_VALUATION.min_at_risk,
         ),
     },
     "campaign_roi": {

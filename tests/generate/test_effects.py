@@ -185,6 +185,36 @@ def test_the_online_app_is_the_cheapest_channel_per_gross_add(raw, tiny_manifest
     assert ranked[-1] != "CH_APP"
 
 
+def test_the_manifest_values_every_channel_as_the_channel_roi_report_does(raw, tiny_manifest):
+    """The true channel economics use the report's declared default valuation, count every
+    channel's true gross adds, and cost each add as the channel cost extract says (commission
+    plus the fixed costs of the months observed spread over the adds)."""
+    from dataclasses import asdict
+
+    from workbench.analysis.roi import DEFAULT_VALUATION
+    from workbench.params import defaults
+
+    planted = tiny_manifest["planted"]["channels"]
+    economics = planted["economics"]
+    declared = defaults("channel_roi")
+    assert economics["valuation"] == asdict(DEFAULT_VALUATION)
+    assert economics["valuation"] == {k: declared[k] for k in economics["valuation"]}
+    assert sorted(economics["by_month"]) == tiny_manifest["months"]
+
+    last = economics["by_month"][tiny_manifest["months"][-1]]
+    adds = {c: v["gross_adds"] for c, v in planted["gross_adds_by_channel"].items()}
+    assert {c: v["n_gross_adds"] for c, v in last.items()} == adds
+    costs = raw["channel_costs"].toPandas().groupby("channel_id")
+    commission = costs["commission_per_gross_add_cny"].first()
+    fixed = costs["fixed_cost_cny"].sum()
+    for channel, value in last.items():
+        expected = commission[channel] + fixed[channel] / adds[channel]
+        assert value["cac_cny"] == pytest.approx(expected, abs=1e-4), channel
+        assert 0 <= value["survival_at_horizon"] <= 1
+        # ROI + 1 = LTV / cost per add, both rounded by the manifest (to 0.0001 CNY)
+        assert value["roi"] + 1 == pytest.approx(value["ltv_cny"] / value["cac_cny"], rel=1e-5)
+
+
 def test_truth_numbers_match_the_snapshot(raw, tiny_manifest):
     subs = raw["subscribers"]
     by_month = {

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from tests.conftest import make_project
@@ -104,6 +105,84 @@ def test_a_survival_curve_a_month_off_fails_its_row(tiny_warehouse, tiny_manifes
     assert row.passed is False and row.recovered != row.planted
 
 
+def _economics(**roi: float) -> tuple[pd.DataFrame, dict]:
+    """A report's summary and the manifest's truth for channels named by keyword, each with
+    cost per add 100 CNY and the given true ROI (LTV = 100 x (1 + ROI))."""
+    truth = {c: {"cac_cny": 100.0, "ltv_cny": 100.0 * (1 + r), "roi": r} for c, r in roi.items()}
+    summary = pd.DataFrame(
+        [{"channel_id": c, "ltv_cny": v["ltv_cny"], "roi": v["roi"]} for c, v in truth.items()]
+    )
+    return summary, {"by_month": {"2026-06": truth}}
+
+
+def _passed(summary: pd.DataFrame, economics: dict | None, bad: str = "BAD") -> list[bool | None]:
+    return [c.passed for c in truth.economics_checks(summary, economics, "2026-06", bad)]
+
+
+def test_channel_economics_rows_pass_on_the_truth_and_fail_off_it():
+    """LTV, ROI and the worst channel: equal values pass (a gap under the manifest's rounding
+    too); a tenth of a yuan of LTV, a lost channel or another channel reported worst fail."""
+    summary, economics = _economics(BAD=-0.5, A=2.0, B=9.0)
+    assert _passed(summary, economics) == [True, True, True]
+    rounded = summary.assign(ltv_cny=summary["ltv_cny"] + 0.00005, roi=summary["roi"] + 5e-7)
+    assert _passed(rounded, economics) == [True, True, True]
+
+    # 0.1 CNY more lifetime value for A (say, a month's revenue counted twice): LTV and ROI fail
+    off = summary.assign(
+        ltv_cny=summary["ltv_cny"].where(summary["channel_id"] != "A", 300.1),
+        roi=summary["roi"].where(summary["channel_id"] != "A", 2.001),
+    )
+    rows = truth.economics_checks(off, economics, "2026-06", "BAD")
+    assert [r.passed for r in rows] == [False, False, True]
+    assert "(A)" in rows[0].recovered and "0.1000" in rows[0].recovered
+
+    # a channel the report lost, and a value it could not compute, fail
+    assert _passed(summary[summary["channel_id"] != "B"], economics)[:2] == [False, False]
+    unknown = summary.assign(ltv_cny=summary["ltv_cny"].where(summary["channel_id"] != "B"))
+    assert _passed(unknown, economics)[0] is False
+
+    # the report finds A worst (its ROI read too low): the worst-channel row fails
+    wrong = summary.assign(roi=summary["roi"].where(summary["channel_id"] != "A", -0.6))
+    assert _passed(wrong, economics)[2] is False
+    # a manifest without the channels' true economics is a failed row saying so
+    (row,) = truth.economics_checks(summary, {}, "2026-06", "BAD")
+    assert row.passed is False and "regenerate" in row.tolerance
+
+
+def test_the_worst_channel_row_names_the_truly_worst_when_it_is_not_the_bad_agent():
+    """The claim "the fake-activation agent has the worst ROI" is checked, not assumed: when
+    another channel is truly worse, the row names it and where the agent truly ranks, and the
+    report must find that channel."""
+    summary, economics = _economics(BAD=0.5, A=-0.2, B=9.0)
+    rows = truth.economics_checks(summary, economics, "2026-06", "BAD")
+    assert rows[2].passed is True
+    assert rows[2].planted.startswith("A (ROI -0.20)")
+    assert "BAD ranks 2 of 3 from the best" in rows[2].planted
+    found_bad = summary.assign(roi=summary["roi"].where(summary["channel_id"] != "BAD", -0.3))
+    assert _passed(found_bad, economics)[2] is False
+
+
+def test_the_channel_reports_economics_are_the_true_ones(tiny_warehouse, tiny_manifest):
+    """On tiny every channel's LTV and ROI from the channel ROI report equal the manifest's true
+    ones within the manifest's rounding (the same lines valued alike, see LTV_TOLERANCE_CNY), the
+    fake-activation agent's among them; its LTV read a tenth of a yuan high fails the row."""
+    from workbench.subjects import channel_roi
+
+    period = tiny_manifest["months"][-1]
+    planted = tiny_manifest["planted"]["channels"]
+    economics, bad = planted["economics"], planted["bad_channel_id"]
+    summary = channel_roi.run(tiny_warehouse, period).roi.summary
+    rows = truth.economics_checks(summary, economics, period, bad)
+    assert [r.passed for r in rows] == [True, True, True], rows
+    assert set(summary["channel_id"]) == set(economics["by_month"][period])
+    assert bad in rows[0].planted and bad in rows[1].planted
+
+    high = summary.assign(
+        ltv_cny=summary["ltv_cny"] + 0.1 * (summary["channel_id"] == bad).astype(float)
+    )
+    assert truth.economics_checks(high, economics, period, bad)[0].passed is False
+
+
 def test_the_command_exits_1_naming_the_reports_to_run(tiny_warehouse, tmp_path):
     """A copy of the warehouse without the churn and cross-sell results: their rows fail and
     name the report to run; the command exits 1."""
@@ -123,7 +202,7 @@ def test_the_command_exits_1_naming_the_reports_to_run(tiny_warehouse, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     shown = " ".join((done.stdout + done.stderr).split())  # the console writes to stderr
     assert "FAIL ads_churn_drivers of 2026-06: missing; run `workbench report run churn" in shown
-    assert "15 of 17 rows hold; 2 failed" in shown
+    assert "18 of 20 rows hold; 2 failed" in shown
 
 
 def test_without_a_manifest_the_checks_say_why(tmp_path):

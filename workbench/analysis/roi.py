@@ -74,6 +74,22 @@ COHORT_KEYS = ("channel_id", "activation_month")
 # --------------------------------------------------------------------------- parameters
 
 
+@dataclass(frozen=True)
+class Valuation:
+    """How the channel ROI report values a channel by default: the subject's parameter
+    declaration (:mod:`workbench.params`) and the synthetic operator's true per-channel economics
+    (:mod:`workbench.generate.truth`) both take it from here, so the two value alike."""
+
+    margin: float = 0.6  # contribution margin as a share of revenue
+    horizon_months: int = 24  # lifetime value horizon, months from activation
+    annual_discount_rate: float = 0.08  # of future margin
+    min_at_risk: int = 5  # lines at risk for a survival month to count as observed
+
+
+#: the channel ROI report's default valuation
+DEFAULT_VALUATION = Valuation()
+
+
 def monthly_rate(annual_rate: float) -> float:
     """The monthly discount rate equivalent to an annual one: ``(1 + a) ** (1/12) - 1``."""
     if isinstance(annual_rate, bool) or not isinstance(annual_rate, int | float):

@@ -149,7 +149,7 @@ def generate_operator(
                     on_table(finished, done, len(raw_tables))
         row_counts = {name: row_counts[name] for name in raw_tables}
         dirty = {name: dirty[name] for name in raw_tables}
-        manifest = _manifest(life, scenario, profile, rate, row_counts, dirty, cells)
+        manifest = _manifest(life, scenario, profile, rate, row_counts, dirty, cells, builders)
     finally:
         life.unpersist()
     out.mkdir(parents=True, exist_ok=True)
@@ -206,6 +206,7 @@ def _manifest(
     row_counts: dict[str, dict[str, int]],
     dirty: dict[str, dict[str, dict[str, int]]],
     cells: ref.Cells,
+    extracts: dict[str, Callable[[], DataFrame]],
 ) -> dict[str, Any]:
     from workbench.generate import truth
 
@@ -231,5 +232,5 @@ def _manifest(
         "dirty_totals": dirty_totals,
         "truth": truth.monthly_truth(life, tl),
         "campaign_truth": truth.campaign_truth(life, tl, params),
-        "planted": truth.planted(life, scenario, cells),
+        "planted": truth.planted(life, scenario, cells, extracts),
     }

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
+from workbench.analysis import roi
 from workbench.generate import reference as ref
 from workbench.generate.extracts import campaign_id
 from workbench.generate.lifecycle import Scenario
@@ -182,33 +186,125 @@ def _affinities(life: DataFrame, month_idx: int) -> dict[str, Any]:
     }
 
 
-def _acquisition_cohorts(life: DataFrame, months: list[str]) -> dict[str, dict[str, list]]:
-    """Every gross add's true life by channel and activation month: for each month since
-    activation, [lines live in the month, lines deactivated in it]. Small (channels x months
-    x months), so collected."""
+def _line_revenue(bills: DataFrame, recharges: DataFrame) -> DataFrame:
+    """Each line's revenue in each month as the warehouse counts it (``dws_subscriber_month``'s
+    ``revenue_cny``): a postpaid line's bill, a prepaid line's top-ups (a line has one or the
+    other), from the clean extracts before any dirty row is added. Sums are exact (decimal), so
+    the manifest is the same whatever the partitioning."""
     from pyspark.sql import functions as F
+
+    from workbench.warehouse.columns import exact_sum
+
+    amounts = bills.select("subscriber_id", "month", F.col("total_cny").alias("revenue_cny"))
+    topups = recharges.select("subscriber_id", "month", F.col("amount_cny").alias("revenue_cny"))
+    return (
+        amounts.unionByName(topups)
+        .groupBy("subscriber_id", "month")
+        .agg(exact_sum("revenue_cny").alias("revenue_cny"))
+    )
+
+
+def _acquisition_cohorts(life: DataFrame, revenue: DataFrame, months: list[str]) -> pd.DataFrame:
+    """Every gross add's true life by channel and activation month, in the channel ROI engine's
+    cohort table (:data:`workbench.analysis.roi.COHORT_COLUMNS`): for each month since
+    activation, the lines live in the month (at risk), those deactivated in it and their revenue.
+    Small (channels x months x months), so collected."""
+    from pyspark.sql import functions as F
+
+    from workbench.warehouse.columns import exact_sum
 
     adds = life.filter(F.col("is_gross_add")).select(
         "subscriber_id", "channel_idx", F.col("month_idx").alias("add_idx")
     )
     counts = (
-        life.select("subscriber_id", "month_idx", "is_churned")
+        life.select("subscriber_id", "month_idx", "month", "is_churned")
         .join(adds, "subscriber_id")
+        .join(revenue, ["subscriber_id", "month"], "left")
         .groupBy("channel_idx", "add_idx", (F.col("month_idx") - F.col("add_idx")).alias("since"))
-        .agg(F.count(F.lit(1)).alias("live"), F.count_if("is_churned").alias("ended"))
+        .agg(
+            F.count(F.lit(1)).alias("live"),
+            F.count_if("is_churned").alias("ended"),
+            F.coalesce(exact_sum("revenue_cny"), F.lit(0.0)).alias("revenue"),
+        )
         .collect()
     )
+    table = pd.DataFrame(
+        {
+            "channel_id": [ref.CHANNEL_IDS[r["channel_idx"]] for r in counts],
+            "activation_month": [months[r["add_idx"]] for r in counts],
+            "months_since_activation": [int(r["since"]) for r in counts],
+            "n_at_risk": [int(r["live"]) for r in counts],
+            "n_churned": [int(r["ended"]) for r in counts],
+            "revenue_cny": [float(r["revenue"]) for r in counts],
+        },
+        columns=list(roi.COHORT_COLUMNS),
+    )
+    return table.sort_values(list(roi.COHORT_COLUMNS[:3])).reset_index(drop=True)
+
+
+def _survival_counts(cohorts: pd.DataFrame) -> dict[str, dict[str, list]]:
+    """The manifest's form of the cohort table: channel -> activation month -> [lines live in
+    the month, lines deactivated in it] for months since activation 0, 1, ..."""
     table: dict[str, dict[str, list]] = {}
-    for row in sorted(counts, key=lambda r: (r["channel_idx"], r["add_idx"], r["since"])):
-        curve = table.setdefault(ref.CHANNEL_IDS[row["channel_idx"]], {}).setdefault(
-            months[row["add_idx"]], []
-        )
-        curve.append([row["live"], row["ended"]])
+    for row in cohorts.itertuples(index=False):
+        curve = table.setdefault(row.channel_id, {}).setdefault(row.activation_month, [])
+        curve.append([row.n_at_risk, row.n_churned])
     return table
 
 
-def planted(life: DataFrame, scenario: Scenario, cells: ref.Cells) -> dict[str, Any]:
-    """Every planted effect with its coefficients, ids and realised sizes."""
+def channel_economics(
+    cohorts: pd.DataFrame, costs: pd.DataFrame, months: list[str]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every channel's true economics as the channel ROI report values them by default
+    (:data:`workbench.analysis.roi.DEFAULT_VALUATION`), as of each month: the true cohorts
+    observed by that month and the channel costs up to it, valued by the report's own engine.
+
+    Args:
+        cohorts: the true cohort table (:func:`_acquisition_cohorts`).
+        costs: the channel cost extract (``channel_id, month, commission_per_gross_add_cny,
+            fixed_cost_cny``), clean.
+
+    Returns:
+        as-of month -> channel -> ``n_gross_adds, cac_cny, arpu_cny, survival_at_horizon,
+        ltv_cny, payback_month, roi`` (channels with gross adds by then).
+    """
+    from workbench.months import month_index, month_index_series
+
+    valuation = asdict(roi.DEFAULT_VALUATION)
+    seen = month_index_series(cohorts["activation_month"]) + cohorts["months_since_activation"]
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for as_of in months:
+        observed = cohorts[seen <= month_index(as_of)]
+        if observed.empty:
+            continue
+        summary = roi.channel_roi(observed, costs[costs["month"] <= as_of], **valuation).summary
+        out[as_of] = {
+            row.channel_id: {
+                "n_gross_adds": int(row.n_gross_adds),
+                "cac_cny": round(float(row.cac_cny), 4),
+                "arpu_cny": round(float(row.arpu_cny), 4),
+                "survival_at_horizon": round(float(row.survival_at_horizon), 6),
+                "ltv_cny": round(float(row.ltv_cny), 4),
+                "payback_month": None if pd.isna(row.payback_month) else int(row.payback_month),
+                "roi": round(float(row.roi), 6),
+            }
+            for row in summary.itertuples(index=False)
+        }
+    return out
+
+
+def planted(
+    life: DataFrame,
+    scenario: Scenario,
+    cells: ref.Cells,
+    extracts: Mapping[str, Callable[[], DataFrame]],
+) -> dict[str, Any]:
+    """Every planted effect with its coefficients, ids and realised sizes.
+
+    Args:
+        extracts: the builders of the clean raw extracts (before dirty rows): the true channel
+            economics read the bills, top-ups and channel costs the operator was sent.
+    """
     from pyspark.sql import functions as F
 
     tl, p = scenario.timeline, scenario.params
@@ -232,7 +328,9 @@ def planted(life: DataFrame, scenario: Scenario, cells: ref.Cells) -> dict[str, 
         }
         for row in adds
     }
-    cohorts = _acquisition_cohorts(life, tl.months)
+    revenue = _line_revenue(extracts["bills"](), extracts["recharges"]())
+    cohorts = _acquisition_cohorts(life, revenue, tl.months)
+    costs = extracts["channel_costs"]().toPandas()  # channels x months
     ent = (
         life.filter((F.col("month_idx") == last) & F.col("is_enterprise"))
         .groupBy("customer_id")
@@ -309,7 +407,15 @@ def planted(life: DataFrame, scenario: Scenario, cells: ref.Cells) -> dict[str, 
                 "deactivated in it] for months since activation 0, 1, ...; the true survival "
                 "curve is the product of 1 - deactivated / live over these counts (pooled over "
                 "the activation months observed), as the channel ROI report estimates it",
-                "by_channel": cohorts,
+                "by_channel": _survival_counts(cohorts),
+            },
+            "economics": {
+                "form": "as-of month -> channel -> true acquisition cost per gross add, ARPU, "
+                "survival at the horizon, lifetime value, payback month and ROI: the true "
+                "cohorts (with each line's true revenue) observed by that month and the channel "
+                "costs up to it, valued by the channel ROI report's engine at its defaults",
+                "valuation": asdict(roi.DEFAULT_VALUATION),
+                "by_month": channel_economics(cohorts, costs, tl.months),
             },
         },
         "campaign": {

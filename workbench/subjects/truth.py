@@ -295,6 +295,7 @@ def channels(settings: Settings, manifest: dict[str, Any], period: str) -> list[
             fakes <= found <= fakes + allowance,
         ),
         survival_check(result.roi.curves, planted["cohorts"]["by_channel"], period, bad),
+        *economics_checks(result.roi.summary, planted.get("economics"), period, bad),
     ]
 
 
@@ -362,6 +363,128 @@ def survival_check(
         "(the warehouse's lines are the generator's less the quarantined)",
         worst <= SURVIVAL_TOLERANCE,
     )
+
+
+#: The channel ROI report values the warehouse's lines, the manifest the generator's, both with
+#: the report's engine at its default valuation. Dirty rows are copies the generator adds and the
+#: ODS sets aside, never substitutes, so the two hold the same lines, bills and top-ups: no
+#: sampling lies between them, and what remains is the manifest's rounding (LTV to 0.0001 CNY)
+#: and the order of floating-point sums (under 1e-9 of an amount). On tiny, seeds 20260101 and
+#: 42, the largest gap is 0.00005 CNY. A tenth of a fen allows that, while one line lost or
+#: valued in the wrong channel moves its channel's LTV by about LTV / gross adds: 0.02 CNY or
+#: more even on the bench profile's largest channel.
+LTV_TOLERANCE_CNY = 0.001
+#: ROI = LTV / cost per add - 1, rounded by the manifest to 1e-6: the LTV's tolerance divided by
+#: the channel's true cost per add, plus that rounding
+ROI_ROUNDING = 1e-6
+
+
+def _gap(found: object, planted: float) -> float:
+    """How far a recovered value is from the planted one; a missing value is infinitely far."""
+    value = float(found)  # type: ignore[arg-type]
+    return abs(value - planted) if math.isfinite(value) and math.isfinite(planted) else math.inf
+
+
+def roi_tolerance(cac_cny: float) -> float:
+    """What a channel's ROI may differ from its true one: :data:`LTV_TOLERANCE_CNY` over its
+    cost per gross add, plus the manifest's rounding."""
+    return LTV_TOLERANCE_CNY / cac_cny + ROI_ROUNDING
+
+
+def economics_checks(
+    summary: pd.DataFrame, economics: dict[str, Any] | None, period: str, bad: str
+) -> list[Check]:
+    """Every channel's lifetime value and ROI as the channel ROI report values them
+    (``summary``: :attr:`workbench.analysis.roi.ChannelRoi.summary` rows) against the manifest's
+    true ones (``planted.channels.economics``) for ``period``, and the channel with the worst
+    ROI: the report's must be the truly worst (which need not be the fake-activation agent
+    ``bad``: the row says where it truly ranks)."""
+    area = "渠道 Channels"
+    truth = (economics or {}).get("by_month", {}).get(period)
+    if not truth:
+        return [
+            Check(
+                area,
+                "各渠道价值与ROI lifetime value and ROI of every channel",
+                "not in the manifest",
+                "-",
+                "regenerate the operator: its manifest values the channels as of each month",
+                False,
+            )
+        ]
+    found = summary.set_index("channel_id")
+    missing = sorted(set(truth) - set(found.index))
+    extra = sorted(set(found.index) - set(truth))
+    ltv_gap = {
+        c: _gap(found.at[c, "ltv_cny"], v["ltv_cny"]) for c, v in truth.items() if c in found.index
+    }
+    roi_gap = {c: _gap(found.at[c, "roi"], v["roi"]) for c, v in truth.items() if c in found.index}
+    roi_over = {c: roi_gap[c] - roi_tolerance(truth[c]["cac_cny"]) for c in roi_gap}
+    odd = f"; missing {', '.join(missing)}" if missing else ""
+    odd += f"; not in the manifest {', '.join(extra)}" if extra else ""
+    same = not missing and not extra
+    checks = []
+    if bad in truth and bad in found.index:
+        ltv_shown = (
+            f"{bad}: ¥{truth[bad]['ltv_cny']:,.2f}",
+            f"{bad}: ¥{found.at[bad, 'ltv_cny']:,.2f}",
+        )
+        roi_shown = (f"{bad}: {truth[bad]['roi']:+.4f}", f"{bad}: {found.at[bad, 'roi']:+.4f}")
+    else:
+        ltv_shown = roi_shown = (f"{len(truth)} channels", f"{len(found)} channels")
+    worst_ltv = max(ltv_gap, key=ltv_gap.get, default=None)
+    worst_roi = max(roi_over, key=roi_over.get, default=None)
+    checks.append(
+        Check(
+            area,
+            f"各渠道生命周期价值 lifetime value of every channel ({bad})",
+            ltv_shown[0],
+            f"{ltv_shown[1]}; largest gap ¥{ltv_gap.get(worst_ltv, 0.0):.4f} ({worst_ltv}){odd}",
+            f"within ¥{LTV_TOLERANCE_CNY} each channel (the same lines valued alike: only the "
+            "manifest's rounding between them)",
+            same and max(ltv_gap.values(), default=0.0) <= LTV_TOLERANCE_CNY,
+        )
+    )
+    checks.append(
+        Check(
+            area,
+            f"各渠道ROI ROI of every channel ({bad})",
+            roi_shown[0],
+            f"{roi_shown[1]}; largest gap {roi_gap.get(worst_roi, 0.0):.6f} ({worst_roi}){odd}",
+            f"within ¥{LTV_TOLERANCE_CNY} / cost per add + {ROI_ROUNDING:g} each channel",
+            same and max(roi_over.values(), default=0.0) <= 0,
+        )
+    )
+    ranked = sorted(truth, key=lambda c: (truth[c]["roi"], c))
+    truly_worst = ranked[0]
+    planted = f"{truly_worst} (ROI {truth[truly_worst]['roi']:+.2f})"
+    if bad in truth and truly_worst != bad:
+        # the claim "the fake-activation agent has the worst ROI" does not hold on this operator
+        planted += (
+            f"; the fake-activation agent {bad} ranks {len(ranked) - ranked.index(bad)} of "
+            f"{len(ranked)} from the best (ROI {truth[bad]['roi']:+.2f})"
+        )
+    if found.empty:
+        recovered, passed = "no channel valued", False
+    else:
+        reported = str(found["roi"].astype(float).idxmin())
+        recovered = f"{reported} (ROI {float(found.at[reported, 'roi']):+.2f})"
+        # a tie within the tolerance is no error: the report's worst must be truly worst
+        passed = reported in truth and truth[reported]["roi"] <= truth[truly_worst]["roi"] + (
+            roi_tolerance(truth[reported]["cac_cny"])
+        )
+    checks.append(
+        Check(
+            area,
+            "ROI最低渠道 worst channel by true ROI",
+            planted,
+            recovered,
+            "the report's worst is truly the worst (its true ROI within the ROI tolerance of "
+            "the lowest)",
+            passed,
+        )
+    )
+    return checks
 
 
 def service_quality(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
