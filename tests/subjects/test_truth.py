@@ -39,11 +39,12 @@ def test_every_planted_effect_is_recovered_on_the_tiny_operator(truth_table):
         "Churn",
         "Cross-sell",
     }
-    # tiny's 50 churners a month are too few to read driver signs: said, not passed
+    # tiny's 50 churners a month are too few to read driver signs or rank the drivers: said,
+    # not passed (one row per driver's sign, one for their order)
     churn_rows = truth_table[truth_table["area"].str.endswith("Churn")]
-    assert len(churn_rows) == len(truth.DRIVER_FEATURES)
+    assert len(churn_rows) == len(truth.DRIVER_FEATURES) + 1
     assert set(churn_rows["status"]) == {"n/a"}
-    assert churn_rows["recovered"].str.contains("too few to read signs").all()
+    assert churn_rows["recovered"].str.contains("too few to (?:read signs|rank drivers)").all()
     others = truth_table[~truth_table["area"].str.endswith("Churn")]
     assert set(others["status"]) == {"PASS"}
     assert "too weak" in truth.verdict(truth_table)
@@ -71,6 +72,86 @@ def test_a_flipped_or_dropped_driver_fails_its_row(tiny_warehouse, tiny_manifest
     dropped = drivers[drivers["feature"] != "competitor_share"]
     rows = {c.effect: c for c in truth.driver_signs(dropped, coefficients)}
     assert rows[competitor].passed is False and "not among" in rows[competitor].recovered
+
+
+#: planted contributions (log-odds, signed) of the drivers the model sees, strongest first
+CONTRIBUTIONS = dict(
+    zip(
+        truth.DRIVER_FEATURES,
+        (0.44, 0.08, 0.09, 0.05, 0.14, 0.24, -0.17, -0.11, -0.12),
+        strict=True,
+    )
+)
+
+
+def _drivers(strength: dict[str, float]) -> pd.DataFrame:
+    """An ``ads_churn_drivers`` table giving each driver's feature the mean |contribution|
+    ``strength[driver]``, plus a feature no driver is measured by."""
+    rows = [
+        {"feature": truth.DRIVER_FEATURES[d][0], "mean_abs_contribution": v}
+        for d, v in strength.items()
+    ]
+    return pd.DataFrame([*rows, {"feature": "region_id", "mean_abs_contribution": 0.3}])
+
+
+def _ranks(drivers: pd.DataFrame, churners: int | None = None) -> truth.Check:
+    planted = {d: {"contribution": c} for d, c in CONTRIBUTIONS.items()}
+    return truth.driver_ranks(drivers, planted, monthly_churners=churners)
+
+
+def test_the_drivers_order_passes_when_it_follows_the_planted_one_and_fails_otherwise():
+    """The planted order (or one with two close drivers swapped) passes; the reverse order, or
+    the strongest driver read as the weakest, fails; a driver the model cannot see fails; too
+    few churners make the row n/a; a manifest without contributions fails saying so."""
+    exact = {d: abs(c) for d, c in CONTRIBUTIONS.items()}
+    row = _ranks(_drivers(exact))
+    assert row.passed is True and "rank correlation +1.00" in row.recovered
+    assert row.planted.startswith("competitor_share 0.44 > home_cell_drop_rate 0.24")
+    swapped = {**exact, "enterprise_line": 0.11, "family_plan": 0.12}
+    assert _ranks(_drivers(swapped)).passed is True
+
+    reverse = {d: 1.0 - v for d, v in exact.items()}
+    assert _ranks(_drivers(reverse)).passed is False
+    weakest = {**exact, "competitor_share": 0.01}  # the strongest driver read as the weakest
+    row = _ranks(_drivers(weakest))
+    assert row.passed is False and row.recovered.endswith("competitor_share 0.01")
+
+    unseen = _drivers(exact).query("feature != 'n_products'")
+    row = _ranks(unseen)
+    assert row.passed is False and "n_products" in row.recovered
+    assert _ranks(_drivers(exact), churners=50).passed is None
+    assert truth.driver_ranks(_drivers(exact), {}).passed is False
+
+
+def test_a_random_order_of_the_drivers_reaches_the_threshold_1_time_in_20():
+    """RANK_AGREEMENT is the one-sided 5% critical value of Spearman's correlation for the 9
+    drivers: of all 9! orders, under 5% reach it (exactly 4.8%)."""
+    import itertools
+
+    import numpy as np
+
+    n = len(truth.DRIVER_FEATURES)
+    orders = np.array(list(itertools.permutations(range(n))), dtype=np.int32)
+    rho = 1 - 6 * ((orders - np.arange(n)) ** 2).sum(axis=1) / (n * (n * n - 1))
+    chance = float((rho >= truth.RANK_AGREEMENT - 1e-12).mean())
+    assert 0.04 < chance <= 0.05
+
+
+def test_the_manifest_holds_each_drivers_contribution_with_its_sign(tiny_manifest):
+    """Coefficient x mean absolute deviation of the driver over the line-months: signed as the
+    coefficient, and on tiny the competitor share, the strongest coefficient on a wide spread,
+    contributes most of the drivers the model sees."""
+    hazard = tiny_manifest["planted"]["churn_hazard"]
+    by_driver = hazard["contributions"]["by_driver"]
+    assert set(by_driver) == set(hazard["coefficients"]) - {"intercept"}
+    for driver, value in by_driver.items():
+        assert value["coefficient"] == hazard["coefficients"][driver]
+        assert value["mean_abs_deviation"] > 0, driver
+        assert value["contribution"] == pytest.approx(
+            value["coefficient"] * value["mean_abs_deviation"], abs=1e-6
+        )
+    visible = {d: abs(by_driver[d]["contribution"]) for d in truth.DRIVER_FEATURES}
+    assert max(visible, key=visible.get) == "competitor_share"
 
 
 def test_a_lost_or_wrong_rule_fails_its_row(tiny_warehouse, tiny_manifest, truth_table):

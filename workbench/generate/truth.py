@@ -293,6 +293,77 @@ def channel_economics(
     return out
 
 
+def _driver_values(params: Params, cells: ref.Cells) -> dict[str, Column]:
+    """Each planted churn driver (a coefficient of :class:`ChurnHazard` but the intercept) as a
+    line-month of the lifecycle frame records it, in the unit its coefficient multiplies: the
+    month's complaints, unresolved complaints and bill shock, the usage drop into the month
+    (``_usage_prev``: the line's usage factor the month before, null in its first month), the
+    tenure and contract at the month's start, and the line's own traits."""
+    from pyspark.sql import functions as F
+
+    from workbench.generate.extracts import lookup
+    from workbench.generate.lifecycle import DAYS_PER_MONTH
+
+    start, flag = F.col("month_start_day"), lambda c: c.cast("double")
+    drop_pct = lookup([float(r) * 100.0 for r in cells.base_drop_rate], F.col("home_cell_idx"))
+    values = {
+        "per_complaint_last_month": F.col("n_complaints"),
+        "per_unresolved_complaint_last_month": F.col("n_unresolved"),
+        "usage_drop_last_month": F.greatest(
+            F.lit(0.0), 1.0 - F.col("usage_factor") / F.col("_usage_prev")
+        ),
+        "competitor_share": F.col("competitor_share"),
+        "prepaid": flag(F.col("plan_type_idx") == ref.PLAN_TYPES.index("prepaid")),
+        "short_tenure_under_6_months": flag((start - F.col("activation_day")) / DAYS_PER_MONTH < 6),
+        "contract_ends_within_60_days": flag(
+            (F.col("contract_end_day") >= start) & (F.col("contract_end_day") - start <= 60)
+        ),
+        "home_cell_drop_rate_pct": drop_pct,
+        "bill_shock_last_month": flag(F.col("is_bill_shock")),
+        "per_product_held": F.bit_count("products_mask"),
+        "family_plan": flag(_holds("FAMILY_PLAN")),
+        "enterprise_line": flag(F.col("is_enterprise")),
+    }
+    planted = set(asdict(params.hazard)) - {"intercept"}
+    if set(values) != planted:  # a coefficient added to the hazard needs its value here
+        raise ValueError(f"churn drivers without a value: {sorted(planted ^ set(values))}")
+    return {name: value.cast("double") for name, value in values.items()}
+
+
+def driver_contributions(
+    life: DataFrame, params: Params, cells: ref.Cells
+) -> dict[str, dict[str, float]]:
+    """Each planted churn driver's true contribution to the hazard's log-odds with its sign, in
+    the unit of the churn report's drivers (``ads_churn_drivers.mean_abs_contribution``: the mean
+    size of a feature's contribution to a line's log-odds). The hazard's logit is linear in its
+    drivers, so a driver moves a line's log-odds from the population's average by
+    ``coef x (value - mean value)``: its mean size is ``|coef|`` times the driver's mean absolute
+    deviation over the line-months, and ``contribution`` carries the coefficient's sign."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    coefficients = asdict(params.hazard)
+    line = Window.partitionBy("subscriber_id").orderBy("month_idx")
+    rows = life.withColumn("_usage_prev", F.lag("usage_factor").over(line))
+    values = rows.select(*[v.alias(k) for k, v in _driver_values(params, cells).items()])
+    means = values.agg(*[F.avg(c).alias(c) for c in values.columns]).first().asDict()
+    spread = (
+        values.agg(
+            *[F.avg(F.abs(F.col(c) - F.lit(means[c] or 0.0))).alias(c) for c in values.columns]
+        )
+        .first()
+        .asDict()
+    )
+    return {
+        name: {
+            "coefficient": coefficients[name],
+            "mean_abs_deviation": round(float(spread[name] or 0.0), 6),
+            "contribution": round(coefficients[name] * float(spread[name] or 0.0), 6),
+        }
+        for name in values.columns
+    }
+
+
 def planted(
     life: DataFrame,
     scenario: Scenario,
@@ -363,6 +434,14 @@ def planted(
             "form": "monthly logistic: logit(h_M) = intercept + sum(coef * driver); drivers "
             "from month M-1 or the line itself",
             "coefficients": asdict(p.hazard),
+            "contributions": {
+                "form": "driver -> its coefficient, the mean absolute deviation of its value over "
+                "the line-months (the unit the coefficient multiplies) and their product: the "
+                "mean size of the driver's contribution to a line's log-odds, as the churn "
+                "report's drivers measure a feature's (mean |contribution|), signed as the "
+                "coefficient",
+                "by_driver": driver_contributions(life, p, cells),
+            },
             "usage_decliner_share": p.usage_decliner_share,
             "usage_decline_factor_per_month": p.usage_decline_factor_per_month,
             "bill_shock_rate": p.bill_shock_rate,

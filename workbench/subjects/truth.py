@@ -539,14 +539,18 @@ def competition(settings: Settings, manifest: dict[str, Any], period: str) -> li
 
 
 def churn_drivers(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
-    """The planted drivers' signs in the churn model the churn report trained for the period."""
+    """The planted drivers' signs, and their order of strength, in the churn model the churn
+    report trained for the period."""
     drivers = read_mart("ads_churn_drivers", settings, months=[period])
     if drivers.empty:
         return [_missing("流失 Churn", "ads_churn_drivers", "churn", period)]
     churners = int(manifest["truth"][period]["churned"])
-    return driver_signs(
-        drivers, manifest["planted"]["churn_hazard"]["coefficients"], monthly_churners=churners
-    )
+    hazard = manifest["planted"]["churn_hazard"]
+    contributions = hazard.get("contributions", {}).get("by_driver", {})
+    return [
+        *driver_signs(drivers, hazard["coefficients"], monthly_churners=churners),
+        driver_ranks(drivers, contributions, monthly_churners=churners),
+    ]
 
 
 def driver_signs(
@@ -594,6 +598,65 @@ def driver_signs(
             )
         )
     return checks
+
+
+#: How closely the model's order of driver strength must follow the planted one: Spearman's
+#: rank correlation between each visible driver's mean |contribution| in ``ads_churn_drivers``
+#: and its planted one (``churn_hazard.contributions``). For the 9 drivers of
+#: :data:`DRIVER_FEATURES`, 0.6 is the one-sided 5% critical value (a random order reaches it 1
+#: time in 20, see the test), so the row cannot pass by chance, while it lets two drivers of
+#: close strength swap (most planted contributions lie between 0.05 and 0.15 log-odds).
+RANK_AGREEMENT = 0.6
+
+
+def driver_ranks(
+    drivers: pd.DataFrame,
+    contributions: dict[str, dict[str, float]],
+    monthly_churners: int | None = None,
+) -> Check:
+    """The planted drivers' order of strength against the model's: Spearman's rank correlation
+    between the planted mean |contribution| of each driver of :data:`DRIVER_FEATURES` and the mean
+    |contribution| (log-odds) of its feature in ``drivers`` (``ads_churn_drivers`` rows).
+
+    Args:
+        contributions: the manifest's ``churn_hazard.contributions.by_driver``.
+        monthly_churners: as for :func:`driver_signs`: below :data:`MIN_MONTHLY_CHURNERS` the
+            row is "n/a".
+    """
+    effect = "驱动因素强弱排序 order of the drivers' strength"
+    tolerance = (
+        f"rank correlation at least {RANK_AGREEMENT} over the {len(DRIVER_FEATURES)} drivers "
+        "(a random order reaches it 1 time in 20)"
+    )
+    if not contributions:
+        return Check(
+            "流失 Churn",
+            effect,
+            "not in the manifest",
+            "-",
+            "regenerate the operator: its manifest holds each driver's contribution",
+            False,
+        )
+    by_feature = drivers.set_index("feature")["mean_abs_contribution"].astype(float)
+    planted = pd.Series(
+        {f: abs(contributions[d]["contribution"]) for d, (f, _) in DRIVER_FEATURES.items()}
+    ).sort_values(ascending=False, kind="stable")
+    shown = " > ".join(f"{f} {v:.2f}" for f, v in planted.items())
+    unseen = [f for f in planted.index if f not in by_feature.index]
+    if unseen:
+        recovered, passed = f"not among the model's features: {', '.join(unseen)}", False
+    elif monthly_churners is not None and monthly_churners < MIN_MONTHLY_CHURNERS:
+        recovered = (
+            f"{monthly_churners} churners a month: too few to rank drivers "
+            f"(needs {MIN_MONTHLY_CHURNERS}; the demo profile has them)"
+        )
+        passed = None
+    else:
+        found = by_feature.reindex(planted.index)
+        rho = float(planted.rank().corr(found.rank()))
+        order = " > ".join(f"{f} {v:.2f}" for f, v in found.sort_values(ascending=False).items())
+        recovered, passed = f"rank correlation {rho:+.2f}: {order}", rho >= RANK_AGREEMENT
+    return Check("流失 Churn", effect, shown, recovered, tolerance, passed)
 
 
 def cross_sell(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
