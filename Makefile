@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= demo
 
-.PHONY: demo test bench setup jvm-archive check-prereqs test-packages lint clean
+.PHONY: demo test bench truth setup jvm-archive check-prereqs test-packages lint clean
 
 demo: $(STAMP) jvm-archive
 	$(VENV)/bin/workbench demo --profile $(PROFILE)
@@ -21,6 +21,11 @@ test: $(STAMP) test-packages jvm-archive
 # The benchmark pack (README, Scale and benchmarks): prints the table, writes bench/RESULTS.md.
 bench: $(STAMP) jvm-archive
 	$(VENV)/bin/workbench bench $(BENCH_ARGS)
+
+# The truth table on the truth profile (README, Truth), in a project of its own under truth/:
+# generate, build, the churn and cross-sell reports, then every row; exits 1 when a row fails.
+truth: $(STAMP) jvm-archive
+	$(VENV)/bin/workbench truth --workdir truth --profile truth $(TRUTH_ARGS)
 
 setup: $(STAMP) jvm-archive
 

@@ -45,7 +45,18 @@ def test_every_planted_effect_is_recovered_on_the_tiny_operator(truth_table):
     assert len(churn_rows) == len(truth.DRIVER_FEATURES) + 1
     assert set(churn_rows["status"]) == {"n/a"}
     assert churn_rows["recovered"].str.contains("too few to (?:read signs|rank drivers)").all()
-    others = truth_table[~truth_table["area"].str.endswith("Churn")]
+    # tiny's 328 targeted lines put the campaign's uplift at under 1 standard error: n/a, naming
+    # the lines it needs; the competition slope, at 7 standard errors, is decided
+    uplift = truth_table[truth_table["effect"].str.contains("uplift on churn")]
+    assert list(uplift["status"]) == ["n/a"]
+    assert (
+        uplift["recovered"]
+        .str.contains(r"too few lines to tell from zero \(needs about [\d,]+ targeted lines\)")
+        .all()
+    )
+    slope = truth_table[truth_table["area"].str.endswith("Competition")]
+    assert list(slope["status"]) == ["PASS"]
+    others = truth_table[~truth_table["area"].str.endswith("Churn")].drop(uplift.index)
     assert set(others["status"]) == {"PASS"}
     assert "too weak" in truth.verdict(truth_table)
 
@@ -289,3 +300,83 @@ def test_the_command_exits_1_naming_the_reports_to_run(tiny_warehouse, tmp_path)
 def test_without_a_manifest_the_checks_say_why(tmp_path):
     with pytest.raises(InputDataError, match="manifest"):
         truth.run(make_project(tmp_path / "empty"))
+
+
+#: a campaign's truth as the manifest holds it: churn of 22.9% untreated and 18.6% treated (the
+#: true uplift 4.3 points, tiny's), with 30% of ``lines`` held out as control
+def _campaign(lines: int) -> dict:
+    control = round(0.3 * lines)
+    return {
+        "n_treatment": lines - control,
+        "n_control": control,
+        "churn_rate_if_none_treated": 0.229,
+        "churn_rate_if_all_treated": 0.186,
+        "true_uplift": 0.043,
+    }
+
+
+def _uplift(lines: int, estimate: float, low: float, high: float) -> truth.Check:
+    row = pd.Series({"churn_uplift": estimate, "churn_uplift_low": low, "churn_uplift_high": high})
+    return truth.uplift_check(_campaign(lines), row)
+
+
+def test_the_campaign_uplift_is_checked_only_where_the_lines_can_tell_it_from_zero():
+    """2.8 standard errors is 80% power at 5%. With 1,000 targeted lines the 4.3-point uplift is
+    1.5 standard errors (0.028): an interval holding zero and the uplift is n/a, naming the lines
+    needed (1,000 x (2.8 x 0.028 / 0.043)^2 = 3,417, about 3,500); with 10,000 (4.8 standard
+    errors) the same interval fails, one missing the uplift fails, one holding it above zero
+    passes. An interval missing the uplift fails on the small sample too."""
+    assert round(truth.DETECTABLE_SE, 2) == 2.80
+    assert truth.uplift_standard_error(_campaign(1000)) == pytest.approx(0.02837, abs=1e-5)
+
+    small = _uplift(1000, 0.01, -0.045, 0.065)
+    assert small.passed is None
+    assert small.recovered.endswith(
+        "too few lines to tell from zero (needs about 3,500 targeted lines)"
+    )
+    assert _uplift(1000, 0.12, 0.065, 0.175).passed is False  # misses the uplift
+
+    assert _uplift(10_000, 0.015, -0.002, 0.032).passed is False  # holds zero
+    assert _uplift(10_000, 0.015, -0.002, 0.05).passed is False  # holds zero and the uplift
+    assert _uplift(10_000, 0.065, 0.05, 0.08).passed is False  # misses the uplift
+    row = _uplift(10_000, 0.04, 0.022, 0.058)
+    assert row.passed is True and row.planted == "4.30%"
+
+    # the lines the row asks for are enough: at them the gate decides
+    assert _uplift(3500, 0.015, -0.002, 0.05).passed is False
+
+
+def test_the_competition_slope_is_checked_only_where_the_lines_can_tell_it_from_zero():
+    """Planted 3.0 log-odds per unit of share. At a standard error of 0.5 (6 standard errors) an
+    attenuated slope above zero passes, an interval reaching zero or a slope above the planted one
+    fails; at 2.0 (1.5 standard errors) an interval holding zero is n/a, one wholly above the
+    planted slope still fails."""
+    assert truth.slope_check(3.0, 1.5, (0.5, 2.5), 0.5, 20_000).passed is True
+    assert truth.slope_check(3.0, 0.9, (-0.1, 1.9), 0.5, 20_000).passed is False
+    assert truth.slope_check(3.0, 3.5, (2.5, 4.5), 0.5, 20_000).passed is False
+    row = truth.slope_check(3.0, 1.5, (-1.0, 4.0), 2.0, 20_000)
+    # 20,000 x (2.8 x 2.0 / 3.0)^2 = 69,800 line-months
+    assert row.passed is None and "needs about 69,800 line-months" in row.recovered
+    assert truth.slope_check(3.0, 5.0, (3.5, 6.5), 2.0, 20_000).passed is False
+
+
+def test_the_slopes_standard_error_comes_from_the_manifests_counts():
+    """Pooled: the months whose next month is known (2 of 3), 10,000 lines live at each end, 300
+    churners in each following month (3%), the share's spread 0.15: 1 / sqrt(20,000 x 0.03 x
+    0.97 x 0.15^2) = 0.276. A manifest without the spread has an infinite one (n/a)."""
+    months = ["2026-01", "2026-02", "2026-03"]
+    manifest = {
+        "months": months,
+        "truth": {m: {"live_end": 10_000, "churned": 300} for m in months},
+        "planted": {
+            "churn_hazard": {
+                "contributions": {"by_driver": {"competitor_share": {"mean_abs_deviation": 0.15}}}
+            }
+        },
+    }
+    error, lines = truth.slope_standard_error(manifest, "2026-03")
+    assert lines == 20_000 and error == pytest.approx(0.2763, abs=1e-4)
+    error, lines = truth.slope_standard_error(manifest, "2026-01")  # one month pooled
+    assert lines == 10_000 and error == pytest.approx(0.3908, abs=1e-4)
+    manifest["planted"]["churn_hazard"] = {}
+    assert truth.slope_standard_error(manifest, "2026-03")[0] == float("inf")

@@ -19,6 +19,8 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
+from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -200,6 +202,73 @@ def new_product(settings: Settings, manifest: dict[str, Any], period: str) -> li
     ]
 
 
+#: A planted effect is expected to show when it is at least this many standard errors of its
+#: estimate: a two-sided test at 5% (1.96) then tells it from zero 4 times in 5 (+0.84: 80%
+#: power), the usual size of a study. Below that the 95% interval holds zero and the planted value
+#: alike as often as not: a row asking it to exclude zero would pass or fail by the seed's chance,
+#: so it says "n/a" and how many lines it needs (an interval that misses the planted value still
+#: fails: a 95% interval does that 1 time in 20 on any sample).
+SIGNIFICANCE, POWER = 0.05, 0.80
+DETECTABLE_SE = NormalDist().inv_cdf(1 - SIGNIFICANCE / 2) + NormalDist().inv_cdf(POWER)
+
+
+def lines_needed(effect: float, standard_error: float, lines: int) -> int:
+    """The lines an estimate needs for ``effect`` to be :data:`DETECTABLE_SE` standard errors,
+    given its ``standard_error`` on ``lines`` (a standard error shrinks as 1/sqrt(lines)), rounded
+    up to a hundred."""
+    needed = lines * (DETECTABLE_SE * standard_error / abs(effect)) ** 2
+    return int(math.ceil(needed / 100.0) * 100)
+
+
+def interval_check(
+    area: str,
+    effect: str,
+    planted: float,
+    estimate: float,
+    interval: tuple[float, float],
+    standard_error: float,
+    lines: int,
+    what: str,
+    shown: Callable[[float], str],
+) -> Check:
+    """A planted effect against an estimate and its 95% interval: PASS when the interval holds the
+    planted value and excludes zero; n/a when the sample is too small to expect zero excluded
+    (``planted`` under :data:`DETECTABLE_SE` x ``standard_error``, the estimate's standard error
+    on these ``lines`` at the planted effect), unless the interval misses the planted value (FAIL
+    on any sample).
+
+    Args:
+        what: the lines counted, for the "needs about N <what>" text (e.g. "targeted lines").
+        shown: how a value of the effect reads.
+    """
+    low, high = interval
+    holds = low <= planted <= high
+    found = f"{shown(estimate)} (95% interval [{shown(low)}, {shown(high)}])"
+    tolerance = (
+        "the 95% interval contains the planted value and excludes zero (checked from "
+        f"{DETECTABLE_SE:.1f} standard errors: {POWER:.0%} power at {SIGNIFICANCE:.0%})"
+    )
+    passed: bool | None
+    if holds and abs(planted) < DETECTABLE_SE * standard_error:
+        needed = lines_needed(planted, standard_error, lines)
+        found += f": too few lines to tell from zero (needs about {needed:,} {what})"
+        passed = None
+    else:
+        passed = holds and (low > 0 or high < 0)
+    return Check(area, effect, shown(planted), found, tolerance, passed)
+
+
+def uplift_standard_error(truth: dict[str, Any]) -> float:
+    """The standard error of the churn uplift (control - treated) the campaign's groups allow at
+    the planted churn rates: each group's binomial variance at its rate with or without the
+    offer (the manifest's potential outcomes over all targets)."""
+    treated, control = truth["churn_rate_if_all_treated"], truth["churn_rate_if_none_treated"]
+    return math.sqrt(
+        treated * (1 - treated) / truth["n_treatment"]
+        + control * (1 - control) / truth["n_control"]
+    )
+
+
 def campaign(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
     """The retention campaign's groups and its true uplift on churn (treated against control)."""
     from workbench.subjects import campaign_roi as subject
@@ -230,18 +299,23 @@ def campaign(settings: Settings, manifest: dict[str, Any], period: str) -> list[
                 False,
             ),
         ]
-    low, high = float(row["churn_uplift_low"]), float(row["churn_uplift_high"])
-    return [
-        *checks,
-        Check(
-            "营销活动 Campaigns",
-            "流失降幅 uplift on churn (control - treated)",
-            _points(truth["true_uplift"]),
-            _points(float(row["churn_uplift"])),
-            f"95% interval [{_points(low)}, {_points(high)}] contains the planted uplift",
-            low <= truth["true_uplift"] <= high,
-        ),
-    ]
+    return [*checks, uplift_check(truth, row)]
+
+
+def uplift_check(truth: dict[str, Any], row: pd.Series) -> Check:
+    """The campaign's churn uplift and interval (``row`` of the campaign ROI summary) against the
+    manifest's ``campaign_truth``."""
+    return interval_check(
+        "营销活动 Campaigns",
+        "流失降幅 uplift on churn (control - treated)",
+        float(truth["true_uplift"]),
+        float(row["churn_uplift"]),
+        (float(row["churn_uplift_low"]), float(row["churn_uplift_high"])),
+        uplift_standard_error(truth),
+        int(truth["n_treatment"]) + int(truth["n_control"]),
+        "targeted lines",
+        _points,
+    )
 
 
 def channels(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
@@ -518,24 +592,74 @@ def service_quality(settings: Settings, manifest: dict[str, Any], period: str) -
     ]
 
 
+def slope_standard_error(manifest: dict[str, Any], period: str) -> tuple[float, int]:
+    """The standard error of a logistic slope of next-month churn on the competitor share that the
+    operator's pooled line-months allow, and those line-months: 1 / sqrt(n p (1-p) var(share))
+    (the information of a logistic slope near a churn rate p), with the months the competition
+    check pools, each month's lines live at its end and the next month's churners, and the
+    share's spread over the line-months (``churn_hazard.contributions``: its mean absolute
+    deviation, at most its standard deviation, so this errs towards "too few")."""
+    months, truth = manifest["months"], manifest["truth"]
+    pooled = [(m, after) for m, after in pairwise(months) if m <= period]
+    pooled = pooled[-POOLED_CHURN_MONTHS:]
+    lines = sum(int(truth[m]["live_end"]) for m, _ in pooled)
+    churned = sum(int(truth[after]["churned"]) for _, after in pooled)
+    by_driver = manifest["planted"]["churn_hazard"].get("contributions", {}).get("by_driver", {})
+    spread = float(by_driver.get("competitor_share", {}).get("mean_abs_deviation", 0.0))
+    rate = churned / lines if lines else 0.0
+    information = lines * rate * (1 - rate) * spread**2
+    return (1 / math.sqrt(information) if information > 0 else math.inf), lines
+
+
 def competition(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
-    """Churn rises with the competitor share; a month's share is a noisy reading of the line's
-    planted share, so the slope found is attenuated: above zero and not above the planted one."""
+    """Churn rises with the competitor share (the slope the competition report fits)."""
     from workbench.subjects import competition as subject
 
     planted = float(manifest["planted"]["churn_hazard"]["coefficients"]["competitor_share"])
     effect = subject.run(settings, period, churn_months=POOLED_CHURN_MONTHS).share_effect.iloc[0]
-    found, low = float(effect["coefficient"]), float(effect["coefficient_low"])
+    standard_error, lines = slope_standard_error(manifest, period)
     return [
-        Check(
-            "竞争 Competition",
-            "竞品占比的流失斜率 churn slope on the competitor share (log-odds)",
-            f"{planted:.2f}",
-            f"{found:.2f} (95% interval from {low:.2f})",
-            "above zero (interval) and at most the planted slope (attenuation)",
-            low > 0 and found <= planted,
-        ),
+        slope_check(
+            planted,
+            float(effect["coefficient"]),
+            (float(effect["coefficient_low"]), float(effect["coefficient_high"])),
+            standard_error,
+            lines,
+        )
     ]
+
+
+def slope_check(
+    planted: float,
+    found: float,
+    interval: tuple[float, float],
+    standard_error: float,
+    line_months: int,
+) -> Check:
+    """The competitor share's churn slope against the planted one. A month's share is a noisy
+    reading of the line's planted share, and the report's slope is marginal over the other
+    drivers, so the slope found is attenuated: PASS needs the interval above zero and the slope at
+    most the planted one. Where the planted slope is under :data:`DETECTABLE_SE` standard errors
+    (``standard_error`` on ``line_months``) the row is n/a, unless the interval lies wholly above
+    the planted slope (no attenuation explains that: FAIL on any sample)."""
+    low, high = interval
+    recovered = f"{found:.2f} (95% interval [{low:.2f}, {high:.2f}])"
+    passed: bool | None
+    if low <= planted and planted < DETECTABLE_SE * standard_error:
+        needed = lines_needed(planted, standard_error, line_months)
+        recovered += f": too few lines to tell from zero (needs about {needed:,} line-months)"
+        passed = None
+    else:
+        passed = low > 0 and found <= planted
+    return Check(
+        "竞争 Competition",
+        "竞品占比的流失斜率 churn slope on the competitor share (log-odds)",
+        f"{planted:.2f}",
+        recovered,
+        "above zero (interval) and at most the planted slope (attenuation); checked from "
+        f"{DETECTABLE_SE:.1f} standard errors ({POWER:.0%} power at {SIGNIFICANCE:.0%})",
+        passed,
+    )
 
 
 def churn_drivers(settings: Settings, manifest: dict[str, Any], period: str) -> list[Check]:
