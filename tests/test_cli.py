@@ -102,3 +102,34 @@ def test_report_params_shows_each_declared_parameter_and_names_an_unknown_subjec
     assert "0.5 to 0.99" in result.output  # the confidence's declared range
     unknown = runner.invoke(cli.app, ["report", "params", "revenu"])
     assert unknown.exit_code == 2 and "unknown subject 'revenu'" in unknown.output
+
+
+def test_truth_profile_and_seed_need_a_workdir_of_their_own():
+    """Generating into the current project would replace its operator: refused, one line."""
+    result = runner.invoke(cli.app, ["truth", "--profile", "truth"])
+    assert result.exit_code == 2, result.output
+    assert "--profile and --seed need --workdir" in " ".join(result.output.split())
+
+
+def test_the_truth_workdir_is_a_project_of_its_own(tmp_path):
+    """Made with a copy of the current project's pipelines/ YAML, its data under it; made once
+    (an edited copy is kept); a config whose data lies outside the folder is refused."""
+    from tests.conftest import make_project
+    from workbench.cli.truth import project_in
+    from workbench.errors import InputDataError
+
+    source = make_project(tmp_path / "main")
+    work = project_in(tmp_path / "truth", source)
+    assert work.root == (tmp_path / "truth").resolve()
+    assert work.raw_dir == work.root / "data" / "raw"
+    assert work.warehouse_dir.is_relative_to(work.root)
+    copied = sorted(p.name for p in (work.root / "pipelines").glob("*.yml"))
+    assert copied == sorted(p.name for p in (source.root / "pipelines").glob("*.yml"))
+    assert "truth" in work.profiles
+
+    config = work.root / "pipelines" / "config.yml"
+    config.write_text(config.read_text().replace("raw: data/raw", "raw: data/raw_mine"))
+    assert project_in(tmp_path / "truth", source).raw_dir == work.root / "data" / "raw_mine"
+    config.write_text(config.read_text().replace("raw: data/raw_mine", f"raw: {tmp_path}/x"))
+    with pytest.raises(InputDataError, match="outside"):
+        project_in(tmp_path / "truth", source)
