@@ -113,13 +113,14 @@ def test_truth_profile_and_seed_need_a_workdir_of_their_own():
 
 def test_the_truth_workdir_is_a_project_of_its_own(tmp_path):
     """Made with a copy of the current project's pipelines/ YAML, its data under it; made once
-    (an edited copy is kept); a config whose data lies outside the folder is refused."""
+    (an edited copy is kept, the current project no longer read); a config whose data lies outside
+    the folder is refused."""
     from tests.conftest import make_project
     from workbench.cli.truth import project_in
     from workbench.errors import InputDataError
 
     source = make_project(tmp_path / "main")
-    work = project_in(tmp_path / "truth", source)
+    work = project_in(tmp_path / "truth", lambda: source)
     assert work.root == (tmp_path / "truth").resolve()
     assert work.raw_dir == work.root / "data" / "raw"
     assert work.warehouse_dir.is_relative_to(work.root)
@@ -129,7 +130,8 @@ def test_the_truth_workdir_is_a_project_of_its_own(tmp_path):
 
     config = work.root / "pipelines" / "config.yml"
     config.write_text(config.read_text().replace("raw: data/raw", "raw: data/raw_mine"))
-    assert project_in(tmp_path / "truth", source).raw_dir == work.root / "data" / "raw_mine"
+    unread = project_in(tmp_path / "truth", lambda: pytest.fail("the current project was read"))
+    assert unread.raw_dir == work.root / "data" / "raw_mine"
     config.write_text(config.read_text().replace("raw: data/raw_mine", f"raw: {tmp_path}/x"))
     with pytest.raises(InputDataError, match="outside"):
-        project_in(tmp_path / "truth", source)
+        project_in(tmp_path / "truth", lambda: source)

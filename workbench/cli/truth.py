@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,17 +24,18 @@ STYLES = {"PASS": "green", "FAIL": "bold red", "n/a": "yellow"}
 READ_REPORTS = ("churn", "cross_sell")
 
 
-def project_in(workdir: Path, source: Settings) -> Settings:
+def project_in(workdir: Path, source: Callable[[], Settings]) -> Settings:
     """The settings of a project of its own in ``workdir``: made on first use with a copy of the
-    current project's ``pipelines/`` YAML, so its data, warehouse and reports stay in it (and the
-    report kernels, which read the project's config file, see the same project)."""
+    ``pipelines/`` YAML of the project ``source`` loads (only then), so its data, warehouse and
+    reports stay in it (and the report kernels, which read the project's config file, see the
+    same project)."""
     from workbench.config import DEFAULT_CONFIG, load_settings
     from workbench.errors import InputDataError
 
     config = workdir.resolve() / DEFAULT_CONFIG
     if not config.is_file():
         config.parent.mkdir(parents=True, exist_ok=True)
-        for path in sorted((source.root / DEFAULT_CONFIG).parent.glob("*.yml")):
+        for path in sorted((source().root / DEFAULT_CONFIG).parent.glob("*.yml")):
             shutil.copy(path, config.parent / path.name)
     settings = load_settings(config)
     for folder in (settings.raw_dir, settings.warehouse_dir):
@@ -108,12 +110,12 @@ def truth(
     from workbench.subjects.truth import COLUMNS, failed, run
 
     with common.user_errors():
-        settings = common.settings()
         if workdir is None:
             if profile is not None or seed is not None:
                 raise ParameterError("--profile and --seed need --workdir (a project of its own)")
+            settings = common.settings()
         else:
-            settings = project_in(workdir, settings)
+            settings = project_in(workdir, common.settings)
             made = prepare(settings, profile or "truth", seed)
             period = period or made
         table = run(settings, period)
