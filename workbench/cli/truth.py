@@ -101,7 +101,7 @@ def truth(
 
     Run the churn and cross-sell reports of the period first: their drivers and rules are read
     from the marts those reports write. With --workdir the whole sequence runs in that folder on
-    the truth profile, sized so that every row is decided (`make truth`).
+    the truth profile, sized for the campaign, competition and churn rows (`make truth`).
     """
     from rich.table import Table
 
