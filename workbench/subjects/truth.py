@@ -212,6 +212,16 @@ SIGNIFICANCE, POWER = 0.05, 0.80
 DETECTABLE_SE = NormalDist().inv_cdf(1 - SIGNIFICANCE / 2) + NormalDist().inv_cdf(POWER)
 
 
+def too_few_lines(effect: float, standard_error: float, lines: int, what: str) -> str | None:
+    """Why a row cannot be decided on this sample, or None when it can: ``effect`` under
+    :data:`DETECTABLE_SE` x ``standard_error`` (its estimate's standard error on ``lines``), with
+    the lines it needs (``what``: the lines counted, e.g. "targeted lines")."""
+    if abs(effect) >= DETECTABLE_SE * standard_error:
+        return None
+    needed = lines_needed(effect, standard_error, lines)
+    return f"too few lines to tell from zero (needs about {needed:,} {what})"
+
+
 def lines_needed(effect: float, standard_error: float, lines: int) -> int:
     """The lines an estimate needs for ``effect`` to be :data:`DETECTABLE_SE` standard errors,
     given its ``standard_error`` on ``lines`` (a standard error shrinks as 1/sqrt(lines)), rounded
@@ -248,13 +258,10 @@ def interval_check(
         "the 95% interval contains the planted value and excludes zero (checked from "
         f"{DETECTABLE_SE:.1f} standard errors: {POWER:.0%} power at {SIGNIFICANCE:.0%})"
     )
-    passed: bool | None
-    if holds and abs(planted) < DETECTABLE_SE * standard_error:
-        needed = lines_needed(planted, standard_error, lines)
-        found += f": too few lines to tell from zero (needs about {needed:,} {what})"
-        passed = None
-    else:
-        passed = holds and (low > 0 or high < 0)
+    passed: bool | None = holds and (low > 0 or high < 0)
+    undecided = too_few_lines(planted, standard_error, lines, what) if holds else None
+    if undecided:
+        found, passed = f"{found}: {undecided}", None
     return Check(area, effect, shown(planted), found, tolerance, passed)
 
 
@@ -645,13 +652,14 @@ def slope_check(
     the planted slope (no attenuation explains that: FAIL on any sample)."""
     low, high = interval
     recovered = f"{found:.2f} (95% interval [{low:.2f}, {high:.2f}])"
-    passed: bool | None
-    if low <= planted and planted < DETECTABLE_SE * standard_error:
-        needed = lines_needed(planted, standard_error, line_months)
-        recovered += f": too few lines to tell from zero (needs about {needed:,} line-months)"
-        passed = None
-    else:
-        passed = low > 0 and found <= planted
+    passed: bool | None = low > 0 and found <= planted
+    undecided = (
+        too_few_lines(planted, standard_error, line_months, "line-months")
+        if low <= planted
+        else None
+    )
+    if undecided:
+        recovered, passed = f"{recovered}: {undecided}", None
     return Check(
         "竞争 Competition",
         "竞品占比的流失斜率 churn slope on the competitor share (log-odds)",
