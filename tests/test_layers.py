@@ -81,3 +81,34 @@ def test_an_upward_import_is_found(tmp_path):
         "from workbench.months import add_months\nfrom workbench.targets.responses import x\n"
     )
     assert upward_imports(package) == ["workbench/warehouse/ads.py:2 warehouse -> targets"]
+
+
+def borrowed_test_imports(tests: Path = PROJECT_ROOT / "tests") -> list[str]:
+    """Every import of one test module from another (``tests/a/test_x.py`` importing
+    ``tests.b.test_y``): shared helpers belong in a conftest or a helpers module, where a change
+    to one test file cannot break another's."""
+    wrong = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_"):
+                    wrong.append(f"{path.relative_to(tests.parent)}:{node.lineno} {module}")
+    return wrong
+
+
+def test_no_test_module_imports_another():
+    assert borrowed_test_imports() == []
+
+
+def test_a_borrowed_test_helper_is_found(tmp_path):
+    (tmp_path / "tests" / "b").mkdir(parents=True)
+    (tmp_path / "tests" / "b" / "test_y.py").write_text(
+        "from tests.conftest import make_project\nfrom tests.a.test_x import helper\n"
+    )
+    assert borrowed_test_imports(tmp_path / "tests") == ["tests/b/test_y.py:2 tests.a.test_x"]

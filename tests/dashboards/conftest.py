@@ -26,6 +26,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT, exclusive, make_project
 from workbench.config import CONFIG_ENV, Settings
 
+DASHBOARDS = PROJECT_ROOT / "notebooks" / "dashboards"
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "screenshots"
 DOC_IMAGES = PROJECT_ROOT / "docs" / "images"
 #: set to 1 to refresh the README's screenshots (docs/images/<app>.png) from this run
@@ -356,3 +357,34 @@ def screenshot(page, name: str) -> Path:
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, DOC_IMAGES / f"{name}.png")
     return path
+
+
+def set_slider(page, name: str, value: float) -> None:
+    """Type a value into the slider's readout (as a user can) and confirm it."""
+    readout = page.locator(f".wb-{name} .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(str(value))
+    page.keyboard.press("Enter")
+
+
+def run_app_notebook(path: Path, workdir: Path):
+    """Run an app notebook in a real kernel (the caller sets the viewer's link in the
+    environment), then a last cell that waits for the app and prints, as JSON, whether pyspark
+    or py4j was ever imported and who the viewer is."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            # the app is built just after its cell: wait for it, then look
+            "app = await page.built()\nassert 'wb-app' in app._dom_classes, app\n"
+            "import json, sys\nprint(json.dumps({'pyspark': 'pyspark' in sys.modules, "
+            "'py4j': 'py4j' in sys.modules, 'user': viewer.user}))"
+        )
+    )
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+    ).execute()
+    return nb

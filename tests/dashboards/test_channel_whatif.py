@@ -157,19 +157,10 @@ def _shown_roi(page, channel: str) -> float:
     return float(value_text(page, f"roi-{channel}").replace("%", "").replace(",", "")) / 100
 
 
-def set_slider(page, name: str, value: float) -> None:
-    """Type a value into the slider's readout (as a user can) and confirm it."""
-    readout = page.locator(f".wb-{name} .widget-readout")
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type(str(value))
-    page.keyboard.press("Enter")
-
-
 def test_whatif_in_the_browser(dashboard_server, dashboard_period, tiny_manifest, page, open_app):
     import psutil
 
-    from tests.dashboards.conftest import screenshot, value_text
+    from tests.dashboards.conftest import screenshot, set_slider, value_text
 
     settings = dashboard_server.settings
     open_app(page, "channel_whatif", "ceo")

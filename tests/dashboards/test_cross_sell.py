@@ -144,8 +144,7 @@ def _audience_sql(period, product, scope_where, lift, region=None) -> str:
 
 
 def test_explorer_in_the_browser(dashboard_server, dashboard_period, page, open_app):
-    from tests.dashboards.conftest import screenshot
-    from tests.dashboards.test_channel_whatif import set_slider
+    from tests.dashboards.conftest import screenshot, set_slider
 
     settings, period = dashboard_server.settings, dashboard_period
     overall = "scope = 'overall'"

@@ -7,22 +7,26 @@ import json
 import shutil
 import time
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import psutil
 import yaml
 from typer.testing import CliRunner
 
-from tests.conftest import PROJECT_ROOT, make_project
-from tests.dashboards.conftest import screenshot, start_server, stop_server, wait_interactive
+from tests.conftest import make_project
+from tests.dashboards.conftest import (
+    DASHBOARDS,
+    run_app_notebook,
+    screenshot,
+    start_server,
+    stop_server,
+    wait_interactive,
+)
 from tests.pages import open_page_at_both_sizes
 from workbench.cli import _register, app
 from workbench.config import load_settings
 from workbench.dashboards import access
 from workbench.dashboards.voila import voila_command
-
-DASHBOARDS = PROJECT_ROOT / "notebooks" / "dashboards"
 
 
 def test_voila_command_preheats_culls_and_binds_localhost():
@@ -110,27 +114,6 @@ def test_serve_refuses_a_kernel_limit_the_preheated_pool_would_fill(tmp_path):
     assert "(1 per app)" in shown
 
 
-def _run_notebook(path: Path, workdir: Path) -> nbformat.NotebookNode:
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
-        "commit without outputs"
-    )
-    nb.cells.append(
-        nbformat.v4.new_code_cell(
-            # the app is built just after its cell: wait for it, then look
-            "app = await page.built()\nassert 'wb-app' in app._dom_classes, app\n"
-            "import json, sys\nprint(json.dumps({'pyspark': 'pyspark' in sys.modules, "
-            "'py4j': 'py4j' in sys.modules, 'user': viewer.user}))"
-        )
-    )
-    NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
-    ).execute()
-    return nb
-
-
 def test_dashboard_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_path):
     """Each app notebook (the subjects app has its own test) runs in a real kernel as a
     signed-in user without importing pyspark (so no JVM can start)."""
@@ -139,7 +122,7 @@ def test_dashboard_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_
     monkeypatch.setenv("QUERY_STRING", f"wb={token}")
     monkeypatch.delenv(access.SECRET_ENV, raising=False)
     for name in ("kpi_cockpit", "churn_retention", "cross_sell", "channel_whatif"):
-        nb = _run_notebook(DASHBOARDS / f"{name}.ipynb", tmp_path)
+        nb = run_app_notebook(DASHBOARDS / f"{name}.ipynb", tmp_path)
         report = json.loads(nb.cells[-1].outputs[0]["text"])
         assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}, name
 

@@ -310,14 +310,14 @@ def test_a_region_manager_sees_only_their_region(dashboard_project, page, open_a
 def test_the_subjects_kernel_never_loads_spark(dashboard_project, monkeypatch, tmp_path):
     """The app notebook runs in a real kernel as gz_manager (link with ``subject=competition``)
     and neither pyspark nor py4j is ever imported."""
-    from tests.dashboards.test_serve import DASHBOARDS, _run_notebook
+    from tests.dashboards.conftest import DASHBOARDS, run_app_notebook
     from workbench.dashboards.access import SECRET_ENV
 
     token = issue_token("gz_manager", dashboard_project)
     monkeypatch.setenv("WORKBENCH_CONFIG", str(dashboard_project.root / "pipelines" / "config.yml"))
     monkeypatch.setenv("QUERY_STRING", f"{TOKEN_PARAM}={token}&subject=competition")
     monkeypatch.delenv(SECRET_ENV, raising=False)
-    nb = _run_notebook(DASHBOARDS / "subjects.ipynb", tmp_path)
+    nb = run_app_notebook(DASHBOARDS / "subjects.ipynb", tmp_path)
     report = json.loads(nb.cells[-1].outputs[0]["text"])
     assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}
     assert "Traceback" not in json.dumps(nb.cells[1].outputs)
