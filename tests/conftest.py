@@ -22,13 +22,20 @@ EXTERNAL_DATA = PROJECT_ROOT.parent / "shared" / "data" / "external"
 # Small data in short-lived JVMs: most of a test build's CPU went to the JIT's optimising (C2)
 # compiler (1 min 43 s of 117 s CPU for the tiny build); C1 alone builds it about 20% faster. The
 # serial collector spends less CPU than G1's concurrent threads on a 2 GB heap (the tiny build:
-# 57 s of JVM CPU instead of 62 s); the suite's two workers keep both cores busy.
+# 57 s of JVM CPU instead of 62 s); the suite's two workers keep both cores busy. A worker's one
+# session runs the same query shapes again and again (every export, every subject run on tiny):
+# Spark compiles each generated class once and keeps the last 100 by default, so most were
+# compiled again; with room for 5,000 the export and transaction tests took 101 s instead of 161.
 TEST_SPARK = SparkSettings(
     master="local[2]",
     driver_memory="2g",
     shuffle_partitions=4,
     java_options="-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m -XX:+UseSerialGC",
-    conf={"spark.ui.enabled": False, "spark.sql.adaptive.coalescePartitions.enabled": True},
+    conf={
+        "spark.ui.enabled": False,
+        "spark.sql.adaptive.coalescePartitions.enabled": True,
+        "spark.sql.codegen.cache.maxEntries": 5000,
+    },
 )
 # Developer speed-up only (CI never sets it): a folder where the first run keeps its built `tiny`
 # data/ and later runs copy it instead of generating and building again. Delete the folder after
