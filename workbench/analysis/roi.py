@@ -744,7 +744,7 @@ def channel_roi(
         annual_discount_rate=annual_discount_rate,
         by=keys,
     )
-    log.info("channel ROI for %d group(s) over %d months", len(summary), horizon)
+    log.debug("channel ROI for %d group(s) over %d months", len(summary), horizon)
     return ChannelRoi(
         curves=curves,
         costs=cost,
