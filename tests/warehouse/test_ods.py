@@ -58,8 +58,8 @@ def known(spark, ids=(1,), month="2026-01"):
     return spark.createDataFrame([(i, month) for i in ids], "subscriber_id bigint, month string")
 
 
-def reasons(spark, rows, subscribers=(1,)):
-    labelled = usage_df(spark, rows).transform(label_rows(USAGE, known(spark, subscribers)))
+def reasons(spark, rows, subscribers=(1,), month="2026-01"):
+    labelled = usage_df(spark, rows).transform(label_rows(USAGE, known(spark, subscribers, month)))
     return {r["record_id"]: r["_reason"] for r in labelled.collect()}
 
 
@@ -95,6 +95,63 @@ def test_bad_timestamp(spark):
         ],
     )
     assert got == {"U1": "bad_timestamp", "U2": "bad_timestamp", "U3": None}
+
+
+# Text at the edges of the layout: another separator, a missing digit, fractions, zones, spaces,
+# impossible days and times, full-width digits, year 0 and 9999.
+TRICKY_TIMES = [
+    "2026-01-05 10:00:00", "2024-02-29 23:59:59", "2026-02-29 00:00:00", "2026-02-30 10:00:00",
+    "2026-01-05 24:00:00", "2026-01-05 23:60:00", "2026-01-05 23:59:60", "2026-13-01 00:00:00",
+    "2026-00-10 00:00:00", "2026-01-00 00:00:00", "2026-1-05 10:00:00", "2026-01-05T10:00:00",
+    "2026-01-05", " 2026-01-05 10:00:0", "2026-01-05 10:00:00 ", "2026-01-05 10:00:00.5",
+    "2026-01-05 10:00:00Z", "2026-01-05 10:00:00+08:00", "2026/01/05 10:00:00", "not a time",
+    "", "\uff12\uff10\uff12\uff16-01-05 10:00:00", "0000-01-01 00:00:00", "9999-12-31 23:59:59",
+    "99999-01-01 00:00:00", None,
+]  # fmt: skip
+TRICKY_DATES = [
+    "2026-01-05", "2024-02-29", "2026-02-29", "2026-02-30", "2026-13-01", "2026-00-01",
+    "2026-01-32", "2026-1-5", "20260105", "2026-01-05 00:00:00", " 2026-01-05", "2026-01-05 ",
+    "", "0000-01-01", "9999-12-31", None,
+]  # fmt: skip
+
+
+def test_times_parse_exactly_as_the_declared_formats_parse_them(spark):
+    """The validation's fast parse (a shape check and a cast) accepts and reads every text as
+    Spark's own parser of TIMESTAMP_FORMAT and DATE_FORMAT does, edge cases included."""
+    from workbench.catalog.ods import DATE_FORMAT, TIMESTAMP_FORMAT
+    from workbench.warehouse.ods import _parse
+
+    for column, texts, reference in (
+        ("started_at", TRICKY_TIMES, F.try_to_timestamp("started_at", F.lit(TIMESTAMP_FORMAT))),
+        ("contact_date", TRICKY_DATES, F.try_to_date("contact_date", DATE_FORMAT)),
+    ):
+        df = spark.createDataFrame([(t,) for t in texts], f"{column} string")
+        rows = df.select(
+            column,
+            reference.cast("string").alias("reference"),  # as text: Python has no year 0
+            _parse(column).cast("string").alias("parsed"),
+        ).collect()
+        assert len(rows) == len(texts)
+        assert [(r[column], r["parsed"]) for r in rows] == [
+            (r[column], r["reference"]) for r in rows
+        ]
+        accepted = {r[column] for r in rows if r["parsed"] is not None}
+        assert accepted == (
+            {"2026-01-05 10:00:00", "2024-02-29 23:59:59", "0000-01-01 00:00:00",
+             "9999-12-31 23:59:59"}
+            if column == "started_at"
+            else {"2026-01-05", "2024-02-29", "0000-01-01", "9999-12-31"}
+        )  # fmt: skip
+
+
+def test_future_date_across_a_year_end(spark):
+    rows = [
+        usage_row("U1", started_at="2027-01-01 00:00:00", month="2026-12"),
+        usage_row("U2", started_at="2026-12-31 23:59:59", month="2026-12", row=1),
+        usage_row("U3", started_at="2025-12-31 23:59:59", month="2026-12", row=2),
+    ]
+    got = reasons(spark, rows, month="2026-12")
+    assert got == {"U1": "future_date", "U2": None, "U3": None}
 
 
 def test_future_date_is_after_the_partition_month(spark):
