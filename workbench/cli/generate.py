@@ -15,7 +15,7 @@ log = logging.getLogger("workbench")
 
 def generate(
     profile: Annotated[
-        str, typer.Option("--profile", "-p", help="Scale profile: tiny, demo or bench.")
+        str, typer.Option("--profile", "-p", help="Scale profile from pipelines/config.yml.")
     ] = "tiny",
     seed: Annotated[
         int | None, typer.Option("--seed", help="Random seed (default: generator.seed).")
