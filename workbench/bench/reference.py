@@ -177,8 +177,9 @@ def read_spark_table(warehouse_table_dir: Path, columns: list[str]) -> pd.DataFr
     try:
         # through Arrow, like the reference, so dates and nulls convert the same way
         relation = con.sql(
-            f"SELECT {select} FROM read_parquet('{pattern}', hive_partitioning = true, "
-            "hive_types = {'month': VARCHAR})"
+            f"SELECT {select} FROM read_parquet($pattern, hive_partitioning = true, "
+            "hive_types = {'month': VARCHAR})",
+            params={"pattern": pattern},  # a bound value: any path, quotes included
         )
         return _as_table(relation.arrow()).to_pandas()
     finally:
