@@ -37,20 +37,28 @@ def part_of(path: Path, package: Path = PACKAGE) -> str:
     return relative.parts[0] if len(relative.parts) > 1 else relative.stem
 
 
-def imported_parts(path: Path) -> set[tuple[str, int]]:
-    """The parts of the package a file imports, with the line of each import."""
-    found = set()
+def imported_modules(path: Path) -> list[tuple[str, int]]:
+    """Every absolute import of a file as ``(module, line)``; ``from package import name``
+    also gives ``package.name`` (the name may be a module)."""
+    found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            modules = [node.module]
-            if node.module == "workbench":
-                modules = [f"workbench.{alias.name}" for alias in node.names]
+            modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
         elif isinstance(node, ast.Import):
             modules = [alias.name for alias in node.names]
         else:
             continue
-        found |= {(m.split(".")[1], node.lineno) for m in modules if m.startswith("workbench.")}
+        found += [(module, node.lineno) for module in modules]
     return found
+
+
+def imported_parts(path: Path) -> set[tuple[str, int]]:
+    """The parts of the package a file imports, with the line of each import."""
+    return {
+        (module.split(".")[1], line)
+        for module, line in imported_modules(path)
+        if module.startswith("workbench.")
+    }
 
 
 def upward_imports(package: Path = PACKAGE) -> list[str]:
@@ -87,19 +95,14 @@ def borrowed_test_imports(tests: Path = PROJECT_ROOT / "tests") -> list[str]:
     """Every import of one test module from another (``tests/a/test_x.py`` importing
     ``tests.b.test_y``): shared helpers belong in a conftest or a helpers module, where a change
     to one test file cannot break another's."""
-    wrong = []
-    for path in sorted(tests.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                modules = [node.module]
-            elif isinstance(node, ast.Import):
-                modules = [alias.name for alias in node.names]
-            else:
-                continue
-            for module in modules:
-                if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_"):
-                    wrong.append(f"{path.relative_to(tests.parent)}:{node.lineno} {module}")
-    return wrong
+    return sorted(
+        {
+            f"{path.relative_to(tests.parent)}:{line} {module}"
+            for path in tests.rglob("*.py")
+            for module, line in imported_modules(path)
+            if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
+        }
+    )
 
 
 def test_no_test_module_imports_another():
