@@ -11,6 +11,7 @@ from pyspark.sql import types as T
 
 from workbench.catalog import get_table
 from workbench.catalog.ods import ODS_TABLES
+from workbench.warehouse import ods
 from workbench.warehouse.ods import (
     RawSchemaError,
     accepted_rows,
@@ -199,7 +200,14 @@ def test_unknown_subscriber_is_checked_within_the_month(spark):
     assert got == {"U1": "unknown_subscriber", "U2": None, "U3": "unknown_subscriber"}
 
 
-def test_duplicate_keeps_the_first_by_file_and_row(spark):
+# Both plans of the duplicate search: broadcast of the repeated keys, and the window over every
+# key once there are more repeated keys than the limit.
+BOTH_DUPLICATE_PLANS = pytest.mark.parametrize("broadcast_limit", [1_000_000, 0])
+
+
+@BOTH_DUPLICATE_PLANS
+def test_duplicate_keeps_the_first_by_file_and_row(spark, monkeypatch, broadcast_limit):
+    monkeypatch.setattr(ods, "BROADCAST_DUPLICATE_KEYS", broadcast_limit)
     rows = [
         usage_row("U1", file="usage/month=2026-01/b.parquet", row=0, duration=2),
         usage_row("U1", file="usage/month=2026-01/a.parquet", row=5, duration=1),
@@ -225,15 +233,28 @@ def test_duplicate_across_months_is_not_a_duplicate(spark):
     assert got == {"2026-01": "unknown_subscriber", "2026-02": None}
 
 
-def test_first_reason_wins_and_a_rejected_row_does_not_make_a_duplicate(spark):
+@BOTH_DUPLICATE_PLANS
+def test_first_reason_wins_and_a_rejected_row_does_not_make_a_duplicate(
+    spark, monkeypatch, broadcast_limit
+):
+    monkeypatch.setattr(ods, "BROADCAST_DUPLICATE_KEYS", broadcast_limit)
     rows = [
         usage_row("U1", subscriber_id=None, started_at="bad", duration=-1, row=0),
         usage_row("U1", started_at="bad", duration=-1, row=1),
-        usage_row("U1", row=2),
+        usage_row("U1", subscriber_id=7, row=2),  # not a subscriber of the month
+        usage_row("U1", row=3),
+        usage_row("U1", row=4),
     ]
     labelled = usage_df(spark, rows).transform(label_rows(USAGE, known(spark)))
     got = {r["_source_row"]: r["_reason"] for r in labelled.collect()}
-    assert got == {0: "missing_key", 1: "bad_timestamp", 2: None}
+    # the first accepted copy stays, whatever was rejected before it
+    assert got == {
+        0: "missing_key",
+        1: "bad_timestamp",
+        2: "unknown_subscriber",
+        3: None,
+        4: "duplicate",
+    }
 
 
 def test_quarantine_rows_carry_source_and_json(spark):
