@@ -9,8 +9,9 @@ CREATE OR REPLACE MACRO month_index(m) AS
     CAST(substr(m, 1, 4) AS INTEGER) * 12 + CAST(substr(m, 6, 2) AS INTEGER);
 CREATE OR REPLACE MACRO date_index(d) AS year(d) * 12 + month(d);
 CREATE OR REPLACE MACRO ratio(a, b) AS CASE WHEN b <> 0 THEN a / b END;
--- Spark's exact_sum: each double rounded to 9 decimals, summed exactly, back to double
-CREATE OR REPLACE MACRO exact_sum(x) AS CAST(sum(CAST(x AS DECIMAL(38, 9))) AS DOUBLE);
+-- Spark's exact_sum: each double rounded to whole billionths (half to even), summed as integers
+CREATE OR REPLACE MACRO exact_sum(x) AS
+    CAST(sum(CAST(round_even(x * 1e9, 0) AS BIGINT)) AS DOUBLE) / 1e9;
 CREATE OR REPLACE MACRO share(a, b) AS
     CASE WHEN b <> 0 THEN least(greatest(a / b, 0.0), 1.0) END;
 

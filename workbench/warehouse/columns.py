@@ -70,10 +70,27 @@ def month_of(date_col: Column) -> Column:
     return F.date_format(date_col, "yyyy-MM")
 
 
+#: An exact sum counts in units of 10**-EXACT_SUM_DECIMALS (billionths of a yuan, a minute, ...).
+EXACT_SUM_DECIMALS = 9
+
+
 def exact_sum(column: Column | str) -> Column:
-    """Sum of a double column that does not depend on row order: summed as a decimal (exact),
-    so a rebuild gives bit-identical results whatever the partitioning."""
-    return F.sum(_col(column).cast("decimal(38,9)")).cast("double")
+    """Sum of a double column that does not depend on row order, so a rebuild gives bit-identical
+    results whatever the partitioning: each value is rounded to a whole number of billionths
+    (half to even), those integers are summed exactly, and the total is divided back.
+
+    Why not a cast to ``decimal(38,9)`` and a decimal sum (the same exact sum): Spark casts each
+    double to a decimal through its decimal text, and on the demo operator those casts took more
+    time than the rest of the usage summaries (daily 14.7 s instead of 10.2, monthly 13.0 s
+    instead of 5.9, with equal results). Ties go to even where the decimal cast went up, so a
+    value halfway between two billionths may count one lower than it did before 2026-12-04 (one
+    sum in the whole tiny warehouse moved, in its 9th decimal). A value must stay under 9.2e9
+    (a long of billionths); the total is a ``decimal(38,0)``, so it may grow far past that.
+    ``bench/sql`` sums the same way in DuckDB.
+    """
+    scale = F.lit(float(10**EXACT_SUM_DECIMALS))
+    units = F.rint(_col(column) * scale).cast("long").cast("decimal(38,0)")
+    return F.sum(units).cast("double") / scale
 
 
 def exact_avg(column: Column | str) -> Column:
