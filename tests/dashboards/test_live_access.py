@@ -195,8 +195,10 @@ def test_regions_narrowed_in_the_configuration_apply_on_the_next_action(own_conf
 
 # --------------------------------------------------------------------------- in a browser
 
-#: how long the browser test's link lives: the page opens on a preheated kernel in seconds
-LINK_LIFETIME_S = 30
+#: how long the browser test's link lives: the page opens on a preheated kernel in a second or
+#: two, so the short lifetime is tried first (the test then waits that long for the expiry); the
+#: long one only if the page took longer to open than the short one lasted (a busy machine)
+LINK_LIFETIMES_S = (8, 30)
 
 
 @pytest.fixture(scope="module")
@@ -298,14 +300,18 @@ def test_in_a_browser_a_removed_user_is_denied_on_the_next_click_and_nothing_is_
 
 
 def test_in_a_browser_an_expired_link_is_denied_on_the_next_action(live_server, live_config, page):
-    wait_preheated(live_server)
     settings = access.settings_now(live_config)
-    expires = time.time() + LINK_LIFETIME_S
-    token = access.issue_token(
-        "gz_manager", settings, now=expires - settings.dashboards.link_ttl_hours * 3600
-    )
-    _open(page, live_server, token)
-    assert "access denied" not in page.locator(".wb-app").inner_text(), "opened after expiry"
+    for lifetime in LINK_LIFETIMES_S:
+        wait_preheated(live_server)
+        expires = time.time() + lifetime
+        token = access.issue_token(
+            "gz_manager", settings, now=expires - settings.dashboards.link_ttl_hours * 3600
+        )
+        _open(page, live_server, token)
+        if "access denied" not in page.locator(".wb-app").inner_text():
+            break
+    else:
+        pytest.fail(f"the page took longer to open than the link's {lifetime} s")
     options = page.locator(".wb-segment select option").all_inner_texts()
     time.sleep(max(0.0, expires + 1.5 - time.time()))
     choose(page, "segment", options[1])
