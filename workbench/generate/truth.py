@@ -189,8 +189,8 @@ def _affinities(life: DataFrame, month_idx: int) -> dict[str, Any]:
 def _line_revenue(bills: DataFrame, recharges: DataFrame) -> DataFrame:
     """Each line's revenue in each month as the warehouse counts it (``dws_subscriber_month``'s
     ``revenue_cny``): a postpaid line's bill, a prepaid line's top-ups (a line has one or the
-    other), from the clean extracts before any dirty row is added. Sums are exact (decimal), so
-    the manifest is the same whatever the partitioning."""
+    other), from the clean extracts before any dirty row is added. Sums are exact
+    (:func:`exact_sum`), so the manifest is the same whatever the partitioning."""
     from pyspark.sql import functions as F
 
     from workbench.warehouse.columns import exact_sum
