@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PROFILE ?= demo
 
-.PHONY: demo test bench truth setup jvm-archive check-prereqs test-packages lint clean
+.PHONY: demo test bench truth setup jvm-archive check-prereqs browser-packages lint clean
 
 demo: $(STAMP) jvm-archive
 	$(VENV)/bin/workbench demo --profile $(PROFILE)
@@ -15,11 +15,12 @@ demo: $(STAMP) jvm-archive
 # Two pytest-xdist workers, a test file each at a time: much of the suite waits (JVM and kernel
 # starts, browsers, subprocesses), and two workers fill those waits on a 2-core machine.
 TEST_WORKERS ?= 2
-test: $(STAMP) test-packages jvm-archive
+test: $(STAMP) browser-packages jvm-archive
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # The benchmark pack (README, Scale and benchmarks): prints the table, writes bench/RESULTS.md.
-bench: $(STAMP) jvm-archive
+# Its dashboard timings and load test drive the same Chromium as the browser tests.
+bench: $(STAMP) browser-packages jvm-archive
 	$(VENV)/bin/workbench bench $(BENCH_ARGS)
 
 # The truth table on the truth profile (README, Truth), in a project of its own under truth/:
@@ -56,17 +57,18 @@ check-prereqs:
 	  [ -n "$$major" ] && [ "$$major" -ge 17 ] \
 	  || { echo "error: Java 17 or newer is required by Spark (found: $$(java -version 2>&1 | head -1))." >&2; exit 1; }
 
-# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright), with a CJK
-# font so the apps' Chinese labels render in their screenshots: installed from apt when missing,
-# so that `make test` alone sets a fresh machine up.
-TEST_PACKAGES := $(if $(wildcard /usr/bin/chromium),,chromium) \
+# The browser tests and the benchmark's dashboard steps drive Debian's Chromium (never a browser
+# downloaded by Playwright), with a CJK font so the apps' Chinese labels render in their
+# screenshots: installed from apt when missing, so that `make test` or `make bench` alone sets a
+# fresh machine up.
+BROWSER_PACKAGES := $(if $(wildcard /usr/bin/chromium),,chromium) \
                  $(if $(shell fc-list :lang=zh 2>/dev/null),,fonts-wqy-microhei)
-test-packages:
-	@pkgs="$(strip $(TEST_PACKAGES))"; [ -z "$$pkgs" ] && exit 0; \
+browser-packages:
+	@pkgs="$(strip $(BROWSER_PACKAGES))"; [ -z "$$pkgs" ] && exit 0; \
 	  command -v apt-get >/dev/null 2>&1 \
-	    || { echo "error: the browser tests need $$pkgs (Debian's /usr/bin/chromium); install them." >&2; exit 1; }; \
+	    || { echo "error: the browser tests and the benchmark need $$pkgs (Debian's /usr/bin/chromium); install them." >&2; exit 1; }; \
 	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
-	  echo "installing $$pkgs from apt for the browser tests"; \
+	  echo "installing $$pkgs from apt for the browser tests and the benchmark"; \
 	  $$sudo apt-get update -qq \
 	  && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null
 

@@ -145,7 +145,7 @@ def browser():
     from workbench.dashboards.timing import CHROMIUM, CHROMIUM_ARGS
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make test-packages` (Debian's chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser-packages` (Debian's chromium)")
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
         yield instance
