@@ -14,7 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from workbench import cli
-from workbench.bench.measure import PeakMemory, rss_bytes, wait_until_quiet
+from workbench.bench.measure import PeakMemory, mib, rss_bytes, wait_until_quiet
 from workbench.bench.pack import BenchOptions, Worker, run_pack
 from workbench.bench.reference import (
     REFERENCE_TABLES,
@@ -166,6 +166,12 @@ def test_bench_pack_smoke_through_the_cli(tmp_path):
         pq.ParquetFile(f).metadata.num_rows for f in (bench / "data" / "raw").rglob("*.parquet")
     )
     assert f"({raw_rows:,} raw rows" in text
+    # disk used: the raw extracts' bytes, summed here independently (the generator wrote them all
+    # before the build, and nothing after it writes there)
+    raw_bytes = sum(f.stat().st_size for f in (bench / "data" / "raw").rglob("*") if f.is_file())
+    assert f"| disk used (x1) | raw {mib(raw_bytes)}, warehouse " in text
+    assert "| usage rows per second per core (x1) |" in text
+    assert "| rows written per second per core (x1) |" in text
     for name in REFERENCE_TABLES:
         assert f"| {name} equal (x1) | equal |" in text
     assert "| identical rules | identical |" in text

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -161,6 +162,11 @@ def _java_version() -> str:
 
 def mib(n_bytes: int) -> str:
     return f"{n_bytes / 2**20:,.0f} MiB"
+
+
+def tree_bytes(root: Path) -> int:
+    """Bytes of every file under ``root`` (0 when it does not exist): the disk a step left."""
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) if root.exists() else 0
 
 
 def per_second(rows: int, seconds: float) -> float:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.bench.measure import machine, mib, timed, wait_until_quiet
+from workbench.bench.measure import machine, mib, timed, tree_bytes, wait_until_quiet
 from workbench.bench.project import make_bench_project, scaled
 from workbench.bench.reference import (
     REFERENCE_TABLES,
@@ -353,11 +353,12 @@ def _ladder(settings, options, workdir, work, results, step, checkpoint) -> list
         gen = work("generate", project, "--profile", name)
         step(f"{label}: build")
         build = work("build", project)
+        disk = {"raw": tree_bytes(project.raw_dir), "warehouse": tree_bytes(project.warehouse_dir)}
         step(f"{label}: scan floor")
         scan = work("scan", project)
         step(f"{label}: DuckDB reference")
         compare = _reference(project, build["months"])
-        figures[label] = {"generate": gen, "build": build, "scan": scan, **compare}
+        figures[label] = {"generate": gen, "build": build, "scan": scan, "disk": disk, **compare}
         results.figures["scales"] = figures
         results.rows = []
         _ladder_rows(results, options)
@@ -396,8 +397,10 @@ def _ladder_rows(results: BenchResults, options: BenchOptions) -> None:
     scales = results.figures["scales"]
     labels = list(scales)
     first = labels[0]
+    # local[*] runs every task on this machine's cores; per core, sizes and machines compare
+    cores = int(results.machine["cores"])
     for label, f in scales.items():
-        gen, build, scan = f["generate"], f["build"], f["scan"]
+        gen = f["generate"]
         results.add(
             "generation",
             f"usage rows per second ({label})",
@@ -405,14 +408,37 @@ def _ladder_rows(results: BenchResults, options: BenchOptions) -> None:
             f"{gen['usage_rows']:,} usage rows ({gen['subscribers']:,} lines x "
             f"{len(gen['months'])} months) in {_s(gen['seconds'])}",
         )
+        results.add(
+            "generation",
+            f"usage rows per second per core ({label})",
+            f"{gen['usage_rows_per_second'] / cores:,.0f}",
+            f"the row above over {cores} cores (the whole generation, every extract included)",
+        )
     for label, f in scales.items():
-        build, scan = f["build"], f["scan"]
+        build = f["build"]
         results.add(
             "build",
             f"warehouse build ({label})",
             _s(build["seconds"]),
             f"{build['rows_written']:,} rows written, run {build['run_id']}",
         )
+        results.add(
+            "build",
+            f"rows written per second per core ({label})",
+            f"{_ratio(build['rows_written'], build['seconds']) / cores:,.0f}",
+            f"{build['rows_written']:,} rows / {_s(build['seconds'])} / {cores} cores",
+        )
+    for label, f in scales.items():
+        disk = f["disk"]
+        results.add(
+            "disk",
+            f"disk used ({label})",
+            f"raw {mib(disk['raw'])}, warehouse {mib(disk['warehouse'])}",
+            "every file under the raw extracts' and the warehouse's folders after the build "
+            "(the warehouse's quarantine and ledger included)",
+        )
+    for label, f in scales.items():
+        build, scan = f["build"], f["scan"]
         ratio = _ratio(build["seconds"], scan["seconds"])
         results.add(
             "scan floor",
