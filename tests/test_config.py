@@ -61,6 +61,14 @@ def test_environment_overrides_nested_keys_and_spark_conf():
         (lambda c: c["profiles"]["tiny"].update(months="2026-13..2026-14"), "profiles.tiny.months"),
         (lambda c: c["profiles"]["tiny"].update(subscribers=-5), "profiles.tiny.subscribers"),
         (lambda c: c["paths"].update(rawdata="x"), "paths.rawdata"),
+        (
+            lambda c: c["profiles"]["tiny"].update(campaign={"control_share": 1.5}),
+            "profiles.tiny.campaign.control_share",
+        ),
+        (
+            lambda c: c["profiles"]["tiny"].update(campaign={"persuadable_share": 0.9}),
+            "profiles.tiny.campaign.persuadable_share",
+        ),
     ],
 )
 def test_bad_value_fails_with_a_message_naming_the_key(tmp_path, mutate, key):
@@ -69,6 +77,27 @@ def test_bad_value_fails_with_a_message_naming_the_key(tmp_path, mutate, key):
         load_settings(path, environ={})
     assert key in str(error.value)
     assert str(path) in str(error.value)
+
+
+def test_a_profile_s_campaign_design_is_what_the_generator_plants():
+    """The demo's campaign is designed to be measured (pipelines/config.yml); a profile
+    without one plants the defaults."""
+    from workbench.generate.operator import planted_params
+    from workbench.generate.params import Params
+
+    settings = load_settings(PROJECT_ROOT / "pipelines" / "config.yml", environ={})
+    demo = settings.profile("demo")
+    planted = planted_params(demo)
+    assert demo.campaign.control_share is not None
+    assert demo.campaign.target_hazard_threshold is not None
+    assert planted.control_share == demo.campaign.control_share
+    assert planted.target_hazard_threshold == demo.campaign.target_hazard_threshold
+    assert planted.events_per_subscriber_month == demo.events_per_subscriber_month
+    tiny = planted_params(settings.profile("tiny"))
+    assert (tiny.control_share, tiny.target_hazard_threshold) == (
+        Params().control_share,
+        Params().target_hazard_threshold,
+    )
 
 
 def test_bad_environment_override_names_the_key(tmp_path):

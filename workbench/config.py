@@ -250,6 +250,9 @@ class DashboardSettings(_Strict):
     secret_file: Path = Path("data/.dashboard_secret")
     pool_size: int = Field(1, ge=0, le=16)
     cull_idle_seconds: int = Field(900, ge=0)
+    # a kernel whose page closed without its shutdown beacon: ended once the page's connection
+    # has stayed away this long (a dropped connection comes back within seconds)
+    page_gone_seconds: int = Field(30, ge=1)
     # most kernels the server holds, the preheated pool included; none: from the memory
     max_kernels: int | None = Field(None, ge=1)
 
@@ -263,10 +266,24 @@ class DashboardSettings(_Strict):
         return max(1, int(0.6 * memory_bytes / (KERNEL_MB * 2**20)))
 
 
+class CampaignDesign(_Strict):
+    """The planted retention campaign's design on a profile: who is targeted, how many are held
+    out (defaults: :class:`workbench.generate.params.Params`). Its uplift on churn can be told
+    from zero only when enough lines churn in both groups (``workbench truth`` says how many)."""
+
+    target_hazard_threshold: float | None = Field(None, gt=0, lt=1)
+    control_share: float | None = Field(None, gt=0, lt=1)
+
+    def overrides(self) -> dict[str, float]:
+        """The fields set, as :class:`~workbench.generate.params.Params` keyword arguments."""
+        return self.model_dump(exclude_none=True)
+
+
 class ProfileSettings(_Strict):
     subscribers: int = Field(gt=0)
     months: str
     events_per_subscriber_month: int = Field(40, gt=0, le=10_000)
+    campaign: CampaignDesign = Field(default_factory=CampaignDesign)
 
     @field_validator("months")
     @classmethod

@@ -28,7 +28,7 @@ from workbench.warehouse.storage import rows_by_month
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from workbench.config import Settings
+    from workbench.config import ProfileSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,15 @@ def lifecycle_frame(spark: SparkSession, scenario: Scenario, partitions: int) ->
 
     ids = spark.range(1, scenario.subscribers + 1, 1, numPartitions=partitions)
     return ids.mapInPandas(simulate, LIFECYCLE_DDL)
+
+
+def planted_params(profile: ProfileSettings) -> Params:
+    """The planted parameters of a profile: the defaults, with the profile's usage volume and
+    campaign design."""
+    return Params(
+        events_per_subscriber_month=profile.events_per_subscriber_month,
+        **profile.campaign.overrides(),
+    )
 
 
 def generate_operator(
@@ -85,7 +94,7 @@ def generate_operator(
     if partitions is not None and partitions < 1:
         raise GeneratorError(f"partitions: must be a positive whole number, not {partitions}")
     out = Path(out) if out is not None else settings.raw_dir
-    params = Params(events_per_subscriber_month=prof.events_per_subscriber_month)
+    params = planted_params(prof)
     timeline = Timeline.for_range(month_range, params.window_months)
     scenario = Scenario(seed, prof.subscribers, timeline, params)
     n_parts = partitions or max(
