@@ -210,9 +210,20 @@ def _still_running(processes: list, timeout: float) -> list:
     return alive
 
 
+#: the test server's ``dashboards.page_gone_seconds``: ample for a closing page's beacon on two
+#: busy cores (it ends the kernel within a second), short for the test that waits it out
+PAGE_GONE_SECONDS = 10
+
+
 @pytest.fixture(scope="session")
 def dashboard_server(dashboard_project, tmp_path_factory) -> Iterator[Server]:
     """``workbench serve`` on 127.0.0.1 and a free port, against the dashboard project."""
+    import yaml
+
+    config = dashboard_project.root / "pipelines" / "config.yml"
+    tree = yaml.safe_load(config.read_text())
+    tree["dashboards"]["page_gone_seconds"] = PAGE_GONE_SECONDS
+    config.write_text(yaml.safe_dump(tree, sort_keys=False, allow_unicode=True))
     log_file = tmp_path_factory.mktemp("serve") / "serve.log"
     server = start_server(dashboard_project, log_file)
     yield server

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from tests.conftest import make_project
 from tests.dashboards.conftest import (
     DASHBOARDS,
+    PAGE_GONE_SECONDS,
     run_app_notebook,
     screenshot,
     start_server,
@@ -27,6 +28,7 @@ from workbench.cli import _register, app
 from workbench.config import load_settings
 from workbench.dashboards import access
 from workbench.dashboards.voila import voila_command
+from workbench.dashboards.voila_server import PAGE_GONE
 
 
 def test_voila_command_preheats_culls_and_binds_localhost():
@@ -206,7 +208,36 @@ def test_a_closed_page_ends_its_kernel_not_the_idle_cull(dashboard_server, page,
         time.sleep(0.5)
     assert not _kernel_of(server, kernel_id), "the closed page's kernel still runs after 60 s"
     assert _kernel_of(server, other_id), "the open page's kernel was shut down"
-    assert f"403 POST /voila/api/shutdown/{kernel_id}" not in dashboard_server.log_file.read_text()
+    log = dashboard_server.log_file.read_text()
+    assert f"403 POST /voila/api/shutdown/{kernel_id}" not in log
+    assert f"{PAGE_GONE} {kernel_id}" not in log, "ended as a gone page, not by its beacon"
+
+
+def test_a_page_gone_without_its_beacon_ends_its_kernel_once_the_grace_is_over(
+    dashboard_server, page, open_app
+):
+    """A tab that dies without running its beforeunload handler (a browser killed, a beacon
+    lost on a loaded server) sends no shutdown beacon; its websocket closes, and the server ends
+    the kernel once ``dashboards.page_gone_seconds`` pass, while a page open all that time keeps
+    its kernel (the idle cull alone would have taken 15 minutes)."""
+    server = psutil.Process(dashboard_server.process.pid)
+    open_app(page, "channel_whatif", "ceo")
+    kernel_id = page.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    )
+    other = page.context.new_page()
+    open_app(other, "cross_sell", "ceo")
+    other_id = other.evaluate(
+        "() => JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+    )
+
+    page.close(run_before_unload=False)  # no beforeunload: no beacon
+    deadline = time.monotonic() + PAGE_GONE_SECONDS + 60
+    while _kernel_of(server, kernel_id) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _kernel_of(server, kernel_id), "the gone page's kernel still runs"
+    assert f"{PAGE_GONE} {kernel_id}" in dashboard_server.log_file.read_text()
+    assert _kernel_of(server, other_id), "the open page's kernel was shut down"
 
 
 def test_the_root_url_is_a_portal_for_the_signed_in_user_and_no_file_list(dashboard_server, page):
