@@ -393,89 +393,108 @@ def _reference(project: Settings, months: list[str]) -> dict[str, Any]:
     return {"duckdb_seconds": reference.seconds, "compare": checks}
 
 
-def _ladder_rows(results: BenchResults, options: BenchOptions) -> None:
-    scales = results.figures["scales"]
-    labels = list(scales)
-    first = labels[0]
-    # local[*] runs every task on this machine's cores; per core, sizes and machines compare
-    cores = int(results.machine["cores"])
-    for label, f in scales.items():
-        gen = f["generate"]
-        results.add(
+#: the sections a generated and built project's rows fall in, in the table's order
+RUN_SECTIONS = ("generation", "build", "disk", "scan floor", "DuckDB reference")
+
+
+def _run_rows(label: str, f: dict[str, Any], cores: int) -> list[Row]:
+    """The rows of one generated and built project (a ladder size or the demo): generation and
+    build speed, per core too (local[*] runs every task on this machine's cores; per core,
+    sizes and machines compare), and what its figures hold of disk, scan floor and DuckDB."""
+    gen, build = f["generate"], f["build"]
+    rows = [
+        Row(
             "generation",
             f"usage rows per second ({label})",
             f"{gen['usage_rows_per_second']:,.0f}",
             f"{gen['usage_rows']:,} usage rows ({gen['subscribers']:,} lines x "
             f"{len(gen['months'])} months) in {_s(gen['seconds'])}",
-        )
-        results.add(
+        ),
+        Row(
             "generation",
             f"usage rows per second per core ({label})",
             f"{gen['usage_rows_per_second'] / cores:,.0f}",
             f"the row above over {cores} cores (the whole generation, every extract included)",
-        )
-    for label, f in scales.items():
-        build = f["build"]
-        results.add(
+        ),
+        Row(
             "build",
             f"warehouse build ({label})",
             _s(build["seconds"]),
             f"{build['rows_written']:,} rows written, run {build['run_id']}",
-        )
-        results.add(
+        ),
+        Row(
             "build",
             f"rows written per second per core ({label})",
             f"{_ratio(build['rows_written'], build['seconds']) / cores:,.0f}",
             f"{build['rows_written']:,} rows / {_s(build['seconds'])} / {cores} cores",
+        ),
+    ]
+    if "disk" in f:
+        rows.append(
+            Row(
+                "disk",
+                f"disk used ({label})",
+                f"raw {mib(f['disk']['raw'])}, warehouse {mib(f['disk']['warehouse'])}",
+                "every file under the raw extracts' and the warehouse's folders after the build "
+                "(the warehouse's quarantine and ledger included)",
+            )
         )
-    for label, f in scales.items():
-        disk = f["disk"]
-        results.add(
-            "disk",
-            f"disk used ({label})",
-            f"raw {mib(disk['raw'])}, warehouse {mib(disk['warehouse'])}",
-            "every file under the raw extracts' and the warehouse's folders after the build "
-            "(the warehouse's quarantine and ledger included)",
-        )
-    for label, f in scales.items():
-        build, scan = f["build"], f["scan"]
+    if "scan" in f:
+        scan = f["scan"]
         ratio = _ratio(build["seconds"], scan["seconds"])
-        results.add(
-            "scan floor",
-            f"build / scan floor ({label})",
-            f"{ratio:.1f}x",
-            f"build {_s(build['seconds'])} / scan {_s(scan['seconds'])} "
-            f"({scan['rows']:,} raw rows, {scan['columns']} columns of {scan['extracts']} "
-            "extracts, format noop)",
-            _verdict(ratio, TARGETS["scan"]),
+        rows.append(
+            Row(
+                "scan floor",
+                f"build / scan floor ({label})",
+                f"{ratio:.1f}x",
+                f"build {_s(build['seconds'])} / scan {_s(scan['seconds'])} "
+                f"({scan['rows']:,} raw rows, {scan['columns']} columns of {scan['extracts']} "
+                "extracts, format noop)",
+                _verdict(ratio, TARGETS["scan"]),
+            )
         )
-    for label, f in scales.items():
-        build = f["build"]
+    if "duckdb_seconds" in f:
         ratio = _ratio(build["seconds"], f["duckdb_seconds"])
-        results.add(
-            "DuckDB reference",
-            f"build / DuckDB ({label})",
-            f"{ratio:.1f}x",
-            f"Spark build {_s(build['seconds'])} (every table) / DuckDB "
-            f"{_s(f['duckdb_seconds'])} (ODS + DWS subscriber-month + KPI cube)",
-            _verdict(ratio, TARGETS["duckdb"]),
-        )
-        for check in f["compare"]:
-            detail = (
-                f"{check['rows']:,} rows x {check['columns']} columns, "
-                f"{check['values']:,} values compared"
-            )
-            if check["within_rounding"]:
-                detail += f" ({check['within_rounding']} one 6th-decimal rounding step apart)"
-            if check["problems"]:
-                detail += "; " + "; ".join(check["problems"][:3])
-            results.add(
+        rows.append(
+            Row(
                 "DuckDB reference",
-                f"{check['table']} equal ({label})",
-                "equal" if check["equal"] else "DIFFERENT",
-                detail,
-                "keys and counts exact, doubles 1e-9 relative",
+                f"build / DuckDB ({label})",
+                f"{ratio:.1f}x",
+                f"Spark build {_s(build['seconds'])} (every table) / DuckDB "
+                f"{_s(f['duckdb_seconds'])} (ODS + DWS subscriber-month + KPI cube)",
+                _verdict(ratio, TARGETS["duckdb"]),
             )
+        )
+        rows += [_comparison_row(label, check) for check in f["compare"]]
+    return rows
+
+
+def _comparison_row(label: str, check: dict[str, Any]) -> Row:
+    """Whether one reference table DuckDB computed equals Spark's."""
+    detail = (
+        f"{check['rows']:,} rows x {check['columns']} columns, {check['values']:,} values compared"
+    )
+    if check["within_rounding"]:
+        detail += f" ({check['within_rounding']} one 6th-decimal rounding step apart)"
+    if check["problems"]:
+        detail += "; " + "; ".join(check["problems"][:3])
+    return Row(
+        "DuckDB reference",
+        f"{check['table']} equal ({label})",
+        "equal" if check["equal"] else "DIFFERENT",
+        detail,
+        "keys and counts exact, doubles 1e-9 relative",
+    )
+
+
+def _ladder_rows(results: BenchResults, options: BenchOptions) -> None:
+    scales = results.figures["scales"]
+    labels = list(scales)
+    first = labels[0]
+    cores = int(results.machine["cores"])
+    rows = [row for label, f in scales.items() for row in _run_rows(label, f, cores)]
+    # by section, each section's sizes smallest first (the sort is stable)
+    results.rows += sorted(rows, key=lambda row: RUN_SECTIONS.index(row.section))
     t0 = scales[first]["build"]["seconds"]
     m0 = scales[first]["build"]["jvm_peak_bytes"]
     for label in labels[1:]:
@@ -515,18 +534,14 @@ def _demo(settings, options, workdir, work, results, step) -> None:
     gen = work("generate", project, "--profile", "demo")
     step("demo: build")
     build = work("build", project)
-    results.figures["demo"] = {"generate": gen, "build": build}
-    results.add(
-        "generation",
-        "usage rows per second (demo)",
-        f"{gen['usage_rows_per_second']:,.0f}",
-        f"{gen['usage_rows']:,} usage rows in {_s(gen['seconds'])}",
-    )
+    disk = {"raw": tree_bytes(project.raw_dir), "warehouse": tree_bytes(project.warehouse_dir)}
+    results.figures["demo"] = {"generate": gen, "build": build, "disk": disk}
+    results.rows += _run_rows("demo", results.figures["demo"], int(results.machine["cores"]))
     results.add(
         "build",
-        "warehouse build (demo)",
-        _s(build["seconds"]),
-        f"{build['rows_written']:,} rows written; JVM peak {mib(build['jvm_peak_bytes'])}",
+        "peak driver memory (demo)",
+        f"JVM {mib(build['jvm_peak_bytes'])}, Python {mib(build['python_peak_bytes'])}",
+        "RSS sampled every 0.1 s from /proc",
     )
 
 
