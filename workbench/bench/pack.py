@@ -814,7 +814,9 @@ def _served(project: Settings) -> Iterator[tuple[str, int]]:
     config = project.root / DEFAULT_CONFIG
     cmd = [sys.executable, "-m", "workbench.cli", "--config", str(config), "serve"]
     cmd += ["--port", str(port)]
-    with _server(cmd, project.root, project.root / "serve.log", port) as served:
+    # beside the warehouse, not in the project's root: `--load-only` serves the checkout itself
+    log_file = project.warehouse_dir.parent / "serve.log"
+    with _server(cmd, project.root, log_file, port) as served:
         yield served
 
 
