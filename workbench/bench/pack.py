@@ -353,7 +353,7 @@ def _ladder(settings, options, workdir, work, results, step, checkpoint) -> list
         gen = work("generate", project, "--profile", name)
         step(f"{label}: build")
         build = work("build", project)
-        disk = {"raw": tree_bytes(project.raw_dir), "warehouse": tree_bytes(project.warehouse_dir)}
+        disk = _disk_used(project)
         step(f"{label}: scan floor")
         scan = work("scan", project)
         step(f"{label}: DuckDB reference")
@@ -391,6 +391,11 @@ def _reference(project: Settings, months: list[str]) -> dict[str, Any]:
             }
         )
     return {"duckdb_seconds": reference.seconds, "compare": checks}
+
+
+def _disk_used(project: Settings) -> dict[str, int]:
+    """Bytes on disk of a built project's raw extracts and warehouse."""
+    return {"raw": tree_bytes(project.raw_dir), "warehouse": tree_bytes(project.warehouse_dir)}
 
 
 #: the sections a generated and built project's rows fall in, in the table's order
@@ -534,7 +539,7 @@ def _demo(settings, options, workdir, work, results, step) -> None:
     gen = work("generate", project, "--profile", "demo")
     step("demo: build")
     build = work("build", project)
-    disk = {"raw": tree_bytes(project.raw_dir), "warehouse": tree_bytes(project.warehouse_dir)}
+    disk = _disk_used(project)
     results.figures["demo"] = {"generate": gen, "build": build, "disk": disk}
     results.rows += _run_rows("demo", results.figures["demo"], int(results.machine["cores"]))
     results.add(

@@ -76,18 +76,20 @@ def end_kernels_of_gone_pages(manager: Any, grace_seconds: float) -> None:
     has opened since.
 
     Wraps the kernel manager's ``notify_disconnect``, which Jupyter Server's websocket calls as a
-    connection closes (``connections`` in its kernel model counts them).
+    connection closes; the open connections are those its kernel model counts (as for the API's
+    ``GET /api/kernels``).
     """
     from jupyter_core.utils import ensure_async
     from tornado.ioloop import IOLoop
 
     notify_disconnect = manager.notify_disconnect
 
-    def connections(kernel_id: str) -> int | None:
-        return manager._kernel_connections.get(kernel_id)  # what notify_* count
+    def unconnected(kernel_id: str) -> bool:
+        """The kernel still runs and no page is connected to it."""
+        return kernel_id in manager and manager.kernel_model(kernel_id)["connections"] == 0
 
     async def end_if_still_gone(kernel_id: str) -> None:
-        if kernel_id in manager and connections(kernel_id) == 0:
+        if unconnected(kernel_id):
             manager.log.info(
                 "%s %s (its connection closed %s s ago)", PAGE_GONE, kernel_id, grace_seconds
             )
@@ -95,7 +97,7 @@ def end_kernels_of_gone_pages(manager: Any, grace_seconds: float) -> None:
 
     def disconnected(kernel_id: str) -> None:
         notify_disconnect(kernel_id)
-        if connections(kernel_id) == 0:
+        if unconnected(kernel_id):
             IOLoop.current().call_later(grace_seconds, end_if_still_gone, kernel_id)
 
     manager.notify_disconnect = disconnected
