@@ -30,8 +30,9 @@ truth: $(STAMP) jvm-archive
 
 setup: $(STAMP) jvm-archive
 
-# The Spark driver's class archive (workbench/jvm_archive.py): half the CPU of every JVM start.
-# Made once per JDK and PySpark (about 20 s); afterwards this only finds the file.
+# The Spark driver's class archive (workbench/jvm_archive.py): half the CPU of every JVM start;
+# first, with a JDK's javac, the local file system without a chmod process per file written
+# (workbench/local_fs.py). Made once per JDK and PySpark (about 20 s); then this finds the files.
 jvm-archive: $(STAMP)
 	@$(PY) -m workbench.jvm_archive
 

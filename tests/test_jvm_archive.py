@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from workbench import jvm_archive
+from workbench.jdk import java_executable
 from workbench.config import SparkSettings
 from workbench.spark import session_conf
 
@@ -39,7 +40,7 @@ def test_the_running_session_maps_spark_classes_from_the_archive(spark):
 def test_an_archive_a_jvm_cannot_use_costs_nothing_and_says_nothing(tmp_path):
     broken = tmp_path / "broken.jsa"
     broken.write_bytes(b"not an archive" * 100)
-    java = jvm_archive._java()
+    java = java_executable()
     done = subprocess.run(
         [str(java), f"-XX:SharedArchiveFile={broken}", *jvm_archive.QUIET.split(), "-version"],
         capture_output=True,

@@ -17,7 +17,8 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
     for level in (
         "errors months names jsonl log filters formats",
         "config",
-        "catalog spark jvm_archive",
+        "jdk",
+        "catalog spark jvm_archive local_fs",
         "warehouse",
         "generate analysis marts ingest",
         "params viz subjects sql",

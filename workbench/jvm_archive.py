@@ -20,11 +20,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from workbench.jdk import java_executable
+from workbench.local_fs import built_jar, make_jar
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +34,19 @@ log = logging.getLogger(__name__)
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 
 
-def _java() -> Path | None:
-    """The ``java`` executable Spark starts: ``$JAVA_HOME/bin/java``, else the one on PATH."""
-    home = os.environ.get("JAVA_HOME")
-    found = Path(home) / "bin" / "java" if home else None
-    if found is None or not found.is_file():
-        which = shutil.which("java")
-        found = Path(which) if which else None
-    return found.resolve() if found else None
-
-
 def archive_path() -> Path | None:
     """Where this environment's archive lives (None without a ``java``): under the Python
     environment's prefix, named by a fingerprint of the JDK and PySpark it was made with."""
     from importlib.metadata import version
 
-    java = _java()
+    java = java_executable()
     if java is None:
         return None
     stat = java.stat()
-    key = f"{java}|{stat.st_size}|{stat.st_mtime_ns}|{version('pyspark')}|{sys.prefix}"
+    # the local file system's jar joins the driver's class path, which the archive must match
+    key = (
+        f"{java}|{stat.st_size}|{stat.st_mtime_ns}|{version('pyspark')}|{sys.prefix}|{built_jar()}"
+    )
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(sys.prefix) / "var" / "workbench" / f"spark-driver-{digest}.jsa"
 
@@ -158,6 +153,8 @@ def make_archive(timeout_seconds: int = 600) -> Path | None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--child"]:  # the JVM of this process writes the archive at exit
         _workload(Path(sys.argv[2]))
-    else:  # `make` runs it at every setup: made once, then it only finds the file
+    else:  # `make` runs it at every setup: made once, then it only finds the files
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+        # first the jar: the archive holds the class path the driver starts with, jar included
+        log.info("local file system jar: %s", make_jar() or "none (see above)")
         log.info("JVM class archive: %s", make_archive() or "none (see the warning above)")

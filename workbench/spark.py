@@ -44,6 +44,7 @@ def default_shuffle_partitions(settings: SparkSettings) -> int:
 def session_conf(settings: SparkSettings) -> dict[str, str]:
     """Every ``spark.*`` setting the session is built with (explicit ``conf`` entries win)."""
     from workbench.jvm_archive import driver_options
+    from workbench.local_fs import session_conf as local_fs_conf
 
     log4j = resources.files("workbench") / "conf" / "log4j2.properties"
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j} {settings.java_options}".strip()
@@ -85,6 +86,10 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
             for key, value in settings.conf.items()
         }
     )
+    if settings.is_local:
+        # file:// writes without a chmod process per file (workbench/local_fs.py); a cluster's
+        # executors have no such jar, and its data is on HDFS or an object store anyway
+        conf.update(local_fs_conf(conf))
     return conf
 
 

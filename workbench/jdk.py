@@ -1,0 +1,29 @@
+"""The JDK Spark starts, for what is made from it once per machine (workbench/jvm_archive.py,
+workbench/local_fs.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+
+def java_executable() -> Path | None:
+    """The ``java`` executable Spark starts: ``$JAVA_HOME/bin/java``, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    found = Path(home) / "bin" / "java" if home else None
+    if found is None or not found.is_file():
+        which = shutil.which("java")
+        found = Path(which) if which else None
+    return found.resolve() if found else None
+
+
+def javac_executable() -> Path | None:
+    """The ``javac`` beside that ``java`` (the same JDK), else the one on PATH; None on a machine
+    with a Java runtime only."""
+    java = java_executable()
+    beside = java.with_name("javac") if java else None
+    if beside is not None and beside.is_file():
+        return beside
+    found = shutil.which("javac")
+    return Path(found) if found else None
