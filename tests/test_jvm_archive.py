@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from workbench import jvm_archive
-from workbench.jdk import java_executable
 from workbench.config import SparkSettings
+from workbench.jdk import java_executable
 from workbench.spark import session_conf
 
 

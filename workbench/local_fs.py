@@ -3,9 +3,9 @@
 Why: Spark writes file:// paths through Hadoop's local file system, which sets the permission of
 every directory it makes and every file it creates (checksum files included) by running ``chmod``
 in a child process whenever Hadoop's native library is missing, as it is from PyPI's PySpark. A
-flight recording of the demo build (2026-12-05) counted 5,373 such processes and as many threads
-to read their output; the tiny build used by the tests took 10% less wall time without them
-(25-27 s instead of 29-30 s, warm JVM). ``conf/java/workbench/hadoop/NioLocalFileSystem.java``
+flight recording of the demo build (2026-12-05) counted 5,373 such processes, each with threads
+reading its output (23,865 thread starts); the tiny build used by the tests took 10% less wall
+time without them (25-27 s instead of 29-30 s, warm JVM; bench/NOTES.md). ``conf/java/workbench/hadoop/NioLocalFileSystem.java``
 sets permissions through java.nio and writes no ``.crc`` files; this module compiles it with the
 JDK's ``javac`` at set-up (``make setup``, next to the class archive) and gives local sessions the
 settings that use it.
