@@ -5,10 +5,10 @@ every directory it makes and every file it creates (checksum files included) by 
 in a child process whenever Hadoop's native library is missing, as it is from PyPI's PySpark. A
 flight recording of the demo build (2026-12-05) counted 5,373 such processes, each with threads
 reading its output (23,865 thread starts); the tiny build used by the tests took 10% less wall
-time without them (25-27 s instead of 29-30 s, warm JVM; bench/NOTES.md). ``conf/java/workbench/hadoop/NioLocalFileSystem.java``
-sets permissions through java.nio and writes no ``.crc`` files; this module compiles it with the
-JDK's ``javac`` at set-up (``make setup``, next to the class archive) and gives local sessions the
-settings that use it.
+time without them (25-27 s instead of 29-30 s, warm JVM; bench/NOTES.md).
+``conf/java/workbench/hadoop/NioLocalFileSystem.java`` sets permissions through java.nio and
+writes no ``.crc`` files; this module compiles it with the JDK's ``javac`` at set-up (``make
+setup``, next to the class archive) and gives local sessions the settings that use it.
 
 A machine with only a Java runtime (no ``javac``) gets no jar: its sessions use Hadoop's own file
 system as before, which is only slower. The jar is named after the JDK, the PySpark version and
