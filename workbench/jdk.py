@@ -27,3 +27,15 @@ def javac_executable() -> Path | None:
         return beside
     found = shutil.which("javac")
     return Path(found) if found else None
+
+
+def jvm_fingerprint() -> str | None:
+    """What a file made from this JDK for Spark depends on: the ``java`` (path, size, time) and
+    the PySpark version; None without a ``java``."""
+    from importlib.metadata import version
+
+    java = java_executable()
+    if java is None:
+        return None
+    stat = java.stat()
+    return f"{java}|{stat.st_size}|{stat.st_mtime_ns}|{version('pyspark')}"

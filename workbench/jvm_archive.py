@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.jdk import java_executable
+from workbench.jdk import jvm_fingerprint
 from workbench.local_fs import built_jar, make_jar
 
 log = logging.getLogger(__name__)
@@ -37,16 +37,11 @@ QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 def archive_path() -> Path | None:
     """Where this environment's archive lives (None without a ``java``): under the Python
     environment's prefix, named by a fingerprint of the JDK and PySpark it was made with."""
-    from importlib.metadata import version
-
-    java = java_executable()
-    if java is None:
+    jvm = jvm_fingerprint()
+    if jvm is None:
         return None
-    stat = java.stat()
     # the local file system's jar joins the driver's class path, which the archive must match
-    key = (
-        f"{java}|{stat.st_size}|{stat.st_mtime_ns}|{version('pyspark')}|{sys.prefix}|{built_jar()}"
-    )
+    key = f"{jvm}|{sys.prefix}|{built_jar()}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(sys.prefix) / "var" / "workbench" / f"spark-driver-{digest}.jsa"
 

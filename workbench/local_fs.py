@@ -27,7 +27,7 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from workbench.jdk import java_executable, javac_executable
+from workbench.jdk import javac_executable, jvm_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +51,11 @@ def _hadoop_api_jar() -> Path | None:
 def jar_path() -> Path | None:
     """Where this environment's jar lives (None without a ``java``): under the Python
     environment's prefix, named by a fingerprint of the JDK, PySpark and the source."""
-    from importlib.metadata import version
-
-    java = java_executable()
-    if java is None:
+    jvm = jvm_fingerprint()
+    if jvm is None:
         return None
-    stat = java.stat()
     source = hashlib.sha256(_source().read_bytes()).hexdigest()
-    key = f"{java}|{stat.st_size}|{stat.st_mtime_ns}|{version('pyspark')}|{source}"
+    key = f"{jvm}|{source}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return Path(sys.prefix) / "var" / "workbench" / f"nio-local-fs-{digest}.jar"
 
