@@ -283,6 +283,9 @@ class ProfileSettings(_Strict):
     subscribers: int = Field(gt=0)
     months: str
     events_per_subscriber_month: int = Field(40, gt=0, le=10_000)
+    # the monthly churn hazard's log-odds before any driver (None: ChurnHazard's default); a
+    # higher one gives a profile as many churners a month on fewer lines, the drivers unchanged
+    churn_hazard_intercept: float | None = Field(None, ge=-9.0, le=-2.0)
     campaign: CampaignDesign = Field(default_factory=CampaignDesign)
 
     @field_validator("months")

@@ -212,9 +212,10 @@ def simulate_lifecycles(ids: np.ndarray, scenario: Scenario) -> pd.DataFrame:
     level = np.where(is_fake, p.fake_usage_factor * level, level)
     is_decliner = u("decliner") < p.usage_decliner_share
     decline_start = (u("decline_start") * (n_months + 2)).astype(int) - 1
+    decline_end = decline_start + p.usage_decline_months
 
     def usage_factor(m: int) -> np.ndarray:
-        steps = np.maximum(0, m - decline_start)
+        steps = np.clip(m - decline_start, 0, p.usage_decline_months)
         return np.where(is_decliner, p.usage_decline_factor_per_month**steps, 1.0)
 
     is_family = u("family") < p.family_trait_share
@@ -276,7 +277,8 @@ def simulate_lifecycles(ids: np.ndarray, scenario: Scenario) -> pd.DataFrame:
 
     def complaints(m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         shock = (plan_type > 0) & (uniform(s, "shock", ids, abs_month_of(m)) < p.bill_shock_rate)
-        declining = is_decliner & (m > decline_start)
+        # usage fell this month: within the decline episode
+        declining = is_decliner & (decline_start < m) & (m <= decline_end)
         rate = (
             p.complaint_rate_base
             + p.complaint_rate_poor_cell * is_poor_cell

@@ -9,6 +9,7 @@ import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from workbench.generate import extracts as ex
 from workbench.generate import reference as ref
 from workbench.generate.dirty import DIRTY_SPECS, KIND_COLUMN, with_dirty_rows
 from workbench.generate.lifecycle import LIFECYCLE_DDL, Scenario, simulate_lifecycles
-from workbench.generate.params import Params, Timeline
+from workbench.generate.params import ChurnHazard, Params, Timeline
 from workbench.months import MonthRange
 from workbench.warehouse.storage import rows_by_month
 
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = "1.0.0"
+#: bumped when the same seed gives other rows (1.1.0: a usage decline is a three-month episode)
+GENERATOR_VERSION = "1.1.0"
 MANIFEST_NAME = "_manifest.json"
 SUBSCRIBERS_PER_PARTITION = 25_000
 WRITER_THREADS = 4
@@ -55,9 +57,13 @@ def lifecycle_frame(spark: SparkSession, scenario: Scenario, partitions: int) ->
 
 
 def planted_params(profile: ProfileSettings) -> Params:
-    """The planted parameters of a profile: the defaults, with the profile's usage volume and
-    campaign design."""
+    """The planted parameters of a profile: the defaults, with the profile's usage volume, churn
+    hazard intercept and campaign design."""
+    hazard = ChurnHazard()
+    if profile.churn_hazard_intercept is not None:
+        hazard = replace(hazard, intercept=profile.churn_hazard_intercept)
     return Params(
+        hazard=hazard,
         events_per_subscriber_month=profile.events_per_subscriber_month,
         **profile.campaign.overrides(),
     )

@@ -444,6 +444,7 @@ def planted(
             },
             "usage_decliner_share": p.usage_decliner_share,
             "usage_decline_factor_per_month": p.usage_decline_factor_per_month,
+            "usage_decline_months": p.usage_decline_months,
             "bill_shock_rate": p.bill_shock_rate,
             "competitor_share_distribution": "0.6 * U^2 per line (mean 0.2); competitor_a "
             f"takes {p.competitor_a_of_competitor_calls} of it",

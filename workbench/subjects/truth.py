@@ -56,29 +56,34 @@ COLUMNS = {
     "status": "结果 Result",
 }
 
-#: Each planted churn driver, the feature of ads_churn_features that measures it and how that
-#: feature moves when the driver grows (+1: with it; -1: against it, e.g. a usage drop is a
-#: negative change in minutes). Left out: prepaid (a category of more than two levels has no
-#: direction), a contract ending within 60 days (a window, not a slope: churn rises in the last
-#: two months before the end and not further away, so no monotone reading of the months left
-#: shows it) and bill shock (a jump above a threshold of a ratio near 1 for most lines).
-DRIVER_FEATURES: dict[str, tuple[str, int]] = {
-    "competitor_share": ("competitor_share", +1),
-    "usage_drop_last_month": ("mou_change_ratio", -1),
-    "per_complaint_last_month": ("n_complaints", +1),
-    "per_unresolved_complaint_last_month": ("n_complaints_open", +1),
-    "short_tenure_under_6_months": ("tenure_months", -1),
-    "home_cell_drop_rate_pct": ("home_cell_drop_rate", +1),
-    "per_product_held": ("n_products", +1),
-    "family_plan": ("has_family_plan", +1),
-    "enterprise_line": ("is_enterprise", +1),
+#: Each planted churn driver, the features of ads_churn_features that measure it and how they
+#: move when the driver grows (+1: with it; -1: against it, e.g. a usage drop is a negative change
+#: in usage). A driver measured by two features gets the model's attention through both, and a
+#: tree ensemble splits it between them as it pleases: the off-net share equals the competitor
+#: share on an operator whose only other networks are its competitors (the split then follows
+#: float rounding), and a usage decline lowers voice minutes and data volume alike. So a driver's
+#: attention is the sum over its features and its direction their attention-weighted mean.
+#: Left out: prepaid (a category of more than two levels has no direction), a contract ending
+#: within 60 days (a window, not a slope: churn rises in the last two months before the end and
+#: not further away, so no monotone reading of the months left shows it) and bill shock (a jump
+#: above a threshold of a ratio near 1 for most lines).
+DRIVER_FEATURES: dict[str, tuple[tuple[str, ...], int]] = {
+    "competitor_share": (("competitor_share", "offnet_share"), +1),
+    "usage_drop_last_month": (("mou_change_ratio", "data_change_ratio"), -1),
+    "per_complaint_last_month": (("n_complaints",), +1),
+    "per_unresolved_complaint_last_month": (("n_complaints_open",), +1),
+    "short_tenure_under_6_months": (("tenure_months",), -1),
+    "home_cell_drop_rate_pct": (("home_cell_drop_rate",), +1),
+    "per_product_held": (("n_products",), +1),
+    "family_plan": (("has_family_plan",), +1),
+    "enterprise_line": (("is_enterprise",), +1),
 }
 #: a driver the model gives less than this share of its attention has too few churners behind it
 #: in this sample to show a direction; its row says so instead of passing or failing
 MIN_DRIVER_SHARE = 0.02
 #: A model learns driver directions from its churners: with about 50 a month (tiny: some 150 in
 #: three training months) a tree ensemble fits noise, and a weak driver's reading can flip (seen
-#: on tiny: the home cell's drop rate at -0.35); the demo operator's 700 a month give every
+#: on tiny: the home cell's drop rate at -0.35); the demo operator's 370 a month give every
 #: listed driver its planted sign. Below this many churners in the period, the rows say so.
 MIN_MONTHLY_CHURNERS = 300
 #: months of observed churn the service-quality and competition checks pool (up to the period):
@@ -686,39 +691,72 @@ def churn_drivers(settings: Settings, manifest: dict[str, Any], period: str) -> 
     ]
 
 
+@dataclass(frozen=True)
+class DriverAttention:
+    """What the model gives one planted driver through the features that measure it."""
+
+    features: tuple[str, ...]  # those the model has (empty: it was given no measure)
+    mean_abs_contribution: float  # summed over the features
+    share: float  # of the model's attention, summed over the features
+    direction: float  # the features' directions weighted by their attention (NaN: none)
+
+
+def driver_attention(drivers: pd.DataFrame, driver: str) -> DriverAttention:
+    """``driver``'s attention in ``drivers`` (``ads_churn_drivers`` rows), summed over its
+    features in :data:`DRIVER_FEATURES` (see there for why)."""
+    features, _ = DRIVER_FEATURES[driver]
+    rows = drivers.set_index("feature").reindex(
+        [f for f in features if f in set(drivers["feature"])]
+    )
+    weight = rows["mean_abs_contribution"].astype(float)
+    share = float(rows["share"].astype(float).sum()) if "share" in rows else float("nan")
+    direction = rows["direction"].astype(float) if "direction" in rows else pd.Series(dtype=float)
+    known = direction.notna() & (weight > 0)
+    return DriverAttention(
+        features=tuple(rows.index),
+        mean_abs_contribution=float(weight.sum()),
+        share=share,
+        direction=(
+            float((direction[known] * weight[known]).sum() / weight[known].sum())
+            if known.any()
+            else float("nan")
+        ),
+    )
+
+
 def driver_signs(
     drivers: pd.DataFrame, coefficients: dict[str, float], monthly_churners: int | None = None
 ) -> list[Check]:
-    """Each planted driver's sign against the direction of its feature's contributions in
-    ``drivers`` (``ads_churn_drivers`` rows): protective drivers must lower the score.
+    """Each planted driver's sign against the direction of its features' contributions in
+    ``drivers`` (``ads_churn_drivers`` rows; :func:`driver_attention`): protective drivers must
+    lower the score.
 
     Args:
         monthly_churners: the operator's churners in the period; below
             :data:`MIN_MONTHLY_CHURNERS` every row is "n/a" (None: not checked).
     """
-    by_feature = drivers.set_index("feature")
     few = monthly_churners is not None and monthly_churners < MIN_MONTHLY_CHURNERS
     checks = []
-    for driver, (feature, orientation) in DRIVER_FEATURES.items():
+    for driver, (features, orientation) in DRIVER_FEATURES.items():
         coefficient = float(coefficients[driver])
         expected = math.copysign(1, coefficient) * orientation
-        share = float(by_feature["share"].get(feature, 0.0))
-        direction = by_feature["direction"].get(feature)
-        planted = f"{'raises' if expected > 0 else 'lowers'} churn as {feature} grows"
+        seen = driver_attention(drivers, driver)
+        measure = " + ".join(features)
+        planted = f"{'raises' if expected > 0 else 'lowers'} churn as {measure} grows"
         passed: bool | None
-        if feature not in by_feature.index:  # the model was given no measure of the driver
-            recovered, passed = f"{feature} is not among the model's features", False
+        if not seen.features:  # the model was given no measure of the driver
+            recovered, passed = f"{measure}: not among the model's features", False
         elif few:
             recovered = (
                 f"{monthly_churners} churners a month: too few to read signs "
                 f"(needs {MIN_MONTHLY_CHURNERS}; the demo profile has them)"
             )
             passed = None
-        elif share < MIN_DRIVER_SHARE or direction is None or pd.isna(direction):
-            recovered, passed = f"share {share:.1%}: too weak in this sample", None
+        elif seen.share < MIN_DRIVER_SHARE or math.isnan(seen.direction):
+            recovered, passed = f"share {seen.share:.1%}: too weak in this sample", None
         else:
-            recovered = f"direction {direction:+.2f}, share {share:.1%}"
-            passed = bool(direction * expected >= CLEAR_DIRECTION)
+            recovered = f"direction {seen.direction:+.2f}, share {seen.share:.1%}"
+            passed = bool(seen.direction * expected >= CLEAR_DIRECTION)
         checks.append(
             Check(
                 "流失 Churn",
@@ -749,7 +787,8 @@ def driver_ranks(
 ) -> Check:
     """The planted drivers' order of strength against the model's: Spearman's rank correlation
     between the planted mean |contribution| of each driver of :data:`DRIVER_FEATURES` and the mean
-    |contribution| (log-odds) of its feature in ``drivers`` (``ads_churn_drivers`` rows).
+    |contribution| (log-odds) the model gives it through its features in ``drivers``
+    (``ads_churn_drivers`` rows; :func:`driver_attention`).
 
     Args:
         contributions: the manifest's ``churn_hazard.contributions.by_driver``.
@@ -770,12 +809,13 @@ def driver_ranks(
             "regenerate the operator: its manifest holds each driver's contribution",
             False,
         )
-    by_feature = drivers.set_index("feature")["mean_abs_contribution"].astype(float)
+    measures = {d: " + ".join(features) for d, (features, _) in DRIVER_FEATURES.items()}
     planted = pd.Series(
-        {f: abs(contributions[d]["contribution"]) for d, (f, _) in DRIVER_FEATURES.items()}
+        {measures[d]: abs(contributions[d]["contribution"]) for d in DRIVER_FEATURES}
     ).sort_values(ascending=False, kind="stable")
-    shown = " > ".join(f"{f} {v:.2f}" for f, v in planted.items())
-    unseen = [f for f in planted.index if f not in by_feature.index]
+    shown = " > ".join(f"{m} {v:.2f}" for m, v in planted.items())
+    seen = {measures[d]: driver_attention(drivers, d) for d in DRIVER_FEATURES}
+    unseen = [m for m in planted.index if not seen[m].features]
     if unseen:
         recovered, passed = f"not among the model's features: {', '.join(unseen)}", False
     elif monthly_churners is not None and monthly_churners < MIN_MONTHLY_CHURNERS:
@@ -785,9 +825,9 @@ def driver_ranks(
         )
         passed = None
     else:
-        found = by_feature.reindex(planted.index)
+        found = pd.Series({m: seen[m].mean_abs_contribution for m in planted.index})
         rho = float(planted.rank().corr(found.rank()))
-        order = " > ".join(f"{f} {v:.2f}" for f, v in found.sort_values(ascending=False).items())
+        order = " > ".join(f"{m} {v:.2f}" for m, v in found.sort_values(ascending=False).items())
         recovered, passed = f"rank correlation {rho:+.2f}: {order}", rho >= RANK_AGREEMENT
     return Check("流失 Churn", effect, shown, recovered, tolerance, passed)
 
