@@ -52,7 +52,9 @@ class Params:
     complaint_rate_base: float = 0.05  # expected complaints per line-month
     complaint_rate_poor_cell: float = 0.25
     complaint_rate_bill_shock: float = 0.6
-    complaint_rate_usage_decline: float = 0.15
+    # from the month its usage starts to fall (generator 1.0 had half the decliners at twice the
+    # rate: the operator's complaints are as many as before)
+    complaint_rate_usage_decline: float = 0.075
     unresolved_share: float = 0.3
     enterprise_line_share: float = 0.06
     subscribers_per_key_account: int = 5000  # key accounts: one per this many, 5..50
