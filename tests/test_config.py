@@ -69,6 +69,10 @@ def test_environment_overrides_nested_keys_and_spark_conf():
             lambda c: c["profiles"]["tiny"].update(campaign={"persuadable_share": 0.9}),
             "profiles.tiny.campaign.persuadable_share",
         ),
+        (
+            lambda c: c["profiles"]["tiny"].update(churn_hazard_intercept=0.5),
+            "profiles.tiny.churn_hazard_intercept",
+        ),
     ],
 )
 def test_bad_value_fails_with_a_message_naming_the_key(tmp_path, mutate, key):
@@ -80,8 +84,8 @@ def test_bad_value_fails_with_a_message_naming_the_key(tmp_path, mutate, key):
 
 
 def test_a_profile_s_campaign_design_is_what_the_generator_plants():
-    """The demo's campaign is designed to be measured (pipelines/config.yml); a profile
-    without one plants the defaults."""
+    """The demo's campaign is designed to be measured and its churn hazard raised for its size
+    (pipelines/config.yml); a profile without them plants the defaults."""
     from workbench.generate.operator import planted_params
     from workbench.generate.params import Params
 
@@ -93,10 +97,14 @@ def test_a_profile_s_campaign_design_is_what_the_generator_plants():
     assert planted.control_share == demo.campaign.control_share
     assert planted.target_hazard_threshold == demo.campaign.target_hazard_threshold
     assert planted.events_per_subscriber_month == demo.events_per_subscriber_month
+    assert demo.churn_hazard_intercept is not None
+    assert planted.hazard.intercept == demo.churn_hazard_intercept
+    assert planted.hazard.competitor_share == Params().hazard.competitor_share  # drivers unchanged
     tiny = planted_params(settings.profile("tiny"))
-    assert (tiny.control_share, tiny.target_hazard_threshold) == (
+    assert (tiny.control_share, tiny.target_hazard_threshold, tiny.hazard) == (
         Params().control_share,
         Params().target_hazard_threshold,
+        Params().hazard,
     )
 
 
