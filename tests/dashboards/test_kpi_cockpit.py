@@ -45,6 +45,15 @@ def _region_name(settings, region: str) -> str:
     return str(regions["region_name_en"].iloc[0])
 
 
+def _wait_for_active_lines(page, lines: float) -> None:
+    """Until the active-subscribers tile shows ``lines`` (the tiles update after a filter)."""
+    page.wait_for_function(
+        "v => document.querySelector('.wb-value-kpi-active_subscribers .wb-number')"
+        ".innerText.replace(/,/g, '') == v",
+        arg=str(int(lines)),
+    )
+
+
 def _alerts_by_region(settings, month: str) -> pd.Series:
     """The month's alerts per region (province-level ones left out), most first."""
     alerts = read_mart("ads_kpi_alerts", settings, months=[month])
@@ -138,12 +147,7 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
     assert len(alerting), f"no region has alerts in {period}: nothing to show"
     region = str(alerting.index[0])
     choose(page, "region", region)
-    lines = _cube_value(settings, "active_subscribers", period, region)
-    page.wait_for_function(
-        "v => document.querySelector('.wb-value-kpi-active_subscribers .wb-number')"
-        ".innerText.replace(/,/g, '') == v",
-        arg=str(int(lines)),
-    )
+    _wait_for_active_lines(page, _cube_value(settings, "active_subscribers", period, region))
     now, before = (_cube_value(settings, "arpu", m, region) for m in (period, months[-2]))
     # the tiles update in place, one figure after another: wait for this one too
     page.wait_for_function(
@@ -214,12 +218,7 @@ def test_a_region_manager_sees_only_their_region(dashboard_project, page, open_a
     )
     assert month is not None, "Guangzhou has no alerts in any month: nothing to show"
     choose(page, "month", month)
-    expected = _cube_value(dashboard_project, "active_subscribers", month, "GZ")
-    page.wait_for_function(
-        "v => document.querySelector('.wb-value-kpi-active_subscribers .wb-number')"
-        ".innerText.replace(/,/g, '') == v",
-        arg=str(int(expected)),
-    )
+    _wait_for_active_lines(page, _cube_value(dashboard_project, "active_subscribers", month, "GZ"))
     page.wait_for_selector(".wb-alerts li")
     sentences = page.locator(".wb-alerts li").all_inner_texts()
     gz_name = _region_name(dashboard_project, "GZ")

@@ -38,11 +38,11 @@ class Params:
     hazard: ChurnHazard = field(default_factory=ChurnHazard)
     gross_add_rate_per_month: float = 0.03  # share of ids that are adds, per month in range
     events_per_subscriber_month: int = 40
-    # A usage decline is an episode: a decliner's usage halves each month for three months from a
-    # random start, then stays at its lower level. The hazard's usage drop is non-zero only while
-    # usage falls, so the churn model has to read it from the change in usage, not from a low
-    # level (a decline that never ended made the lightest users the riskiest, and the model read
-    # the drop from minutes and SMS counts instead of their change).
+    # A usage decline is an episode: from a random month, a decliner's usage falls by the factor
+    # each month of the episode, then stays at its lower level. The hazard's usage drop is
+    # non-zero only while usage falls, so the churn model has to read it from the change in
+    # usage, not from a low level (a decline that never ended made the lightest users the
+    # riskiest, and the model read the drop from minutes and SMS counts instead of their change).
     usage_decliner_share: float = 0.3  # lines with one decline episode in the period
     usage_decline_factor_per_month: float = 0.5  # usage kept, each month of the episode
     usage_decline_months: int = 3
