@@ -146,31 +146,27 @@ RESULTS_CACHE = (
 )
 
 
-def results_project(
-    request, tmp_path_factory, tiny_shared: Path, name: str, *, shared: str, raw: bool
-) -> Settings:
+def results_project(request, tmp_path_factory, tiny_shared: Path, name: str) -> Settings:
     """A project of this worker's own (``name``) holding the tiny warehouse plus the subjects'
     result marts the apps and the truth table read: churn scores and drivers, basket rules and
     offers by scope, channel ROI (each subject run once, with fast settings, for the tiny
-    operator's last month). The marts are made once per run, in the folder ``shared`` beside
-    the tiny warehouse, by whichever pytest-xdist worker asks first (as the tiny warehouse is),
-    then copied: training and mining them again for each test module cost about 25 CPU-seconds
-    each time. With ``raw``, the raw extracts and their manifest too (the truth table reads what
-    the generator planted)."""
+    operator's last month). The marts are made once per run by whichever pytest-xdist worker
+    asks first (as the tiny warehouse is), then copied: training and mining them again for each
+    test module cost about 25 CPU-seconds each time."""
     settings = make_project(tmp_path_factory.mktemp(name))
-    folder = tiny_shared.parent / shared
-    with exclusive(folder / ".lock"):
-        made = folder / "warehouse"
-        if not (folder / ".done").exists():
+    shared = tiny_shared.parent / "results_shared"
+    with exclusive(shared / ".lock"):
+        made = shared / "warehouse"
+        if not (shared / ".done").exists():
             if RESULTS_CACHE is not None and (RESULTS_CACHE / "warehouse").is_dir():
                 shutil.copytree(RESULTS_CACHE / "warehouse", made)
             else:
-                _make_result_marts(request, make_project(folder / "project"), made)
-            (folder / ".done").touch()
+                _make_result_marts(request, make_project(shared / "project"), made)
+            (shared / ".done").touch()
     shutil.copytree(made, settings.warehouse_dir, dirs_exist_ok=True)
-    if raw:
-        request.getfixturevalue("tiny_manifest")
-        shutil.copytree(tiny_shared / "project" / "data" / "raw", settings.raw_dir)
+    # the raw extracts and their manifest too: the truth table reads what the generator planted
+    request.getfixturevalue("tiny_manifest")
+    shutil.copytree(tiny_shared / "project" / "data" / "raw", settings.raw_dir, dirs_exist_ok=True)
     return settings
 
 
@@ -211,11 +207,9 @@ def _make_result_marts(request, project: Settings, made: Path) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_results(request, tmp_path_factory, tiny_shared) -> Settings:
-    """This worker's copy of the tiny warehouse and raw extracts with the result marts
-    (:func:`results_project`), for the truth table and the cross-sell subject's tests."""
-    return results_project(
-        request, tmp_path_factory, tiny_shared, "tiny_results", shared="results_shared", raw=True
-    )
+    """This worker's copy of the tiny warehouse with the result marts (:func:`results_project`)
+    for the subject tests and the truth table."""
+    return results_project(request, tmp_path_factory, tiny_shared, "tiny_results")
 
 
 @pytest.fixture(scope="session")

@@ -37,19 +37,9 @@ APP_TIMEOUT_MS = 180_000  # a cold kernel on two busy cores; preheated pages tak
 @pytest.fixture(scope="session")
 def dashboard_project(request, tmp_path_factory, tiny_shared) -> Settings:
     """This worker's project for the apps: the tiny warehouse plus the result marts they read
-    (:func:`tests.conftest.results_project`), made for the apps apart from the subject tests'
-    (in the same folder and at the same moment of the run as before the two were shared: the
-    browser tests met a widget race in three runs of three when they ran beside the subject
-    tests' sharing, and none in runs without it; see bench/NOTES.md). The dashboard tests export
-    target lists into it and change its users."""
-    return results_project(
-        request,
-        tmp_path_factory,
-        tiny_shared,
-        "dashboard_project",
-        shared="dashboard_shared",
-        raw=False,
-    )
+    (:func:`tests.conftest.results_project`). Its own, apart from the subject tests' copy: the
+    dashboard tests export target lists into it and change its users."""
+    return results_project(request, tmp_path_factory, tiny_shared, "dashboard_project")
 
 
 @pytest.fixture(scope="session")
