@@ -389,8 +389,8 @@ def run_app_notebook(path: Path, workdir: Path):
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(
         nbformat.v4.new_code_cell(
-            # the app is built just after its cell: wait for it, then look
-            "app = await page.built()\nassert 'wb-app' in app._dom_classes, app\n"
+            # the app is built in its cell (ui.page_now): there when the cell returns
+            "assert 'wb-app' in page.app._dom_classes, page.app\n"
             "import json, sys\nprint(json.dumps({'pyspark': 'pyspark' in sys.modules, "
             "'py4j': 'py4j' in sys.modules, 'user': viewer.user}))"
         )

@@ -17,6 +17,7 @@ from tests.conftest import make_project
 from tests.dashboards.conftest import (
     DASHBOARDS,
     PAGE_GONE_SECONDS,
+    free_port,
     run_app_notebook,
     screenshot,
     start_server,
@@ -420,3 +421,62 @@ def test_timing_finds_the_delays_planted_in_a_page(tmp_path, browser):
     assert PLANTED_TTI_S <= result["tti_s"] < PLANTED_TTI_S + 3
     assert PLANTED_FILTER_S <= result["filter_latency_s"] < PLANTED_FILTER_S + 3
     assert result["charts_s"] is None  # the page has no chart to wait for
+
+
+#: a page built like the apps' (``ui.page_now``) whose build takes a second and records when
+#: it ended
+SLOW_PAGE = """\
+import time
+from pathlib import Path
+
+import ipywidgets
+from IPython.display import display
+
+from workbench.dashboards.ui import page_now
+
+
+def build():
+    time.sleep(1.0)
+    Path("built_at").write_text(repr(time.time()))
+    return ipywidgets.HTML("built")
+
+
+page = page_now(build)
+display(page.placeholder)
+"""
+
+
+def test_a_page_is_sent_only_once_it_is_built(tmp_path):
+    """When a page's scripts connect, the widget manager gives the kernel 4 seconds to send
+    every widget's state; a kernel still building then (on busy cores) left pages blank ("widget
+    model not found", bench/NOTES.md "A page that never drew"). So an app is built before Voila
+    sends its page: the response ends after the build, and the kernel is idle when the browser
+    asks."""
+    import subprocess
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.cells = [nbformat.v4.new_code_cell(SLOW_PAGE)]
+    nbformat.write(notebook, str(tmp_path / "slow.ipynb"))
+    port = free_port()
+    command = voila_command(tmp_path, host="127.0.0.1", port=port, pool_size=0, cull_idle_seconds=0)
+    log = (tmp_path / "voila.log").open("w")
+    server = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}/voila/render/slow.ipynb"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=120) as response:
+                    html = response.read().decode()
+                sent_at = time.time()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "Voila did not start"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+    assert "application/vnd.jupyter.widget-view+json" in html  # the page's placeholder
+    assert float((tmp_path / "built_at").read_text()) <= sent_at

@@ -258,8 +258,8 @@ def show(out: widgets.Output, *objects: object) -> None:
 
     Why not ``with out: display(...)``: that relies on the browser capturing the kernel's output
     messages, so it only works while a browser is connected. Setting the widget's ``outputs``
-    state works before one is: the apps build their page while Voila's scripts are still
-    loading (:func:`deferred`).
+    state works before one is: the apps build their page before Voila has sent it
+    (:func:`page_now`).
     """
     out.outputs = tuple(_display_data(obj, f"{out.model_id}-{i}") for i, obj in enumerate(objects))
 
@@ -282,16 +282,16 @@ def plot(fig: Figure, name: str, out: widgets.Output | None = None) -> widgets.O
     return out
 
 
-#: chart drawings held until the page's browser has loaded its widgets (None: not holding)
 #: time the browser is given to draw the first screen before the charts arrive
 FIRST_SCREEN_SECONDS = 0.4
+#: chart drawings held until the page's browser has loaded its widgets (None: not holding)
 _held_for_browser: list[Callable[[], None]] | None = None
 
 
 def later(callback: Callable[[], None]) -> None:
     """Run ``callback`` after what the current handler sends (at once outside a kernel);
     while a page is being built for a browser not yet connected, once that browser has loaded
-    the page (:func:`deferred`)."""
+    the page (:func:`page_now`)."""
     if _held_for_browser is not None:
         _held_for_browser.append(callback)
         return
@@ -550,25 +550,19 @@ def warm_up() -> None:
 
 
 @dataclass
-class DeferredPage:
-    """An app page shown as an empty box at once and filled when its build has run."""
+class AppPage:
+    """An app page: a box holding the built app (and, in a kernel, the browser's signal)."""
 
     placeholder: widgets.VBox
-    _built: asyncio.Future[widgets.Widget] | None = field(default=None, repr=False)
-    _build: Callable[[], widgets.Widget] | None = field(default=None, repr=False)
-    _generation: int = field(default=0, repr=False)
+    _build: Callable[[], widgets.Widget] = field(repr=False)
 
-    async def built(self) -> widgets.Widget:
-        """The built app (awaitable in a notebook cell: tests use it to wait for the build)."""
-        if self._built is None or self._generation:
-            return self.placeholder.children[0]
-        return await self._built
+    @property
+    def app(self) -> widgets.Widget:
+        """The app as shown now (rebuilt after an access change)."""
+        return self.placeholder.children[0]
 
     def rebuild(self) -> None:
         """Build the page again in place of the shown one (see :func:`app_page`)."""
-        if self._build is None:
-            return
-        self._generation += 1
         self.placeholder.children = [_build_page(self._build), *self.placeholder.children[1:]]
 
 
@@ -595,43 +589,37 @@ def _kernel_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
-def deferred(build: Callable[[], widgets.Widget]) -> DeferredPage:
-    """Show an app's page now, run ``build`` right after the notebook cell returns and draw its
-    charts once the browser has the page on screen.
+def page_now(build: Callable[[], widgets.Widget]) -> AppPage:
+    """Build an app's page in the notebook's cell, and draw its charts once the browser has the
+    page on screen.
 
-    Why: Voila sends a page's HTML only when its last cell has run, and the browser starts
-    loading Voila's scripts (about a second here) only then. Building in the cell would put the
-    mart reads and widget creation in front of that; building just after it lets them overlap,
-    and the widget states are ready when the page's scripts connect to the kernel. The charts
-    come last: Plotly's renderer is the page's largest script, and drawing them with the first
-    screen held the figures and filters back until it had loaded. Outside a Jupyter kernel (a
-    plain script, a test) ``build`` runs at once, charts included.
+    Why in the cell: when the page's scripts connect, the widget manager asks the kernel for
+    every widget's state and gives it 4 seconds (ipywidgets' ``CONTROL_COMM_TIMEOUT``); past
+    that it asks widget by widget while the widgets' own messages arrive, and a page could stay
+    blank ("widget model not found"). Built just after the cell instead, overlapping the
+    browser's script loading (a tenth of a second saved on a quiet machine), the build held
+    the kernel when the scripts connected, and on busy cores it outlasted the 4 seconds: one
+    page in ten stayed blank with a build held 5 s (bench/NOTES.md, "A page that never drew").
+    Built in the cell, the kernel is idle when the scripts connect and answers at once.
+
+    The charts come last: Plotly's renderer is the page's largest script, and drawing them with
+    the first screen held the figures and filters back until it had loaded. Outside a Jupyter
+    kernel (a plain script, a test) they are drawn at once.
     """
     placeholder = widgets.VBox()
-    loop = _kernel_loop()
-    if loop is None:
+    if _kernel_loop() is None:
         placeholder.children = [build()]
-        return DeferredPage(placeholder, _build=build)
-    done: asyncio.Future[widgets.Widget] = loop.create_future()
-    signal = _browser_signal()
-    deferred_page = DeferredPage(placeholder, done, build)
-
-    def fill() -> None:
-        page = _build_page(build)
-        if deferred_page._generation:  # rebuilt for an access change found while it was built
-            page = placeholder.children[0]
-        placeholder.children = [page, signal]
-        done.set_result(page)
-
-    loop.call_soon(fill)
-    return deferred_page
+        return AppPage(placeholder, build)
+    signal = _browser_signal()  # first: the build's charts wait for it
+    placeholder.children = [_build_page(build), signal]
+    return AppPage(placeholder, build)
 
 
-def app_page(session: Session, build: Callable[[Settings, Viewer], widgets.Widget]) -> DeferredPage:
-    """An app's page for the session's viewer (shown like :func:`deferred`), built again
+def app_page(session: Session, build: Callable[[Settings, Viewer], widgets.Widget]) -> AppPage:
+    """An app's page for the session's viewer (built like :func:`page_now`), built again
     whenever a check at an action finds their access changed: for their new regions or the new
     settings, or as the app's "access denied" page when the link expired or the user was
     removed. Each build gets the settings and the viewer as they are at that moment."""
-    page = deferred(lambda: build(session.settings, session.viewer))
+    page = page_now(lambda: build(session.settings, session.viewer))
     session.on_change = page.rebuild
     return page

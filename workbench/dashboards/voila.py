@@ -26,8 +26,8 @@ warm_up()  # first-use costs of Plotly, DuckDB and pandas, paid here""",
 # a preheated kernel ran the cell above before anyone asked
 session = open_session()
 viewer = session.viewer
-# built right after this cell, while the browser loads the page's scripts, and again when an
-# action finds the viewer's access changed (expired link, user removed, other regions)
+# built here, before Voila sends the page (its charts once the browser shows it), and again
+# when an action finds the viewer's access changed (expired link, user removed, other regions)
 page = app_page(session, build)
 display(page.placeholder)""",
 )
