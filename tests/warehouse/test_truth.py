@@ -9,8 +9,6 @@ from workbench.catalog.kpis import load_alert_policy, load_kpis
 from workbench.months import add_months
 from workbench.warehouse.storage import read_table
 
-from ..tables import assert_same_tables
-
 pytestmark = pytest.mark.slow
 
 
@@ -154,22 +152,3 @@ def test_alerts_are_the_dictionary_threshold_breaches(spark, cube, tiny_warehous
         "or (direction = 'above' and measured <= threshold)"
     ).count()
     assert bad == 0
-
-
-def test_rebuilding_the_last_month_leaves_every_derived_table_unchanged(
-    spark, tiny_warehouse, tmp_path
-):
-    """Runs last: rebuilds the last month (and, through the look-ahead, the months before it)
-    and compares every derived table with a copy taken before."""
-    import shutil
-
-    from workbench.catalog import get_table
-    from workbench.warehouse.build import build_warehouse
-    from workbench.warehouse.models import get_models
-
-    names = [m.table for m in get_models(tiny_warehouse.warehouse.churn_horizon_months)]
-    for name in names:
-        shutil.copytree(get_table(name).path(tiny_warehouse), tmp_path / name)
-    last = max(tiny_warehouse.profile("tiny").month_range.months)
-    build_warehouse(spark, tiny_warehouse, [last])
-    assert assert_same_tables(names, lambda name: tmp_path / name, tiny_warehouse) == len(names)
