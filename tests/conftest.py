@@ -137,6 +137,81 @@ def tiny_warehouse(spark, tiny_project, tiny_manifest, tiny_shared) -> Settings:
     return tiny_project
 
 
+# Developer speed-up only (CI never sets it), like WORKBENCH_TINY_CACHE: a folder keeping the
+# result project's warehouse (tiny warehouse + result marts). Delete it after changing a subject.
+RESULTS_CACHE = (
+    Path(os.environ["WORKBENCH_DASHBOARD_CACHE"])
+    if os.environ.get("WORKBENCH_DASHBOARD_CACHE")
+    else None
+)
+
+
+def results_project(request, tmp_path_factory, tiny_shared: Path, name: str) -> Settings:
+    """A project of this worker's own (``name``) holding the tiny warehouse plus the subjects'
+    result marts the apps and the truth table read: churn scores and drivers, basket rules and
+    offers by scope, channel ROI (each subject run once, with fast settings, for the tiny
+    operator's last month). The marts are made once per run by whichever pytest-xdist worker
+    asks first (as the tiny warehouse is), then copied: training and mining them again for each
+    test module cost about 25 CPU-seconds each time."""
+    settings = make_project(tmp_path_factory.mktemp(name))
+    shared = tiny_shared.parent / "results_shared"
+    with exclusive(shared / ".lock"):
+        made = shared / "warehouse"
+        if not (shared / ".done").exists():
+            if RESULTS_CACHE is not None and (RESULTS_CACHE / "warehouse").is_dir():
+                shutil.copytree(RESULTS_CACHE / "warehouse", made)
+            else:
+                _make_result_marts(request, make_project(shared / "project"), made)
+            (shared / ".done").touch()
+    shutil.copytree(made, settings.warehouse_dir, dirs_exist_ok=True)
+    # the raw extracts and their manifest too: the truth table reads what the generator planted
+    request.getfixturevalue("tiny_manifest")
+    shutil.copytree(tiny_shared / "project" / "data" / "raw", settings.raw_dir, dirs_exist_ok=True)
+    return settings
+
+
+#: the churn and cross-sell runs of the result marts, fast on tiny (the truth table's second seed
+#: runs the same; the cross-sell subject's tests check these rules and offers)
+RESULT_CHURN = {
+    "horizon_months": 1,
+    "train_months": 3,
+    "sample_size": 20_000,
+    "num_boost_round": 80,
+}
+RESULT_RULES = {
+    "min_support": 0.004,
+    "min_confidence": 0.01,
+    "max_len": 2,
+    "top_n_offers": 2,
+    "by_groups": True,
+}
+
+
+def _make_result_marts(request, project: Settings, made: Path) -> None:
+    """The tiny warehouse in ``project`` with the subjects' result marts; then copied to
+    ``made`` (and to WORKBENCH_DASHBOARD_CACHE when set)."""
+    from workbench.subjects import channel_roi, churn, cross_sell
+
+    # requested here, not as arguments, so a cached project starts no Spark at all
+    spark = request.getfixturevalue("spark")
+    tiny_warehouse = request.getfixturevalue("tiny_warehouse")
+    period = request.getfixturevalue("tiny_manifest")["months"][-1]
+    shutil.copytree(tiny_warehouse.warehouse_dir, project.warehouse_dir, dirs_exist_ok=True)
+    churn.run(spark, project, period, **RESULT_CHURN)
+    cross_sell.run(spark, project, period, **RESULT_RULES)
+    channel_roi.run(project, period, spark=spark)
+    shutil.copytree(project.warehouse_dir, made)
+    if RESULTS_CACHE is not None:
+        shutil.copytree(project.warehouse_dir, RESULTS_CACHE / "warehouse", dirs_exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_results(request, tmp_path_factory, tiny_shared) -> Settings:
+    """This worker's copy of the tiny warehouse with the result marts (:func:`results_project`)
+    for the subject tests and the truth table."""
+    return results_project(request, tmp_path_factory, tiny_shared, "tiny_results")
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""

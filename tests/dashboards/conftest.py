@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT, exclusive, make_project
+from tests.conftest import PROJECT_ROOT, results_project
 from workbench.config import CONFIG_ENV, Settings
 
 DASHBOARDS = PROJECT_ROOT / "notebooks" / "dashboards"
@@ -31,69 +31,15 @@ ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts" / "screenshots"
 DOC_IMAGES = PROJECT_ROOT / "docs" / "images"
 #: set to 1 to refresh the README's screenshots (docs/images/<app>.png) from this run
 DOC_IMAGES_ENV = "WORKBENCH_DOC_IMAGES"
-# Developer speed-up only (CI never sets it), like WORKBENCH_TINY_CACHE: a folder keeping the
-# dashboard project's warehouse (tiny warehouse + result marts). Delete it after changing a subject.
-DASHBOARD_CACHE = (
-    Path(os.environ["WORKBENCH_DASHBOARD_CACHE"])
-    if os.environ.get("WORKBENCH_DASHBOARD_CACHE")
-    else None
-)
 APP_TIMEOUT_MS = 180_000  # a cold kernel on two busy cores; preheated pages take about a second
 
 
 @pytest.fixture(scope="session")
 def dashboard_project(request, tmp_path_factory, tiny_shared) -> Settings:
-    """A copy of the tiny warehouse plus the result marts the apps read: churn scores and drivers,
-    basket rules and offers, channel ROI (each subject run once, with fast settings, for the
-    tiny operator's last month). Made once per run by whichever pytest-xdist worker asks first
-    (as the tiny warehouse is), then copied into this worker's own project."""
-    settings = make_project(tmp_path_factory.mktemp("dashboard_project"))
-    shared = tiny_shared.parent / "dashboard_shared"
-    with exclusive(shared / ".lock"):
-        made = shared / "warehouse"
-        if not (shared / ".done").exists():
-            if DASHBOARD_CACHE is not None and (DASHBOARD_CACHE / "warehouse").is_dir():
-                shutil.copytree(DASHBOARD_CACHE / "warehouse", made)
-            else:
-                _make_dashboard_marts(request, make_project(shared / "project"), made)
-            (shared / ".done").touch()
-    shutil.copytree(made, settings.warehouse_dir, dirs_exist_ok=True)
-    return settings
-
-
-def _make_dashboard_marts(request, project: Settings, made: Path) -> None:
-    """The tiny warehouse in ``project`` with the subjects' result marts; then copied to
-    ``made`` (and to WORKBENCH_DASHBOARD_CACHE when set)."""
-    from workbench.subjects import channel_roi, churn, cross_sell
-
-    # requested here, not as arguments, so a cached project starts no Spark at all
-    spark = request.getfixturevalue("spark")
-    tiny_warehouse = request.getfixturevalue("tiny_warehouse")
-    period = request.getfixturevalue("tiny_manifest")["months"][-1]
-    shutil.copytree(tiny_warehouse.warehouse_dir, project.warehouse_dir, dirs_exist_ok=True)
-    churn.run(
-        spark,
-        project,
-        period,
-        horizon_months=1,
-        train_months=3,
-        sample_size=20_000,
-        num_boost_round=80,
-    )
-    cross_sell.run(
-        spark,
-        project,
-        period,
-        min_support=0.004,
-        min_confidence=0.01,
-        max_len=2,
-        top_n_offers=2,
-        by_groups=True,
-    )
-    channel_roi.run(project, period, spark=spark)
-    shutil.copytree(project.warehouse_dir, made)
-    if DASHBOARD_CACHE is not None:
-        shutil.copytree(project.warehouse_dir, DASHBOARD_CACHE / "warehouse", dirs_exist_ok=True)
+    """This worker's project for the apps: the tiny warehouse plus the result marts they read
+    (:func:`tests.conftest.results_project`). Its own, apart from the subject tests' copy: the
+    dashboard tests export target lists into it and change its users."""
+    return results_project(request, tmp_path_factory, tiny_shared, "dashboard_project")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.conftest import make_project
+from tests.conftest import RESULT_CHURN, RESULT_RULES, make_project
 from workbench.errors import InputDataError
 from workbench.marts import read_mart
 from workbench.subjects import churn, cross_sell, truth
@@ -24,15 +24,18 @@ SECOND_SEED = 7
 
 
 def _truth_after_the_reports(spark, settings, period: str) -> pd.DataFrame:
-    """The churn and cross-sell reports' results for ``period``, then the truth table."""
-    churn.run(spark, settings, period, horizon_months=1, train_months=3)
-    cross_sell.run(spark, settings, period, min_support=0.004, min_confidence=0.01, max_len=2)
+    """The churn and cross-sell reports' results for ``period`` (the settings of the result
+    marts the first seed's table reads), then the truth table."""
+    churn.run(spark, settings, period, **RESULT_CHURN)
+    cross_sell.run(spark, settings, period, **RESULT_RULES)
     return truth.run(settings, period)
 
 
 @pytest.fixture(scope="module")
-def truth_table(spark, tiny_warehouse, tiny_manifest):
-    return _truth_after_the_reports(spark, tiny_warehouse, tiny_manifest["months"][-1])
+def truth_table(tiny_results, tiny_manifest):
+    """The table on the tiny operator's result marts, made once per run for every test that
+    reads them (tests.conftest.results_project)."""
+    return truth.run(tiny_results, tiny_manifest["months"][-1])
 
 
 @pytest.fixture(scope="module")
@@ -84,11 +87,11 @@ def test_every_planted_effect_is_recovered_on_the_tiny_operator(table, request):
     assert "too weak" in truth.verdict(truth_table)
 
 
-def test_a_flipped_or_dropped_driver_fails_its_row(tiny_warehouse, tiny_manifest, truth_table):
+def test_a_flipped_or_dropped_driver_fails_its_row(tiny_results, tiny_manifest, truth_table):
     """Signs read without the churner gate: tiny's strongest driver (the competitor share,
     +3.0 log-odds) passes, and flipping its direction fails that row and no other."""
     coefficients = tiny_manifest["planted"]["churn_hazard"]["coefficients"]
-    drivers = read_mart("ads_churn_drivers", tiny_warehouse, months=[tiny_manifest["months"][-1]])
+    drivers = read_mart("ads_churn_drivers", tiny_results, months=[tiny_manifest["months"][-1]])
     before = {c.effect: c.passed for c in truth.driver_signs(drivers, coefficients)}
     (competitor,) = [e for e in before if "competitor_share" in e]
     assert before[competitor] is True
@@ -229,9 +232,9 @@ def test_the_manifest_holds_each_drivers_contribution_with_its_sign(tiny_manifes
     assert max(visible, key=visible.get) == "competitor_share"
 
 
-def test_a_lost_or_wrong_rule_fails_its_row(tiny_warehouse, tiny_manifest, truth_table):
+def test_a_lost_or_wrong_rule_fails_its_row(tiny_results, tiny_manifest, truth_table):
     affinities = tiny_manifest["planted"]["product_affinities"]
-    rules = read_mart("ads_basket_rules", tiny_warehouse, months=[tiny_manifest["months"][-1]])
+    rules = read_mart("ads_basket_rules", tiny_results, months=[tiny_manifest["months"][-1]])
     assert all(c.passed for c in truth.pair_lifts(rules, affinities))
     first = affinities["affine_pairs"][0]
     mine = (rules["antecedent"] == first["antecedent"]) & (
@@ -339,12 +342,12 @@ def test_the_channel_reports_economics_are_the_true_ones(tiny_warehouse, tiny_ma
     assert truth.economics_checks(high, economics, period, bad)[0].passed is False
 
 
-def test_the_command_exits_1_naming_the_reports_to_run(tiny_warehouse, tmp_path):
+def test_the_command_exits_1_naming_the_reports_to_run(tiny_results, tmp_path):
     """A copy of the warehouse without the churn and cross-sell results: their rows fail and
     name the report to run; the command exits 1."""
     project = make_project(tmp_path / "copy")
-    shutil.copytree(tiny_warehouse.raw_dir, project.raw_dir)
-    shutil.copytree(tiny_warehouse.warehouse_dir, project.warehouse_dir)
+    shutil.copytree(tiny_results.raw_dir, project.raw_dir)
+    shutil.copytree(tiny_results.warehouse_dir, project.warehouse_dir)
     for mart in ("ads_churn_drivers", "ads_basket_rules"):
         shutil.rmtree(project.warehouse_dir / "ads" / mart, ignore_errors=True)
     config = project.root / "pipelines" / "config.yml"
