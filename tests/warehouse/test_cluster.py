@@ -19,10 +19,11 @@ from pathlib import Path
 import pyspark
 import pytest
 
-from workbench.catalog import tables
+from workbench.catalog import get_table, tables
 from workbench.config import Settings, load_settings
 from workbench.ingest.run import read_ingests
 from workbench.warehouse.ledger import read_runs
+from workbench.warehouse.storage import partition_dir
 
 from ..conftest import make_project
 from ..ingest.test_ingest import HEADER, products_source, write_gzip
@@ -160,6 +161,19 @@ def cluster_command(settings: Settings, args: list[str]) -> subprocess.Completed
     )
 
 
+def _rewritten(name: str, month: str, local: Settings, copy: Settings, *, since: float) -> bool:
+    """Whether every file of ``name``'s ``month`` (its whole folder if it has no months) in
+    ``copy`` was written since ``since``; vacuously so where ``local`` has no rows for it."""
+    table = get_table(name)
+    theirs, ours = table.path(local), table.path(copy)
+    if table.partition_by:
+        theirs, ours = partition_dir(theirs, month), partition_dir(ours, month)
+    if not any(theirs.rglob("*.parquet")):
+        return True
+    files = list(ours.rglob("*.parquet"))
+    return bool(files) and all(f.stat().st_mtime >= since for f in files)
+
+
 def test_the_cluster_rebuilds_the_last_month_as_the_local_build_made_it(tiny_warehouse, tmp_path):
     """The last month rebuilt on the cluster over a copy of the local warehouse: every table it
     writes equals the local full build, so the cluster computes what local mode does and an
@@ -177,6 +191,7 @@ def test_the_cluster_rebuilds_the_last_month_as_the_local_build_made_it(tiny_war
         shop.root / "dumps" / "cp_202603.txt.gz", [HEADER, b"V1|v|content|1500|2026/3/1", b"V1|v"]
     )
     with standalone_cluster(tmp_path) as master:
+        started = time.time()
         proc = cluster_build(settings, master, last)
         ingested = cluster_command(shop, ["ingest", "shop", "--master", master])
     assert ingested.returncode == 0, ingested.stderr[-3000:]
@@ -190,4 +205,8 @@ def test_the_cluster_rebuilds_the_last_month_as_the_local_build_made_it(tiny_war
     models = [m.table for m in get_models(tiny_warehouse.warehouse.churn_horizon_months)]
     assert set(built) >= {t.name for t in tables() if t.layer in ("ods", "dwd", "dws")}
     assert set(built) >= set(models)
+    # the copy held the local build already, so a run that wrote nothing would compare equal:
+    # every table's rebuilt month must hold only files this run wrote
+    stale = [n for n in built if not _rewritten(n, last, tiny_warehouse, settings, since=started)]
+    assert stale == []
     assert assert_same_tables(built, tiny_warehouse, settings) == len(built)
