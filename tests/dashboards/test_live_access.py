@@ -130,13 +130,13 @@ def test_a_user_removed_while_the_page_is_open_is_denied_on_the_next_action(
 ):
     build, control, value = APPS[app]
     page = ui.app_page(_session(own_config, "gz_manager"), build)
-    before = page.placeholder.children[0]
+    before = page.app
     assert "wb-app" in before._dom_classes and "access denied" not in _markup(before)
 
     set_users(own_config, gz_manager=None)
     reads = record_reads()
     _find(before, control).value = value
-    after = page.placeholder.children[0]
+    after = page.app
     assert after is not before and "wb-app" in after._dom_classes
     text = _markup(after)
     assert "access denied" in text and "no longer configured" in text
@@ -145,14 +145,14 @@ def test_a_user_removed_while_the_page_is_open_is_denied_on_the_next_action(
 
 def test_a_removed_user_clicking_export_exports_nothing(own_config, record_reads, monkeypatch):
     page = ui.app_page(_session(own_config, "gz_manager"), churn_retention.build)
-    before = page.placeholder.children[0]
+    before = page.app
     set_users(own_config, gz_manager=None)
     launched: list[object] = []
     monkeypatch.setattr("subprocess.run", lambda *a, **k: launched.append(a))
     reads = record_reads()
     _find(before, "export").click()
     assert not launched and not reads  # no export child, no read
-    assert "no longer configured" in _markup(page.placeholder.children[0])
+    assert "no longer configured" in _markup(page.app)
 
 
 def test_an_expired_link_is_denied_on_the_next_action(own_config):
@@ -169,23 +169,23 @@ def test_an_expired_link_is_denied_on_the_next_action(own_config):
         clock=clock,
     )
     page = ui.app_page(session, churn_retention.build)
-    before = page.placeholder.children[0]
+    before = page.app
     clock.now += access.settings_now(own_config).dashboards.link_ttl_hours * 3600 + 1
     _find(before, "threshold").value = 0.3
-    text = _markup(page.placeholder.children[0])
+    text = _markup(page.app)
     assert "access denied: the link has expired" in text and "wb-value" not in text
 
 
 def test_regions_narrowed_in_the_configuration_apply_on_the_next_action(own_config):
     set_users(own_config, south=["GZ", "SZ"])
     page = ui.app_page(_session(own_config, "south"), churn_retention.build)
-    before = page.placeholder.children[0]
+    before = page.app
     assert _find(before, "region").options == ("ALL", "GZ", "SZ")
 
     set_users(own_config, south=["GZ"])
     segment = _find(before, "segment")
     segment.value = segment.options[1]
-    after = page.placeholder.children[0]
+    after = page.app
     assert after is not before and "access denied" not in _markup(after)
     assert _find(after, "region").options == ("GZ",)
     assert "wb-scope'>GZ</b>" in _markup(after)

@@ -442,7 +442,7 @@ def build():
 
 
 page = page_now(build)
-display(page.placeholder)
+display(page.box)
 """
 
 
@@ -478,5 +478,5 @@ def test_a_page_is_sent_only_once_it_is_built(tmp_path):
         server.terminate()
         server.wait(timeout=30)
         log.close()
-    assert "application/vnd.jupyter.widget-view+json" in html  # the page's placeholder
+    assert "application/vnd.jupyter.widget-view+json" in html  # the page's box
     assert float((tmp_path / "built_at").read_text()) <= sent_at

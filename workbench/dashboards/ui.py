@@ -551,19 +551,20 @@ def warm_up() -> None:
 
 @dataclass
 class AppPage:
-    """An app page: a box holding the built app (and, in a kernel, the browser's signal)."""
+    """An app page: the box a notebook displays, holding the built app (and, in a kernel, the
+    browser's signal)."""
 
-    placeholder: widgets.VBox
+    box: widgets.VBox
     _build: Callable[[], widgets.Widget] = field(repr=False)
 
     @property
     def app(self) -> widgets.Widget:
         """The app as shown now (rebuilt after an access change)."""
-        return self.placeholder.children[0]
+        return self.box.children[0]
 
     def rebuild(self) -> None:
         """Build the page again in place of the shown one (see :func:`app_page`)."""
-        self.placeholder.children = [_build_page(self._build), *self.placeholder.children[1:]]
+        self.box.children = [_build_page(self._build), *self.box.children[1:]]
 
 
 def _build_page(build: Callable[[], widgets.Widget]) -> widgets.Widget:
@@ -606,13 +607,13 @@ def page_now(build: Callable[[], widgets.Widget]) -> AppPage:
     the first screen held the figures and filters back until it had loaded. Outside a Jupyter
     kernel (a plain script, a test) they are drawn at once.
     """
-    placeholder = widgets.VBox()
+    box = widgets.VBox()
     if _kernel_loop() is None:
-        placeholder.children = [build()]
-        return AppPage(placeholder, build)
+        box.children = [build()]
+        return AppPage(box, build)
     signal = _browser_signal()  # first: the build's charts wait for it
-    placeholder.children = [_build_page(build), signal]
-    return AppPage(placeholder, build)
+    box.children = [_build_page(build), signal]
+    return AppPage(box, build)
 
 
 def app_page(session: Session, build: Callable[[Settings, Viewer], widgets.Widget]) -> AppPage:

@@ -29,7 +29,7 @@ viewer = session.viewer
 # built here, before Voila sends the page (its charts once the browser shows it), and again
 # when an action finds the viewer's access changed (expired link, user removed, other regions)
 page = app_page(session, build)
-display(page.placeholder)""",
+display(page.box)""",
 )
 
 
