@@ -66,7 +66,8 @@ class Server:
     log_file: Path
 
 
-def _wait_http(url: str, process: subprocess.Popen, log_file: Path, timeout: float) -> None:
+def wait_http(url: str, process: subprocess.Popen, log_file: Path, timeout: float) -> None:
+    """Wait until ``url`` answers 200; an error with the server's log if it exits or is slow."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -105,7 +106,7 @@ def start_server(settings: Settings, log_file: Path, *extra: str) -> Server:
     try:
         # 200 once every preheated kernel is warm (503 before): two busy cores warm five in
         # well under a minute
-        _wait_http(base_url + "/healthz", process, log_file, timeout=120)
+        wait_http(base_url + "/healthz", process, log_file, timeout=120)
     except BaseException:
         stop_server(process)
         raise

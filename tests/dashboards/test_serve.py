@@ -22,6 +22,7 @@ from tests.dashboards.conftest import (
     screenshot,
     start_server,
     stop_server,
+    wait_http,
     wait_interactive,
 )
 from tests.pages import open_page_at_both_sizes
@@ -460,23 +461,18 @@ def test_a_page_is_sent_only_once_it_is_built(tmp_path):
     nbformat.write(notebook, str(tmp_path / "slow.ipynb"))
     port = free_port()
     command = voila_command(tmp_path, host="127.0.0.1", port=port, pool_size=0, cull_idle_seconds=0)
-    log = (tmp_path / "voila.log").open("w")
-    server = subprocess.Popen(command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    log_file = tmp_path / "voila.log"
+    with log_file.open("w") as log:
+        server = subprocess.Popen(
+            command, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
-        url = f"http://127.0.0.1:{port}/voila/render/slow.ipynb"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=120) as response:
-                    html = response.read().decode()
-                sent_at = time.time()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "Voila did not start"
-                time.sleep(0.5)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_http(f"{base_url}/healthz", server, log_file, timeout=120)
+        with urllib.request.urlopen(f"{base_url}/voila/render/slow.ipynb", timeout=120) as page:
+            html = page.read().decode()
+        sent_at = time.time()
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
+        stop_server(server)
     assert "application/vnd.jupyter.widget-view+json" in html  # the page's box
     assert float((tmp_path / "built_at").read_text()) <= sent_at
