@@ -328,8 +328,8 @@ def set_slider(page, name: str, value: float) -> None:
 
 def run_app_notebook(path: Path, workdir: Path):
     """Run an app notebook in a real kernel (the caller sets the viewer's link in the
-    environment), then a last cell that waits for the app and prints, as JSON, whether pyspark
-    or py4j was ever imported and who the viewer is."""
+    environment), then a last cell that waits for the app and prints, as JSON, whether pyspark,
+    py4j or the Jupyter server was ever imported and who the viewer is."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -339,7 +339,8 @@ def run_app_notebook(path: Path, workdir: Path):
             # the app is built in its cell (ui.page_now): there when the cell returns
             "assert 'wb-app' in page.app._dom_classes, page.app\n"
             "import json, sys\nprint(json.dumps({'pyspark': 'pyspark' in sys.modules, "
-            "'py4j': 'py4j' in sys.modules, 'user': viewer.user}))"
+            "'py4j': 'py4j' in sys.modules, 'jupyter_server': 'jupyter_server' in sys.modules, "
+            "'user': viewer.user}))"
         )
     )
     NotebookClient(

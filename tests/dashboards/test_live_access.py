@@ -250,7 +250,7 @@ def _kernels(server: Server) -> list[psutil.Process]:
 
 def wait_preheated(server: Server, besides: frozenset[int] = frozenset()) -> None:
     """Wait until a kernel (other than the ``besides`` pids: started later) has run the notebook
-    up to waiting for its page request. Voila's ``get_query_string`` then holds a websocket to
+    up to waiting for its page request. ``voila.page_query_string`` then holds a websocket to
     the server's port: the only connection a kernel opens to it, closed once the request came."""
     port = int(server.base_url.rsplit(":", 1)[1])
     deadline = time.monotonic() + 600

@@ -120,7 +120,8 @@ def test_serve_refuses_a_kernel_limit_the_preheated_pool_would_fill(tmp_path):
 
 def test_dashboard_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_path):
     """Each app notebook (the subjects app has its own test) runs in a real kernel as a
-    signed-in user without importing pyspark (so no JVM can start)."""
+    signed-in user without importing pyspark (so no JVM can start), nor the Jupyter server
+    (``voila.page_query_string``: Voila's own helper imports it into every kernel)."""
     token = access.issue_token("gz_manager", dashboard_project)
     monkeypatch.setenv("WORKBENCH_CONFIG", str(dashboard_project.root / "pipelines" / "config.yml"))
     monkeypatch.setenv("QUERY_STRING", f"wb={token}")
@@ -128,7 +129,12 @@ def test_dashboard_kernels_never_load_spark(dashboard_project, monkeypatch, tmp_
     for name in ("kpi_cockpit", "churn_retention", "cross_sell", "channel_whatif"):
         nb = run_app_notebook(DASHBOARDS / f"{name}.ipynb", tmp_path)
         report = json.loads(nb.cells[-1].outputs[0]["text"])
-        assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}, name
+        assert report == {
+            "pyspark": False,
+            "py4j": False,
+            "jupyter_server": False,
+            "user": "gz_manager",
+        }, name
 
 
 def _kernel_jvms(server: psutil.Process) -> list[psutil.Process]:

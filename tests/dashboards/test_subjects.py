@@ -309,7 +309,7 @@ def test_a_region_manager_sees_only_their_region(dashboard_project, page, open_a
 
 def test_the_subjects_kernel_never_loads_spark(dashboard_project, monkeypatch, tmp_path):
     """The app notebook runs in a real kernel as gz_manager (link with ``subject=competition``)
-    and neither pyspark nor py4j is ever imported."""
+    and neither pyspark, py4j nor the Jupyter server is ever imported."""
     from tests.dashboards.conftest import DASHBOARDS, run_app_notebook
     from workbench.dashboards.access import SECRET_ENV
 
@@ -319,5 +319,10 @@ def test_the_subjects_kernel_never_loads_spark(dashboard_project, monkeypatch, t
     monkeypatch.delenv(SECRET_ENV, raising=False)
     nb = run_app_notebook(DASHBOARDS / "subjects.ipynb", tmp_path)
     report = json.loads(nb.cells[-1].outputs[0]["text"])
-    assert report == {"pyspark": False, "py4j": False, "user": "gz_manager"}
+    assert report == {
+        "pyspark": False,
+        "py4j": False,
+        "jupyter_server": False,
+        "user": "gz_manager",
+    }
     assert "Traceback" not in json.dumps(nb.cells[1].outputs)

@@ -1,6 +1,6 @@
 """Who is looking at a dashboard, from a signed link.
 
-Voila hands the page's query string to the kernel (``voila.utils.get_query_string()``), and a
+Voila hands the page's query string to the kernel (:func:`~.voila.page_query_string`), and a
 viewer can edit a URL at will. So the link carries ``wb=<token>``: the user and an expiry, signed
 with HMAC-SHA256 under a server secret. The kernel verifies the signature before anything is read;
 an edited user, expiry or signature fails and the app shows "access denied". The user's regions
@@ -378,10 +378,9 @@ def open_session(config: Path | None = None) -> Session:
     this call may predate the request (a user removed since, other regions), so the apps get
     their settings from the session, never from an earlier cell.
     """
-    from voila.utils import get_query_string
-
     from workbench.config import find_config
+    from workbench.dashboards.voila import page_query_string
 
-    query = get_query_string() or os.environ.get("QUERY_STRING", "")
+    query = page_query_string()
     values = parse_qs(query or "").get(TOKEN_PARAM, [])
     return Session(values[0] if len(values) == 1 else None, config or find_config())

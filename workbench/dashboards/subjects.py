@@ -102,9 +102,9 @@ def page_query() -> str:
     the request; asked of Voila otherwise)."""
     if os.environ.get("QUERY_STRING"):
         return os.environ["QUERY_STRING"]
-    from voila.utils import get_query_string
+    from workbench.dashboards.voila import page_query_string
 
-    return get_query_string() or ""
+    return page_query_string()
 
 
 def requested_subject() -> str:

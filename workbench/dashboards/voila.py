@@ -5,8 +5,13 @@ viewer)``, its name in :data:`~workbench.dashboards.APPS` and this notebook."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 #: the code of every app's notebook; Voila shows no markdown or code, only what ``build`` makes
 APP_CELLS = (
@@ -62,6 +67,40 @@ def write_app_notebook(app: str, path: Path) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(book, str(path))
     return True
+
+
+def page_query_string() -> str:
+    """The query string of the page this kernel serves (``""`` when there is none).
+
+    A preheated kernel runs its notebook before anyone asks: here it waits for the page request,
+    which Voila 0.5.13 (pinned) hands over on a websocket, ``<server>voila/query/<kernel id>``,
+    as the request's environment variables (``QUERY_STRING`` among them), the protocol of
+    ``voila.utils.wait_for_request``. A kernel Voila started for the request has them already.
+
+    Our own client, not ``voila.utils.get_query_string``: importing ``voila.utils`` imports
+    jupyter_server and jupyterlab_server into every kernel, which measured 1.4 CPU-seconds and
+    67 MB alone, and about 2.7 of the 4 CPU-seconds a preheated kernel took to get ready on
+    two busy cores (py-spy). The dashboard tests serve every app through it, preheated or not.
+    """
+    if os.environ.get("VOILA_PREHEAT", "False") == "False":
+        return os.environ.get("QUERY_STRING", "")
+    from websockets.sync.client import connect
+
+    protocol = os.environ.get("VOILA_WS_PROTOCOL", "ws")
+    host = os.environ.get("VOILA_APP_IP", "127.0.0.1")
+    port = os.environ.get("VOILA_APP_PORT", "8866")
+    base = os.environ.get("VOILA_WS_BASE_URL", os.environ.get("VOILA_SERVER_URL", "/"))
+    url = f"{protocol}://{host}:{port}{base}voila/query/{os.environ.get('VOILA_KERNEL_ID')}"
+    try:
+        # no time limit on the wait itself: a pooled kernel waits as long as no one asks
+        with connect(url, open_timeout=5) as websocket:
+            request = json.loads(websocket.recv())
+    except (OSError, TimeoutError) as error:
+        # as Voila does: the page then has no query string, and the app denies access
+        log.warning("no page request from %s: %s", url, error)
+        return os.environ.get("QUERY_STRING", "")
+    os.environ.update({str(k): str(v) for k, v in request.items()})
+    return os.environ.get("QUERY_STRING", "")
 
 
 #: JupyterLab extensions the apps do not use (see :func:`voila_command`)
