@@ -7,6 +7,7 @@ import json
 import shutil
 import time
 import urllib.request
+from pathlib import Path
 
 import nbformat
 import psutil
@@ -41,6 +42,7 @@ def test_voila_command_preheats_culls_and_binds_localhost():
     assert "--preheat_kernel=True" in command and "--pool_size=2" in command
     assert "--MappingKernelManager.cull_idle_timeout=600" in command
     assert "--show_tracebacks=False" in command
+    assert "--KernelManager.transport=ipc" in command
     assert "--preheat_kernel=False" in voila_command(
         DASHBOARDS, host="0.0.0.0", port=1, pool_size=0, cull_idle_seconds=0
     )
@@ -307,6 +309,24 @@ def test_the_server_is_ready_once_every_preheated_kernel_is_warm(dashboard_serve
     assert log.count("ready: ") == 1 and f"ready: {pool} preheated kernels warm" in log
     filled = max(log.index(f"Kernel pool of {app}.ipynb is filled") for app in APPS)
     assert log.index("ready: ") > filled
+
+
+def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(dashboard_server):
+    """Every kernel's channels are Unix sockets (``--KernelManager.transport=ipc``), not TCP
+    ports: jupyter_client picked five free ports per kernel for the kernel to bind a moment
+    later, and under a burst of visits another process took one in between, so the kernel died
+    at start with "Address already in use"."""
+    kernels = [
+        proc.cmdline()
+        for proc in psutil.Process(dashboard_server.process.pid).children(recursive=True)
+        if any("ipykernel" in part for part in proc.cmdline())
+    ]
+    assert kernels  # the preheated pool
+    for command in kernels:
+        info = json.loads(Path(command[command.index("-f") + 1]).read_text())
+        assert info["transport"] == "ipc", info
+        for channel in ("shell", "iopub", "stdin", "control", "hb"):
+            assert Path(f"{info['ip']}-{info[f'{channel}_port']}").is_socket(), channel
 
 
 def test_a_visit_over_the_kernel_limit_is_told_to_come_back_and_the_server_stays_up(

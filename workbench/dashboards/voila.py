@@ -165,6 +165,11 @@ def voila_command(
         f"--preheat_kernel={pool_size > 0}",
         f"--pool_size={pool_size}",
         "--VoilaKernelManager.fill_delay=0",
+        # Kernels talk to the server over Unix sockets, not TCP ports. jupyter_client picks five
+        # free ports per kernel and the kernel binds them a moment later; under a burst of
+        # visits another process took one in between and the kernel died at start ("Address
+        # already in use", the load test of 2026-12-05 night), leaving its page running for ever.
+        "--KernelManager.transport=ipc",
         # After a cell's reply the executor waits this long for the kernel's remaining output
         # (nbclient's default: 4 s) and then drops it: under a burst of visits on busy cores
         # the page's own widget came later, and the page stayed blank (the load test's
