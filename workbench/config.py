@@ -238,7 +238,9 @@ class DeliverySettings(_Strict):
     max_attempts: int = Field(10, ge=1)
 
 
-#: a dashboard kernel's resident memory once its app is built (measured: about 310 MB)
+#: a dashboard kernel's resident memory once its app is built, rounded up: measured about 310 MB
+#: while kernels imported the Jupyter server, 226 MB since (bench/NOTES.md); kept as a margin for
+#: the pages of warehouses larger than the demo's
 KERNEL_MB = 320
 
 

@@ -7,15 +7,15 @@
   the live kernels and the warm pool. The log says ``ready`` once, at that moment. A page asked
   for while the pool warms is still served: Voila hands it the next kernel when it is up.
 * A page asked for while the server holds ``dashboards.max_kernels`` kernels gets a plain
-  bilingual "busy" page with HTTP 503 (and ``Retry-After``), not a new kernel: each is about
-  300 MB, and an out-of-memory server fails every viewer at once.
+  bilingual "busy" page with HTTP 503 (and ``Retry-After``), not a new kernel: each holds over
+  200 MB, and an out-of-memory server fails every viewer at once.
 * Pages set the ``_xsrf`` cookie, so that closing one ends its kernel:
 
 A Voila page shuts its kernel down when the tab closes or navigates away, with a
 ``beforeunload`` beacon to ``/voila/api/shutdown/<kernel>`` that carries the ``_xsrf`` cookie the
 server checks. Voila 0.5's page handler never sets that cookie (only its file list does, by
 rendering a template), so a manager who opens an app from a signed link sends an empty token,
-gets "403: '_xsrf' argument missing from POST" and leaves a kernel of about 300 MB alive until the
+gets "403: '_xsrf' argument missing from POST" and leaves a kernel of over 200 MB alive until the
 idle cull. Reading the handler's ``xsrf_token`` before the page streams sets the cookie on the
 page's own response, and the beacon then shuts the kernel down.
 
