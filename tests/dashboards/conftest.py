@@ -83,13 +83,16 @@ def wait_http(url: str, process: subprocess.Popen, log_file: Path, timeout: floa
     )
 
 
-def start_server(settings: Settings, log_file: Path, *extra: str) -> Server:
-    """Start ``workbench serve`` for ``settings`` on a free port (its own process group)."""
+def start_server(
+    settings: Settings, log_file: Path, *extra: str, environ: dict[str, str] | None = None
+) -> Server:
+    """Start ``workbench serve`` for ``settings`` on a free port (its own process group), with
+    ``environ`` added to its environment."""
     from workbench.dashboards.access import SECRET_ENV
 
     port = free_port()
     config = settings.root / "pipelines" / "config.yml"
-    env = {**os.environ, CONFIG_ENV: str(config)}
+    env = {**os.environ, CONFIG_ENV: str(config), **(environ or {})}
     env.pop(SECRET_ENV, None)
     command = [sys.executable, "-m", "workbench.cli", "--config", str(config), "serve"]
     command += ["--port", str(port), *extra]

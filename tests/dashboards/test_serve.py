@@ -329,6 +329,30 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(dashboard_se
             assert Path(f"{info['ip']}-{info[f'{channel}_port']}").is_socket(), channel
 
 
+def test_a_proxy_in_the_server_s_environment_does_not_reroute_its_kernels(
+    dashboard_project, browser, tmp_path
+):
+    """A preheated kernel asks the server for its page request directly, not through a proxy the
+    server's environment names (here one that refuses every connection): the page is served to
+    its viewer, not denied for want of its link."""
+    refusing = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    proxies = {name: refusing for name in ("ALL_PROXY", "HTTP_PROXY", "all_proxy", "http_proxy")}
+    server = start_server(dashboard_project, tmp_path / "serve.log", environ=proxies)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(
+            access.signed_link("ceo", server.settings, server.base_url, "kpi_cockpit"),
+            wait_until="commit",
+        )
+        wait_interactive(page)
+        assert page.locator(".wb-value").count() > 0, page.inner_text("body")[:300]
+        assert "no page request" not in server.log_file.read_text()
+    finally:
+        context.close()
+        stop_server(server.process)
+
+
 def test_a_visit_over_the_kernel_limit_is_told_to_come_back_and_the_server_stays_up(
     dashboard_project, browser, tmp_path
 ):

@@ -92,8 +92,9 @@ def page_query_string() -> str:
     base = os.environ.get("VOILA_WS_BASE_URL", os.environ.get("VOILA_SERVER_URL", "/"))
     url = f"{protocol}://{host}:{port}{base}voila/query/{os.environ.get('VOILA_KERNEL_ID')}"
     try:
-        # no time limit on the wait itself: a pooled kernel waits as long as no one asks
-        with connect(url, open_timeout=5) as websocket:
+        # no time limit on the wait itself: a pooled kernel waits as long as no one asks; and
+        # no proxy: the server is this kernel's own, whatever HTTP(S)_PROXY the server was given
+        with connect(url, open_timeout=5, proxy=None) as websocket:
             request = json.loads(websocket.recv())
     except (OSError, TimeoutError) as error:
         # as Voila does: the page then has no query string, and the app denies access
