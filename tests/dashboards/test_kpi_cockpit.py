@@ -184,6 +184,12 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
         ".includes(name)",
         arg=name_zh,
     )
+    # the trend picker names the indicators in the page's language, the chosen one kept
+    page.wait_for_function(
+        "name => { const s = document.querySelector('.wb-trend-kpi select');"
+        " return s.options[s.selectedIndex].text == name }",
+        arg=name_zh,
+    )
     page.locator(".wb-lang button", has_text="English").click()
     choose(page, "region", "ALL")
     page.wait_for_function(
@@ -192,6 +198,9 @@ def test_cockpit_in_the_browser(dashboard_project, page, open_app):
         "'.wb-value-kpi-active_subscribers .wb-number').innerText.replace(/,/g, '') == v",
         arg=str(int(expected)),
     )
+    # (ipywidgets writes an option's spaces as no-break spaces)
+    trend = [t.replace("\xa0", " ") for t in page.locator(".wb-trend-kpi option").all_inner_texts()]
+    assert "Active subscribers" in trend and "active_subscribers" not in trend, trend
     screenshot(page, "kpi_cockpit")
     # as managers read it, at a laptop's and a desktop's size
     assert open_page_at_both_sizes(page) == {}

@@ -203,17 +203,20 @@ class _Cockpit:
             raise EmptySelection("No KPI data for your regions yet.")
         segments = [ALL, *sorted(s for s in dims["segment"].unique() if s != ALL)]
         plans = [ALL, *sorted(p for p in dims["plan_type"].unique() if p != ALL)]
-        codes = [c for c in self.dictionary["kpi_code"]]
+        codes = list(self.dictionary["kpi_code"])
         self.month = ui.named(widgets.Dropdown(options=months[::-1], value=months[-1]), "month")
         self.region = ui.named(widgets.Dropdown(options=regions, value=regions[0]), "region")
         self.segment = ui.named(widgets.Dropdown(options=segments, value=ALL), "segment")
         self.plan = ui.named(widgets.Dropdown(options=plans, value=ALL), "plan")
+        # the indicators by name in the page's language (relabel), their codes as values
         self.trend_kpi = ui.named(
             widgets.Dropdown(
                 options=codes, value=KEY_KPIS[0] if KEY_KPIS[0] in codes else codes[0]
             ),
             "trend-kpi",
         )
+        self.trend_lang: str | None = None
+        self.relabelling = False
         self.lang = ui.named(
             widgets.ToggleButtons(options=[("English", "en"), ("中文", "zh")], value="en"), "lang"
         )
@@ -257,6 +260,23 @@ class _Cockpit:
             ("trend", self.trend_kpi),
         ):
             control.description = ui.label(key, lang)
+        if self.trend_lang != lang:
+            self.name_trend_options(lang)
+
+    def name_trend_options(self, lang: str) -> None:
+        """The trend picker's options named in ``lang`` (the dictionary's names), the chosen
+        indicator kept: new options would choose the first, and refresh the page twice."""
+        names = dict(
+            zip(self.dictionary["kpi_code"], self.dictionary[f"kpi_name_{lang}"], strict=True)
+        )
+        chosen = self.trend_kpi.value
+        self.relabelling = True
+        try:
+            self.trend_kpi.options = [(names.get(code) or code, code) for code in names]
+            self.trend_kpi.value = chosen
+        finally:
+            self.relabelling = False
+        self.trend_lang = lang
 
     def cell(self) -> dict[str, str]:
         return {
@@ -266,6 +286,8 @@ class _Cockpit:
         }
 
     def refresh(self, *_: object) -> None:
+        if self.relabelling:  # the trend picker's options being renamed (name_trend_options)
+            return
         if not self.viewer.allowed_now():  # the page was rebuilt for the viewer's new access
             return
         self.relabel()
