@@ -165,9 +165,15 @@ def _still_running(processes: list, timeout: float) -> list:
 PAGE_GONE_SECONDS = 10
 
 
+#: the proxy variables the test server runs with, all naming a port where nothing listens: as on
+#: a host behind a corporate proxy, the apps must reach their own server directly
+PROXY_VARIABLES = ("ALL_PROXY", "HTTP_PROXY", "all_proxy", "http_proxy")
+
+
 @pytest.fixture(scope="session")
 def dashboard_server(dashboard_project, tmp_path_factory) -> Iterator[Server]:
-    """``workbench serve`` on 127.0.0.1 and a free port, against the dashboard project."""
+    """``workbench serve`` on 127.0.0.1 and a free port, against the dashboard project, with a
+    proxy in its environment that refuses every connection (:data:`PROXY_VARIABLES`)."""
     import yaml
 
     config = dashboard_project.root / "pipelines" / "config.yml"
@@ -175,9 +181,25 @@ def dashboard_server(dashboard_project, tmp_path_factory) -> Iterator[Server]:
     tree["dashboards"]["page_gone_seconds"] = PAGE_GONE_SECONDS
     config.write_text(yaml.safe_dump(tree, sort_keys=False, allow_unicode=True))
     log_file = tmp_path_factory.mktemp("serve") / "serve.log"
-    server = start_server(dashboard_project, log_file)
+    refusing = f"http://127.0.0.1:{free_port()}"
+    proxies = dict.fromkeys(PROXY_VARIABLES, refusing)
+    server = start_server(dashboard_project, log_file, environ=proxies)
     yield server
     stop_server(server.process)
+
+
+def server_kernels(server: Server) -> list:
+    """The kernels (``psutil.Process``) the server runs now."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process(server.process.pid).children(recursive=True):
+        try:
+            if any("ipykernel" in part for part in proc.cmdline()):
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    return found
 
 
 #: console errors a test causes on purpose: the busy page (503) and a refused link (403)

@@ -23,6 +23,7 @@ from tests.conftest import PROJECT_ROOT
 from tests.dashboards.conftest import (
     Server,
     choose,
+    server_kernels,
     set_users,
     start_server,
     stop_server,
@@ -237,17 +238,6 @@ def live_config(live_server) -> Iterator[Path]:
     path.write_text(original)
 
 
-def _kernels(server: Server) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.Process(server.process.pid).children(recursive=True):
-        try:
-            if any("ipykernel" in part for part in proc.cmdline()):
-                found.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    return found
-
-
 def wait_preheated(server: Server, besides: frozenset[int] = frozenset()) -> None:
     """Wait until a kernel (other than the ``besides`` pids: started later) has run the notebook
     up to waiting for its page request. ``voila.page_query_string`` then holds a websocket to
@@ -255,7 +245,7 @@ def wait_preheated(server: Server, besides: frozenset[int] = frozenset()) -> Non
     port = int(server.base_url.rsplit(":", 1)[1])
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        for kernel in _kernels(server):
+        for kernel in server_kernels(server):
             try:
                 if kernel.pid not in besides and any(
                     c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
@@ -323,7 +313,7 @@ def test_in_a_browser_narrowed_regions_apply_on_the_next_action_and_in_preheated
     live_server, live_config, page
 ):
     token = access.issue_token("south", access.settings_now(live_config))
-    running = frozenset(k.pid for k in _kernels(live_server))
+    running = frozenset(k.pid for k in server_kernels(live_server))
     _open(page, live_server, token)
     # the frame is visible before its widgets are drawn: expect() waits for them
     expect(page.locator(".wb-region select option")).to_have_text(["ALL", "GZ", "SZ"])

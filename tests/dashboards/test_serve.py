@@ -18,9 +18,11 @@ from tests.conftest import make_project
 from tests.dashboards.conftest import (
     DASHBOARDS,
     PAGE_GONE_SECONDS,
+    PROXY_VARIABLES,
     free_port,
     run_app_notebook,
     screenshot,
+    server_kernels,
     start_server,
     stop_server,
     wait_http,
@@ -316,11 +318,7 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(dashboard_se
     ports: jupyter_client picked five free ports per kernel for the kernel to bind a moment
     later, and under a burst of visits another process took one in between, so the kernel died
     at start with "Address already in use"."""
-    kernels = [
-        proc.cmdline()
-        for proc in psutil.Process(dashboard_server.process.pid).children(recursive=True)
-        if any("ipykernel" in part for part in proc.cmdline())
-    ]
+    kernels = [kernel.cmdline() for kernel in server_kernels(dashboard_server)]
     assert kernels  # the preheated pool
     for command in kernels:
         info = json.loads(Path(command[command.index("-f") + 1]).read_text())
@@ -330,27 +328,17 @@ def test_kernels_talk_to_the_server_over_unix_sockets_not_tcp_ports(dashboard_se
 
 
 def test_a_proxy_in_the_server_s_environment_does_not_reroute_its_kernels(
-    dashboard_project, browser, tmp_path
+    dashboard_server, page, open_app
 ):
-    """A preheated kernel asks the server for its page request directly, not through a proxy the
-    server's environment names (here one that refuses every connection): the page is served to
-    its viewer, not denied for want of its link."""
-    refusing = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    proxies = {name: refusing for name in ("ALL_PROXY", "HTTP_PROXY", "all_proxy", "http_proxy")}
-    server = start_server(dashboard_project, tmp_path / "serve.log", environ=proxies)
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(
-            access.signed_link("ceo", server.settings, server.base_url, "kpi_cockpit"),
-            wait_until="commit",
-        )
-        wait_interactive(page)
-        assert page.locator(".wb-value").count() > 0, page.inner_text("body")[:300]
-        assert "no page request" not in server.log_file.read_text()
-    finally:
-        context.close()
-        stop_server(server.process)
+    """A preheated kernel asks the server for its page request directly, not through the proxy
+    the server's environment names (the test server's refuses every connection: see
+    ``dashboard_server``): the page is served to its viewer, not denied for want of its link."""
+    environment = psutil.Process(dashboard_server.process.pid).environ()
+    proxies = {environment.get(name, "") for name in PROXY_VARIABLES}
+    assert len(proxies) == 1 and proxies.pop().startswith("http://127.0.0.1:")
+    open_app(page, "kpi_cockpit", "ceo")
+    assert page.locator(".wb-value").count() > 0, page.inner_text("body")[:300]
+    assert "no page request" not in dashboard_server.log_file.read_text()
 
 
 def test_a_visit_over_the_kernel_limit_is_told_to_come_back_and_the_server_stays_up(

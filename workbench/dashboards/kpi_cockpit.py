@@ -272,7 +272,7 @@ class _Cockpit:
         chosen = self.trend_kpi.value
         self.relabelling = True
         try:
-            self.trend_kpi.options = [(names.get(code) or code, code) for code in names]
+            self.trend_kpi.options = [(name, code) for code, name in names.items()]
             self.trend_kpi.value = chosen
         finally:
             self.relabelling = False
